@@ -1,0 +1,3 @@
+"""sigbot: the coordination bot of an open-source special-interest group."""
+
+__version__ = "0.1.0"

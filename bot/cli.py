@@ -1,0 +1,160 @@
+"""The `sigbot` command line: check the config, replay old logs, look after meetings.
+
+Everything a chat command can change has an equivalent here for admins.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import click
+
+from bot import __version__
+from bot.config import Config, ConfigError, load_config
+from bot.config.load import secret_problems
+from bot.meeting.paths import contained, slugify
+from bot.meeting.render import RenderContext, write_notes
+from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
+from bot.registry import build_registry
+
+DEFAULT_CONFIG = Path("sigbot.toml")
+
+
+def _load(ctx: click.Context) -> Config:
+    path: Path = ctx.obj["config_path"]
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail_config(path, exc)
+
+
+def _fail_config(path: Path, exc: ConfigError) -> None:
+    click.echo(f"sigbot: {path} has {len(exc.errors)} problem(s):", err=True)
+    for error in exc.errors:
+        click.echo(f"  - {error}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sigbot")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+              show_default=True, help="The TOML config file.")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path) -> None:
+    """sigbot: meetings, minutes, relay, schedule, loans and farm status for an open-source group."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+@main.command("check-config")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.pass_context
+def check_config(ctx: click.Context, file: Path | None) -> None:
+    """Check a config file without connecting anywhere; list every problem."""
+    path = file or ctx.obj["config_path"]
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _fail_config(path, exc)
+    problems = secret_problems(config)
+    if problems:
+        _fail_config(path, ConfigError(problems))
+    names = ", ".join(t.name for t in config.teams)
+    click.echo(f"{path}: OK ({len(config.teams)} team(s): {names})")
+
+
+@main.command("help")
+@click.argument("command", required=False)
+@click.option("--markdown", is_flag=True, help="Print the command table of the README.")
+def help_(command: str | None, markdown: bool) -> None:
+    """Show the chat commands (the same text the bot answers to !help)."""
+    registry = build_registry()
+    if markdown:
+        click.echo(registry.markdown_table())
+    elif command:
+        text = registry.describe(command)
+        if text is None:
+            raise click.UsageError(f"there is no chat command {command!r}")
+        click.echo(text)
+    else:
+        click.echo(registry.overview())
+
+
+@main.group()
+def notes() -> None:
+    """Meeting notes: import old MeetBot logs."""
+
+
+@notes.command("replay")
+@click.argument("log", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the .md, .log.txt and .json into.")
+@click.option("--name", help="Meeting name (default: from #startmeeting or #meetingname).")
+@click.option("--channel", help="Channel name (default: from the file name, as MeetBot does).")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date of the meeting (default: from the file name).")
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="Zone shown beside UTC in the minutes.")
+def notes_replay(log: Path, out_dir: Path, name: str | None, channel: str | None, day: datetime | None, tz: str) -> None:
+    """Replay a MeetBot .log.txt into minutes, exactly as a live meeting would."""
+    meeting_day: date | None = day.date() if day else date_from_name(log)
+    if meeting_day is None:
+        raise click.UsageError(f"cannot tell the meeting's date from {log.name!r}: give --date YYYY-MM-DD")
+    text = log.read_bytes().decode("utf-8", errors="replace")
+    try:
+        minutes = replay(text, meeting_day, channel or channel_from_name(log), build_registry(), name)
+    except ReplayError as exc:
+        raise click.ClickException(f"{log}: {exc}") from None
+    path = write_notes(minutes, out_dir, RenderContext(team=slugify(minutes.room, "team"), timezone=tz))
+    click.echo(f"{path}  ({len(minutes.topics)} topics, {len(minutes.actions)} actions, "
+               f"{len(minutes.attendees)} people)")
+
+
+@main.group()
+def meeting() -> None:
+    """Meetings in the database: list them, end a forgotten one."""
+
+
+@meeting.command("list")
+@click.option("--team", help="Only this team.")
+@click.pass_context
+def meeting_list(ctx: click.Context, team: str | None) -> None:
+    """List recent meetings, newest first."""
+    from bot.storage import open_store
+
+    store = open_store(_load(ctx).database)
+    for m in store.meetings(team):
+        click.echo(f"{m.id:>5}  {m.team:<16} {m.started:%Y-%m-%d %H:%M}  {m.status:<8} {m.name or ''}  {m.notes_path or ''}")
+
+
+@meeting.command("end")
+@click.argument("team")
+@click.pass_context
+def meeting_end(ctx: click.Context, team: str) -> None:
+    """End the running meeting of TEAM and write its minutes (as #endmeeting)."""
+    from bot.app import build_dispatcher
+
+    config = _load(ctx)
+    if config.team(team) is None:
+        raise click.UsageError(f"no team {team!r} in {config.path}")
+    dispatcher = build_dispatcher(config)
+    effects = dispatcher.end_meeting_of(team, datetime.now(timezone.utc), by="sigbot-cli")
+    if not effects:
+        raise click.ClickException(f"team {team} has no running meeting")
+    for effect in effects:
+        click.echo(getattr(effect, "text", ""))
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("notes/demo"),
+              show_default=True)
+def demo(out_dir: Path) -> None:
+    """Replay the bundled sample meetings into notes/ (the local demo, for now)."""
+    samples = Path(__file__).resolve().parent / "samples"
+    for log in sorted(samples.glob("*.log.txt")):
+        minutes = replay(log.read_text(encoding="utf-8"), date_from_name(log) or date.today(),
+                         channel_from_name(log), build_registry())
+        path = write_notes(minutes, contained(out_dir.resolve()), RenderContext("demo", "Europe/Berlin"))
+        data = json.loads(path.with_suffix("").with_suffix(".json").read_text())
+        click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")

@@ -1,0 +1,230 @@
+"""Read and check the TOML config, reporting every error at once with its key path.
+
+Unknown keys are errors too: a misspelt key must not be silently ignored.
+Passwords and tokens are only ever named by `*_env` (an environment variable)
+or `*_file` (a file); a literal `password = "..."` in the file is refused.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
+
+_TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_MATRIX_ROOM = re.compile(r"[!#][^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
+_MATRIX_USER = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
+_IRC_CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}")
+_SECRET_WORDS = ("password", "token", "secret")
+
+
+class _Checker:
+    """Collects errors while reading nested tables; `path` names where we are."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append(f"{path}: {message}")
+
+    def table(self, data: dict, path: str, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                if any(w in key for w in _SECRET_WORDS) and not key.endswith(("_env", "_file")):
+                    self.error(where, "secrets are never written in the config: use "
+                               f"{key}_env (an environment variable) or {key}_file (a file)")
+                else:
+                    self.error(where, "unknown key (allowed: " + ", ".join(sorted(allowed)) + ")")
+
+    def get(self, data: dict, key: str, path: str, kind: type | tuple, default: Any = None, required: bool = False) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in data:
+            if required:
+                self.error(where, "is required")
+            return default
+        value = data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            self.error(where, f"must be {names}, not {type(value).__name__}")
+            return default
+        return value
+
+    def secret(self, data: dict, key: str, path: str, base: Path) -> Secret | None:
+        env = self.get(data, f"{key}_env", path, str)
+        file = self.get(data, f"{key}_file", path, str)
+        if env and file:
+            self.error(f"{path}.{key}_env", f"give {key}_env or {key}_file, not both")
+        if env:
+            return Secret(env=env)
+        if file:
+            return Secret(file=(base / file))
+        return None
+
+    def timezone(self, value: str | None, where: str) -> str:
+        if value is None:
+            return "UTC"
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(where, f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)")
+            return "UTC"
+        return value
+
+
+def _matrix(c: _Checker, data: dict, base: Path) -> MatrixSettings | None:
+    path = "matrix"
+    c.table(data, path, {"homeserver", "user_id", "password_env", "password_file", "access_token_env",
+                         "access_token_file", "device_name"})
+    homeserver = c.get(data, "homeserver", path, str, required=True)
+    user_id = c.get(data, "user_id", path, str, required=True)
+    if homeserver and not homeserver.startswith(("http://", "https://")):
+        c.error(f"{path}.homeserver", "must be an http(s) URL, e.g. https://matrix.example.org")
+    if user_id and not _MATRIX_USER.fullmatch(user_id):
+        c.error(f"{path}.user_id", f"{user_id!r} is not a Matrix user id like @sigbot:example.org")
+    password = c.secret(data, "password", path, base)
+    token = c.secret(data, "access_token", path, base)
+    if not password and not token:
+        c.error(path, "give password_env/password_file or access_token_env/access_token_file")
+    return MatrixSettings(homeserver or "", user_id or "", password, token,
+                          c.get(data, "device_name", path, str, "sigbot"))
+
+
+def _irc(c: _Checker, data: dict, base: Path) -> IrcSettings:
+    path = "irc"
+    c.table(data, path, {"host", "port", "tls", "tls_verify", "nick", "username", "sasl_account",
+                         "sasl_password_env", "sasl_password_file", "client_cert_file"})
+    port = c.get(data, "port", path, int, 6697)
+    if not 0 < port < 65536:
+        c.error(f"{path}.port", f"{port} is not a TCP port")
+    cert = c.get(data, "client_cert_file", path, str)
+    return IrcSettings(
+        host=c.get(data, "host", path, str, "", required=True),
+        port=port,
+        tls=c.get(data, "tls", path, bool, True),
+        tls_verify=c.get(data, "tls_verify", path, bool, True),
+        nick=c.get(data, "nick", path, str, "sigbot"),
+        username=c.get(data, "username", path, str, "sigbot"),
+        sasl_account=c.get(data, "sasl_account", path, str),
+        sasl_password=c.secret(data, "sasl_password", path, base),
+        client_cert=(base / cert) if cert else None,
+    )
+
+
+def _team(c: _Checker, data: Any, index: int, notes_root: Path, base: Path, default_timeout: float) -> Team | None:
+    path = f"teams[{index}]"
+    if not isinstance(data, dict):
+        c.error(path, "must be a table ([[teams]])")
+        return None
+    c.table(data, path, {"name", "matrix_room", "irc_channels", "timezone", "admins", "notes_dir",
+                         "template_dir", "chair_power_level", "meeting_timeout_hours"})
+    name = c.get(data, "name", path, str, "", required=True)
+    if name and not _TEAM_NAME.fullmatch(name):
+        c.error(f"{path}.name", f"{name!r} must be lower-case letters, digits and dashes (at most 40)")
+    room = c.get(data, "matrix_room", path, str)
+    if room and not _MATRIX_ROOM.fullmatch(room):
+        c.error(f"{path}.matrix_room", f"{room!r} is not a room id (!id:server) or alias (#name:server)")
+    channels = c.get(data, "irc_channels", path, list, [])
+    for i, channel in enumerate(channels):
+        if not isinstance(channel, str) or not _IRC_CHANNEL.fullmatch(channel):
+            c.error(f"{path}.irc_channels[{i}]", f"{channel!r} is not an IRC channel like #fedora-ai-ml")
+    if not room and not channels:
+        c.error(path, "give matrix_room, irc_channels or both")
+    admins = c.get(data, "admins", path, list, [])
+    for i, admin in enumerate(admins):
+        if not isinstance(admin, str) or not admin.strip():
+            c.error(f"{path}.admins[{i}]", "must be a Matrix id (@user:server) or irc:ACCOUNT")
+    level = c.get(data, "chair_power_level", path, int, 50)
+    timeout = c.get(data, "meeting_timeout_hours", path, float, default_timeout)
+    if timeout <= 0:
+        c.error(f"{path}.meeting_timeout_hours", "must be more than 0")
+    template = c.get(data, "template_dir", path, str)
+    notes = c.get(data, "notes_dir", path, str)
+    return Team(
+        name=name,
+        matrix_room=room,
+        irc_channels=tuple(ch for ch in channels if isinstance(ch, str)),
+        timezone=c.timezone(c.get(data, "timezone", path, str), f"{path}.timezone"),
+        admins=tuple(a for a in admins if isinstance(a, str)),
+        notes_dir=(base / notes) if notes else notes_root / (name or "team"),
+        template_dir=(base / template) if template else None,
+        chair_power_level=level,
+        meeting_timeout_hours=timeout,
+    )
+
+
+def parse_config(data: dict, path: Path | None = None) -> Config:
+    """Check a parsed TOML document; raises ConfigError listing every problem."""
+    base = path.parent if path else Path.cwd()
+    c = _Checker()
+    c.table(data, "", {"bot", "matrix", "irc", "web", "teams"})
+    bot = c.get(data, "bot", "", dict, {})
+    c.table(bot, "bot", {"data_dir", "notes_dir", "admin_contact", "meeting_timeout_hours"})
+    notes_root = base / c.get(bot, "notes_dir", "bot", str, "notes")
+    timeout = c.get(bot, "meeting_timeout_hours", "bot", float, 4.0)
+    web = c.get(data, "web", "", dict, {})
+    c.table(web, "web", {"listen", "public_url"})
+    matrix = c.get(data, "matrix", "", dict)
+    irc = c.get(data, "irc", "", dict)
+    teams_data = c.get(data, "teams", "", list, [], required=True)
+    checked = [_team(c, data_i, i, notes_root, base, timeout) for i, data_i in enumerate(teams_data)]
+    teams = [t for t in checked if t is not None]
+    seen: dict[str, str] = {}
+    for i, team in enumerate(teams):
+        for room in team.rooms():
+            key = room.lower()
+            if key in seen:
+                # One room relayed by two teams would be double bridging.
+                c.error(f"teams[{i}]", f"room {room} is already used by team {seen[key]}")
+            seen[key] = team.name
+    names = [t.name for t in teams]
+    for name in {n for n in names if names.count(n) > 1}:
+        c.error("teams", f"team name {name!r} is used twice")
+    config = Config(
+        path=path,
+        data_dir=base / c.get(bot, "data_dir", "bot", str, "var"),
+        notes_dir=notes_root,
+        admin_contact=c.get(bot, "admin_contact", "bot", str, ""),
+        teams=tuple(teams),
+        matrix=_matrix(c, matrix, base) if matrix is not None else None,
+        irc=_irc(c, irc, base) if irc is not None else None,
+        web_listen=c.get(web, "listen", "web", str, "127.0.0.1:8080"),
+        web_public_url=c.get(web, "public_url", "web", str),
+    )
+    if c.errors:
+        raise ConfigError(c.errors)
+    return config
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (copy sigbot.example.toml to start)"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse_config(data, path)
+
+
+def secret_problems(config: Config) -> list[str]:
+    """Secrets the config names that cannot be read right now."""
+    problems = []
+    named = {
+        "matrix.password": config.matrix.password if config.matrix else None,
+        "matrix.access_token": config.matrix.access_token if config.matrix else None,
+        "irc.sasl_password": config.irc.sasl_password if config.irc else None,
+    }
+    for key, secret in named.items():
+        if secret is not None and (why := secret.problem()):
+            problems.append(f"{key}: {why}")
+    return problems

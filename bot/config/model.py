@@ -1,0 +1,118 @@
+"""The checked configuration, as frozen values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; `errors` lists every problem with its key path."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password or token, named in the config by where it lives, never by value.
+
+    `repr` never shows the value, so a secret cannot leak into a log line.
+    """
+
+    env: str | None = None
+    file: Path | None = None
+
+    def where(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def problem(self) -> str | None:
+        """Why the secret cannot be read, or None when it can."""
+        if self.env:
+            return None if os.environ.get(self.env) else f"environment variable {self.env} is not set"
+        if self.file and not self.file.is_file():
+            return f"file {self.file} does not exist"
+        return None
+
+    def get(self) -> str:
+        if self.env:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError([f"secret: environment variable {self.env} is not set"])
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"secret: cannot read {self.file}: {exc.strerror}"]) from None
+
+    def __repr__(self) -> str:
+        return f"Secret({self.where()})"
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    homeserver: str
+    user_id: str
+    password: Secret | None = None
+    access_token: Secret | None = None
+    device_name: str = "sigbot"
+
+
+@dataclass(frozen=True)
+class IrcSettings:
+    host: str
+    port: int = 6697
+    tls: bool = True
+    tls_verify: bool = True
+    nick: str = "sigbot"
+    username: str = "sigbot"
+    sasl_account: str | None = None
+    sasl_password: Secret | None = None
+    client_cert: Path | None = None  # SASL EXTERNAL
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    matrix_room: str | None
+    irc_channels: tuple[str, ...]
+    timezone: str
+    admins: tuple[str, ...]
+    notes_dir: Path
+    template_dir: Path | None = None
+    chair_power_level: int = 50
+    meeting_timeout_hours: float = 4.0
+
+    def rooms(self) -> tuple[str, ...]:
+        return ((self.matrix_room,) if self.matrix_room else ()) + self.irc_channels
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    data_dir: Path
+    notes_dir: Path
+    admin_contact: str
+    teams: tuple[Team, ...]
+    matrix: MatrixSettings | None = None
+    irc: IrcSettings | None = None
+    web_listen: str = "127.0.0.1:8080"
+    web_public_url: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "sigbot.db"
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def team_for_room(self, room: str) -> Team | None:
+        """The team that owns a Matrix room (id or alias) or IRC channel."""
+        for team in self.teams:
+            if room == team.matrix_room or room.lower() in (c.lower() for c in team.irc_channels):
+                return team
+        return None

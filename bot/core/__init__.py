@@ -1,0 +1,1 @@
+"""Values and the command registry shared by every part of sigbot (no I/O here)."""

@@ -1,0 +1,87 @@
+"""The one message type every adapter produces, and the effects handlers return.
+
+Adapters (Matrix, IRC, the CLI, the log replayer) turn whatever their platform
+delivers into a `Message`; the pure core answers with a list of effects, which
+the adapters carry out. Nothing here touches the network, the clock or SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Network(StrEnum):
+    MATRIX = "matrix"
+    IRC = "irc"
+    CLI = "cli"
+    REPLAY = "replay"
+
+
+class LineKind(StrEnum):
+    SAID = "said"  # an ordinary line
+    ME = "me"  # /me (m.emote, CTCP ACTION)
+    NOTICE = "notice"  # logged, never read as a command (how bots talk)
+    BOT = "bot"  # sigbot's own words, logged so the log reads like MeetBot's
+    TIMEOUT = "timeout"  # sigbot ended a forgotten meeting
+
+
+@dataclass(frozen=True)
+class Message:
+    """One line (or multi-line message) said in a room, as the core sees it."""
+
+    network: Network
+    room: str  # Matrix room id or IRC channel
+    sender: str  # stable id: Matrix ID, IRC account, or nick!user@host
+    nick: str  # the name people see (display name, IRC nick)
+    text: str
+    time: datetime  # timezone-aware
+    kind: LineKind = LineKind.SAID
+    event_id: str | None = None  # platform id, for dedup, edits, reactions
+    privileged: bool = False  # the sender is a chair by right (admin, power level)
+    account: str | None = None  # IRC services account, when known
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Words said in the room (Markdown; adapters render it for their network)."""
+
+    room: str
+    text: str
+
+
+@dataclass(frozen=True)
+class React:
+    """A quiet acknowledgement of one message (a reaction on Matrix)."""
+
+    room: str
+    event_id: str | None
+    key: str = "✅"
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    user: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MeetingEnded:
+    """The meeting in `room` has ended: its notes are to be written."""
+
+    room: str
+    meeting_id: int
+
+
+Effect = Reply | React | DirectMessage | MeetingEnded
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one message led to."""
+
+    effects: tuple[Effect, ...] = field(default_factory=tuple)
+
+    def replies(self) -> list[str]:
+        return [e.text for e in self.effects if isinstance(e, Reply)]

@@ -1,0 +1,264 @@
+"""Where a message becomes a stored line and then effects: the heart of `sigbot run`.
+
+Order matters and is the durability promise: a line is committed to the
+database (handled = 0) before anything acts on it; its effects and the change
+of meeting state are committed together with handled = 1. After a crash,
+`recover()` acts on the lines that were stored but not handled, in order, and
+writes notes for meetings that ended before their notes were written.
+
+Meeting state is never stored as such: it is the fold of the meeting's lines
+(see bot/meeting/engine.py), cached in memory and rebuilt after an edit, a
+redaction or a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.config import Config, Team
+from bot.core.commands import Registry, Scope
+from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply
+from bot.meeting import engine
+from bot.meeting.commands import help_answer
+from bot.meeting.minutes import build_minutes
+from bot.meeting.model import LogLine, MeetingState
+from bot.meeting.paths import meeting_dir
+from bot.meeting.render import RenderContext, write_notes
+from bot.storage import LineRecord, MeetingRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoomCall:
+    """What a room-scope command handler receives."""
+
+    team: Team
+    message: Message
+    args: str
+    privileged: bool
+    dispatcher: "Dispatcher"
+
+
+class Dispatcher:
+    def __init__(self, config: Config, store: Store, registry: Registry, bot_nick: str = "sigbot"):
+        self.config = config
+        self.store = store
+        self.registry = registry
+        self.bot_nick = bot_nick
+        self._states: dict[int, MeetingState] = {}
+
+    # --- entry points used by the adapters ----------------------------------
+
+    def handle(self, msg: Message) -> list[Effect]:
+        """Store `msg`, then act on it. A redelivered event id is ignored."""
+        team = self.config.team_for_room(msg.room)
+        if team is None:
+            log.debug("ignoring a message in %s: no team uses that room", msg.room)
+            return []
+        running = self.store.running_meeting(msg.room)
+        record = self.store.add_line(msg, team.name, running.id if running else None, self._privileged(team, msg))
+        if record is None:
+            return []
+        return self._act(team, record, msg)
+
+    def edit(self, event_id: str, text: str, when: datetime) -> list[Effect]:
+        """An edited message replaces its logged line; the meeting is folded again."""
+        record = self.store.edit_line(event_id, text, when)
+        return self._refold(record)
+
+    def redact(self, event_id: str) -> list[Effect]:
+        """A deleted message leaves the log; the meeting is folded again."""
+        record = self.store.delete_line(event_id)
+        return self._refold(record)
+
+    def end_meeting_of(self, team_name: str, now: datetime, by: str) -> list[Effect]:
+        """End a team's running meeting as if a chair said #endmeeting (the CLI's way)."""
+        team = self.config.team(team_name)
+        for room in team.rooms() if team else ():
+            if self.store.running_meeting(room):
+                return self.handle(Message(Network.CLI, room, by, by, "#endmeeting", now, privileged=True))
+        return []
+
+    def recover(self) -> list[Effect]:
+        """Finish what a crash interrupted. Call once at start, before new messages."""
+        effects: list[Effect] = []
+        for record in self.store.unhandled_lines():
+            team = self.config.team(record.team)
+            if team is None:
+                self.store.mark_handled(record.id)
+                continue
+            effects += self._act(team, record, _message(record))
+        for meeting in self.store.meetings_without_notes():
+            effects += self._publish(meeting)
+        return effects
+
+    def end_forgotten_meetings(self, now: datetime) -> list[Effect]:
+        """End meetings left open past their team's limit (called by a timer)."""
+        effects: list[Effect] = []
+        for meeting in self.store.running_meetings():
+            team = self.config.team(meeting.team)
+            if team is None or now - meeting.started < timedelta(hours=team.meeting_timeout_hours):
+                continue
+            text = f"This meeting was open for more than {team.meeting_timeout_hours:g} hours and is now ended."
+            ended: list[tuple[MeetingRecord, MeetingState]] = []
+            with self.store.transaction():
+                self._say(team, meeting.room, text, now, LineKind.TIMEOUT, ended)
+            effects.append(Reply(meeting.room, text))
+            for record, state in ended:
+                effects += self._publish(record, state)
+        return effects
+
+    # --- internals ----------------------------------------------------------
+
+    def _privileged(self, team: Team, msg: Message) -> bool:
+        if msg.privileged or msg.sender in team.admins:
+            return True
+        return msg.account is not None and f"irc:{msg.account}" in team.admins
+
+    def _act(self, team: Team, record: LineRecord, msg: Message) -> list[Effect]:
+        effects: list[Effect] = []
+        ended: list[tuple[MeetingRecord, MeetingState]] = []
+        with self.store.transaction():
+            for text in _physical(record):
+                effects += self._act_on_line(team, record, msg, text)
+                record = self.store.line(record.id)  # a #startmeeting may have assigned it a meeting
+            effects = self._log_replies(team, msg.room, effects, msg.time, ended)
+            self.store.mark_handled(record.id)
+        # Files are written after the commit; a crash here is finished by recover().
+        for meeting, state in ended:
+            effects += self._publish(meeting, state)
+        return _one_reaction_per_event(effects)
+
+    def _act_on_line(self, team: Team, record: LineRecord, msg: Message, text: str) -> list[Effect]:
+        call = self.registry.parse(text) if record.kind is LineKind.SAID else None
+        effects: list[Effect] = []
+        meeting = self.store.meeting(record.meeting_id) if record.meeting_id else None
+        if meeting is None and call and call.command.name == "startmeeting":
+            meeting = self.store.start_meeting(team.name, record.room, record.time)
+            self.store.assign_line(record.id, meeting.id)
+            self._states[meeting.id] = engine.begin(_log_line(record, text), record.room)
+        if meeting is not None and meeting.status == "running":
+            effects += engine.apply(self._state(meeting, record.id), _log_line(record, text), self.registry)
+        elif call and call.command.name in ("help", "commands"):
+            args = call.args if call.command.name == "help" else ""
+            answer = help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list."
+            effects.append(Reply(record.room, answer))
+        if call and call.command.scope is Scope.ROOM:
+            effects += call.command.handler(RoomCall(team, msg, call.args, record.privileged, self))
+        return effects
+
+    def _state(self, meeting: MeetingRecord, before: int) -> MeetingState:
+        """The meeting's state, folding its stored lines older than line `before` if not cached."""
+        state = self._states.get(meeting.id)
+        if state is None:
+            records = [r for r in self.store.meeting_lines(meeting.id) if r.id < before]
+            state = engine.fold(_log_lines(records), meeting.room, self.registry, require_start=False)
+            state = state or engine.begin(_log_line(self.store.line(before), ""), meeting.room)
+            self._states[meeting.id] = state
+        return state
+
+    def _log_replies(self, team: Team, room: str, effects: list[Effect], when: datetime,
+                     ended: list[tuple[MeetingRecord, MeetingState]]) -> list[Effect]:
+        """Log the bot's words into a running meeting; end meetings that were ended."""
+        out: list[Effect] = []
+        for effect in effects:
+            if isinstance(effect, MeetingEnded):
+                self._end(room, when, ended)
+                continue
+            if isinstance(effect, Reply):
+                self._say(team, room, effect.text, when, LineKind.BOT, ended)
+            out.append(effect)
+        return out
+
+    def _end(self, room: str, when: datetime, ended: list[tuple[MeetingRecord, MeetingState]]) -> None:
+        meeting = self.store.running_meeting(room)
+        if meeting is None:
+            return
+        state = self._states.pop(meeting.id)
+        self.store.end_meeting(meeting.id, state.ended or when, state.name)
+        ended.append((self.store.meeting(meeting.id), state))
+
+    def _say(self, team: Team, room: str, text: str, when: datetime, kind: LineKind,
+             ended: list[tuple[MeetingRecord, MeetingState]]) -> None:
+        """Record the bot's own words in a running meeting's log, as MeetBot does."""
+        running = self.store.running_meeting(room)
+        if running is None:
+            return
+        msg = Message(Network.CLI, room, self.bot_nick, self.bot_nick, text, when, kind)
+        record = self.store.add_line(msg, team.name, running.id, True, handled=True)
+        assert record is not None  # no event id, so never a duplicate
+        state = self._state(running, record.id)
+        for line_text in _physical(record):
+            engine.apply(state, _log_line(record, line_text), self.registry)
+        if not state.running:
+            self._end(room, when, ended)
+
+    def _refold(self, record: LineRecord | None) -> list[Effect]:
+        if record is None or record.meeting_id is None:
+            return []
+        self._states.pop(record.meeting_id, None)
+        meeting = self.store.meeting(record.meeting_id)
+        if meeting.status == "ended":
+            return self._publish(meeting)  # the minutes follow the corrected log
+        return []
+
+    def _publish(self, meeting: MeetingRecord, state: MeetingState | None = None) -> list[Effect]:
+        team = self.config.team(meeting.team)
+        if team is None:
+            return []
+        if state is None:
+            state = engine.fold(_log_lines(self.store.meeting_lines(meeting.id)), meeting.room, self.registry,
+                                require_start=False)
+            if state is None:
+                return []
+        minutes = build_minutes(state)
+        folder = meeting_dir(team.notes_dir.parent, team.notes_dir.name, minutes.started)
+        path = write_notes(minutes, folder, RenderContext(team.name, team.timezone), team.template_dir)
+        self.store.set_notes_path(meeting.id, str(path))
+        return [Reply(meeting.room, f"Meeting ended. Minutes: {self._link(path)}")]
+
+    def _link(self, path: Path) -> str:
+        base = self.config.web_public_url
+        if base:
+            try:
+                rel = path.with_suffix("").relative_to(self.config.notes_dir.resolve())
+                return f"{base.rstrip('/')}/{rel.as_posix()}.html"
+            except ValueError:
+                pass
+        return str(path)
+
+
+def _physical(record: LineRecord) -> list[str]:
+    return [record.text] if record.kind is LineKind.TIMEOUT else engine.split_lines(record.text) or [""]
+
+
+def _log_lines(records: list[LineRecord]) -> list[LogLine]:
+    return [_log_line(r, text) for r in records for text in _physical(r)]
+
+
+def _log_line(record: LineRecord, text: str) -> LogLine:
+    return LogLine(0, record.time, record.nick, record.sender, record.kind, text, record.network,
+                   record.privileged, record.event_id)
+
+
+def _message(record: LineRecord) -> Message:
+    return Message(Network(record.network), record.room, record.sender, record.nick, record.text, record.time,
+                   record.kind, record.event_id, record.privileged)
+
+
+def _one_reaction_per_event(effects: list[Effect]) -> list[Effect]:
+    seen: set[str | None] = set()
+    out = []
+    for effect in effects:
+        if isinstance(effect, React):
+            if effect.event_id in seen:
+                continue
+            seen.add(effect.event_id)
+        out.append(effect)
+    return out
+
+

@@ -1,0 +1,1 @@
+"""The meeting engine: MeetBot-style commands folded over a durable log into minutes."""

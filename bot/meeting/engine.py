@@ -1,0 +1,106 @@
+"""Fold a meeting's log into its state, answering each line as MeetBot would.
+
+`apply` takes the state and one new line and returns the effects to carry
+out; `fold` replays a whole log and keeps only the state. Because the minutes
+are built from `fold` alone, the same log always yields the same minutes, and
+an edited or deleted line is handled by folding the corrected log again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from bot.core.commands import CommandCall, Registry, Role, Scope
+from bot.core.message import Effect, LineKind, React, Reply
+from bot.meeting.model import Entry, ItemKind, LogLine, MeetingState
+
+# MeetBot records a line that starts with one of these as a link.
+_URL_START = re.compile(r"(?:https?|irc|ftp|ssh)://\S|mailto:\S", re.IGNORECASE)
+
+
+def split_lines(text: str) -> list[str]:
+    """The physical lines of a message that carry words (one log line each)."""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def begin(line: LogLine, room: str, name: str | None = None) -> MeetingState:
+    """A new meeting whose first log line is `line` (its #startmeeting)."""
+    return MeetingState(room=room, owner=line.nick, owner_id=line.sender, started=line.time, name=name)
+
+
+def is_chair(state: MeetingState, line: LogLine) -> bool:
+    if line.privileged or line.sender == state.owner_id:
+        return True
+    for chair in state.chairs:
+        if chair.sender is not None:
+            if chair.sender == line.sender:
+                return True
+        elif chair.nick.lower() == line.nick.lower():
+            return True
+    return False
+
+
+def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect]:
+    """Add one line to the meeting and act on the command it carries, if any."""
+    if not state.running:
+        return []
+    line = replace(line, number=len(state.lines) + 1)  # anchors count from #startmeeting
+    state.lines.append(line)
+    state.attendees[line.nick] = state.attendees.get(line.nick, 0) + 1
+    state.attendee_ids.setdefault(line.nick, line.sender)
+    state.attendee_networks.setdefault(line.nick, line.network)
+    if line.kind is LineKind.TIMEOUT:
+        state.ended, state.timed_out = line.time, True
+        return []
+    if line.kind is not LineKind.SAID:
+        return []  # /me, notices and the bot's own words are logged, never obeyed
+    call = registry.parse(line.text)
+    if call is not None and call.command.scope is not Scope.MEETING:
+        return []  # room commands (schedule, loans...) are not the meeting's business
+    if call is None:
+        if _URL_START.match(line.text):
+            return add_item(state, line, ItemKind.LINK, line.text)
+        return []
+    if call.command.role is not Role.ANYONE and not is_chair(state, line):
+        return [Reply(state.room, refusal(state, call))]
+    return call.command.handler(state, line, call)
+
+
+def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start: bool = True) -> MeetingState | None:
+    """The state of the meeting whose log is `lines`.
+
+    A log read from a file starts at its first #startmeeting (`require_start`);
+    a stored meeting starts at its first line even if that line was deleted.
+    """
+    state: MeetingState | None = None
+    for line in lines:
+        if state is None:
+            call = registry.parse(line.text) if line.kind is LineKind.SAID else None
+            if require_start and (call is None or call.command.name != "startmeeting"):
+                continue  # lines before the meeting started are not part of it
+            state = begin(line, room)
+        apply(state, line, registry)
+        if not state.running:
+            break
+    return state
+
+
+def refusal(state: MeetingState, call: CommandCall) -> str:
+    chairs = ", ".join(state.chair_nicks())
+    return f"Only the chairs can use {call.prefix}{call.word}. The chairs are: {chairs}."
+
+
+def first_url(text: str) -> str | None:
+    match = re.search(r"(?:https?|irc|ftp|ssh)://[^\s<>\"]+|mailto:[^\s<>\"]+", text, re.IGNORECASE)
+    if not match:
+        return None
+    # As MeetBot does, a trailing '.' or ')' ends the sentence, not the URL.
+    return match.group(0).rstrip(".)")
+
+
+def add_item(state: MeetingState, line: LogLine, kind: ItemKind, text: str) -> list[Effect]:
+    url = first_url(text) if kind is ItemKind.LINK else None
+    state.entries.append(Entry(kind, text, line.nick, line.sender, line.time, line.number, url))
+    return [React(state.room, line.event_id)]

@@ -1,0 +1,87 @@
+"""Values of a meeting: the lines of its log, the items of its minutes, its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bot.core.message import LineKind
+
+
+class ItemKind(StrEnum):
+    TOPIC = "topic"
+    INFO = "info"
+    IDEA = "idea"
+    ACTION = "action"
+    AGREED = "agreed"
+    REJECTED = "rejected"
+    LINK = "link"
+    HELP = "help"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One physical line of a meeting's log; `number` is its 1-based anchor."""
+
+    number: int
+    time: datetime
+    nick: str
+    sender: str
+    kind: LineKind
+    text: str
+    network: str = "replay"
+    privileged: bool = False
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An item of the minutes. Topics are entries too, as in MeetBot, so that
+    `#undo` removes whatever was added last, a topic included."""
+
+    kind: ItemKind
+    text: str
+    nick: str
+    sender: str
+    time: datetime
+    line: int
+    url: str | None = None
+
+    def describe(self) -> str:
+        """MeetBot's wording, used when `#undo` says what it removed."""
+        return f"{self.kind.value.upper()} by {self.nick} at {self.time:%H:%M:%S} : {self.text}"
+
+
+@dataclass
+class Chair:
+    nick: str
+    sender: str | None  # bound to an identity when known, else to the nick only
+
+
+@dataclass
+class MeetingState:
+    """Everything the minutes are made of; built only by folding the log."""
+
+    room: str
+    owner: str
+    owner_id: str
+    started: datetime
+    name: str | None = None
+    ended: datetime | None = None
+    timed_out: bool = False
+    chairs: list[Chair] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    lines: list[LogLine] = field(default_factory=list)
+    attendees: dict[str, int] = field(default_factory=dict)  # nick -> lines said
+    attendee_ids: dict[str, str] = field(default_factory=dict)  # nick -> sender id
+    attendee_networks: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # nick -> aliases
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+    def chair_nicks(self) -> list[str]:
+        nicks = [self.owner] + [c.nick for c in self.chairs if c.nick.lower() != self.owner.lower()]
+        return nicks

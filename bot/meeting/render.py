@@ -1,0 +1,95 @@
+"""Render minutes to Markdown with Jinja2, and write the three files of a meeting.
+
+User text is escaped for Markdown so that nobody can inject links, images or
+markup into the notes; only the URLs of link items become links, and only for
+http(s), mailto and irc.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from bot.meeting.minutes import Minutes, log_text, minutes_json
+from bot.meeting.model import Entry, ItemKind
+from bot.meeting.paths import contained, notes_stem
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SAFE_SCHEMES = ("http://", "https://", "mailto:", "irc://", "ircs://")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|])")
+
+
+def md_escape(text: str) -> str:
+    """Text that Markdown shows as typed: no emphasis, links, images or HTML."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_item_text(entry: Entry) -> str:
+    """An item's text for Markdown; a link item's URL becomes an autolink."""
+    url = entry.url
+    if entry.kind is ItemKind.LINK and url and url.lower().startswith(SAFE_SCHEMES) and url in entry.text:
+        before, _, after = entry.text.partition(url)
+        return f"{md_escape(before)}<{url}>{md_escape(after)}"
+    return md_escape(entry.text)
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    team: str
+    timezone: str = "UTC"
+    log_name: str = ""  # file name of the .log.txt, for links
+    agenda: tuple = ()  # filled by the schedule feature
+    earlier_actions: tuple = ()  # filled by the schedule feature
+
+
+def _environment(template_dirs: list[Path]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
+        autoescape=False,  # Markdown, escaped by the md filters below
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md_escape
+    env.filters["item"] = md_item_text
+    return env
+
+
+def render_markdown(minutes: Minutes, ctx: RenderContext, template_dir: Path | None = None) -> str:
+    dirs = ([template_dir] if template_dir else []) + [DEFAULT_TEMPLATES]
+    tz = ZoneInfo(ctx.timezone)
+
+    def local(t: datetime) -> datetime:
+        return t.astimezone(tz)
+
+    template = _environment(dirs).get_template("minutes.md.j2")
+    return template.render(m=minutes, ctx=ctx, local=local, kinds=ItemKind)
+
+
+def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir: Path | None = None) -> Path:
+    """Write `.md`, `.log.txt` and `.json` into `folder`; returns the `.md` path.
+
+    The JSON and log are written before the Markdown, each through a temporary
+    file and a rename, so a crash never leaves half a file behind.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = notes_stem(minutes.started, minutes.name, minutes.room)
+    ctx = RenderContext(ctx.team, ctx.timezone, f"{stem}.log.txt", ctx.agenda, ctx.earlier_actions)
+    outputs = {
+        ".log.txt": log_text(minutes.lines),
+        ".json": json.dumps(minutes_json(minutes), indent=2, ensure_ascii=False) + "\n",
+        ".md": render_markdown(minutes, ctx, template_dir),
+    }
+    for ext, text in outputs.items():
+        path = contained(folder, stem + ext)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return contained(folder, stem + ".md")

@@ -1,0 +1,60 @@
+"""Schema migrations: small functions, only ever appended, applied at start.
+
+Never edit or reorder a migration that has shipped; add a new one instead.
+sqlite-utils records what it applied, so applying them twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("sigbot")
+
+
+@MIGRATIONS()
+def m001_meetings_and_lines(db: Database) -> None:
+    db["meetings"].create(
+        {
+            "id": int,
+            "team": str,
+            "room": str,
+            "name": str,
+            "started": str,
+            "ended": str,
+            "status": str,  # running | ended
+            "notes_path": str,
+        },
+        pk="id",
+    )
+    db["meetings"].create_index(["room", "status"])
+    # Every line said in a team room, stored before it is acted on. `handled`
+    # turns 1 once its effects are recorded, so a crash in between is redone.
+    db["lines"].create(
+        {
+            "id": int,
+            "team": str,
+            "room": str,
+            "meeting_id": int,
+            "event_id": str,
+            "network": str,
+            "sender": str,
+            "nick": str,
+            "account": str,
+            "kind": str,
+            "text": str,
+            "time": str,
+            "privileged": int,
+            "deleted": int,
+            "handled": int,
+            "edited": str,
+        },
+        pk="id",
+        not_null={"team", "room", "network", "sender", "nick", "kind", "text", "time"},
+        defaults={"privileged": 0, "deleted": 0, "handled": 0},
+        foreign_keys=[("meeting_id", "meetings", "id")],
+    )
+    db["lines"].create_index(["event_id"], unique=True)
+    db["lines"].create_index(["meeting_id"])
+    db["lines"].create_index(["handled"])
+    db["kv"].create({"key": str, "value": str}, pk="key")

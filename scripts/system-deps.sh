@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite runs for real: an IRC server
+# (ngircd). Synapse comes from PyPI and is installed by the suite itself into
+# .venv-synapse. Needs root or sudo the first time; a no-op afterwards.
+set -euo pipefail
+
+need=()
+command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need+=(ngircd)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "==> installing Debian packages: ${need[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "sigbot: the tests need these Debian packages: ${need[*]}" >&2
+    echo "        install them as root: apt-get install -y ${need[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The Debian package starts ngircd as a system service; the tests run their own.
+$SUDO systemctl disable --now ngircd >/dev/null 2>&1 || $SUDO service ngircd stop >/dev/null 2>&1 || true

@@ -1,0 +1,2 @@
+from servers.synapse import synapse  # noqa: F401
+from servers.ircd import ircd, ircd_factory  # noqa: F401
