@@ -9,7 +9,5 @@ from bot.storage import open_store
 
 
 def build_dispatcher(config: Config) -> Dispatcher:
-    """A dispatcher over the config's database, with interrupted work finished."""
-    dispatcher = Dispatcher(config, open_store(config.database), build_registry())
-    dispatcher.recover()
-    return dispatcher
+    """A dispatcher over the config's database; call recover() before new messages."""
+    return Dispatcher(config, open_store(config.database), build_registry())

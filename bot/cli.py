@@ -66,6 +66,28 @@ def check_config(ctx: click.Context, file: Path | None) -> None:
     click.echo(f"{path}: OK ({len(config.teams)} team(s): {names})")
 
 
+@main.command("run")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Readable lines, or JSON lines for a log collector.")
+@click.pass_context
+def run(ctx: click.Context, log_format: str) -> None:
+    """Run the bot: join the teams' Matrix rooms and serve them until SIGTERM."""
+    import asyncio
+
+    from bot.run import run_bot, setup_logging
+
+    config = _load(ctx)
+    problems = secret_problems(config)
+    if problems:
+        _fail_config(ctx.obj["config_path"], ConfigError(problems))
+    setup_logging(log_format)
+    try:
+        asyncio.run(run_bot(config))
+    except RuntimeError as exc:  # login refused, homeserver unreachable at start...
+        click.echo(f"sigbot: {exc}", err=True)
+        sys.exit(1)
+
+
 @main.command("help")
 @click.argument("command", required=False)
 @click.option("--markdown", is_flag=True, help="Print the command table of the README.")
@@ -139,6 +161,7 @@ def meeting_end(ctx: click.Context, team: str) -> None:
     if config.team(team) is None:
         raise click.UsageError(f"no team {team!r} in {config.path}")
     dispatcher = build_dispatcher(config)
+    dispatcher.recover()
     effects = dispatcher.end_meeting_of(team, datetime.now(timezone.utc), by="sigbot-cli")
     if not effects:
         raise click.ClickException(f"team {team} has no running meeting")

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
 
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-_MATRIX_ROOM = re.compile(r"[!#][^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
+# Room ids of room version 12 (Synapse 1.135+) have no server part: `!<hash>`.
+_MATRIX_ROOM = re.compile(r"![^:\s]+(:[A-Za-z0-9.\-]+(:\d+)?)?|#[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
 _MATRIX_USER = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
 _IRC_CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}")
 _SECRET_WORDS = ("password", "token", "secret")

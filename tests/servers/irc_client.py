@@ -17,6 +17,8 @@ predicate accepts; messages it skips stay in the backlog for later waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,7 +27,8 @@ DEFAULT_TIMEOUT = 10.0
 CTCP_DELIM = "\x01"
 _TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "476", "477"}
-_REGISTRATION_ERRORS = {"432", "433", "436", "437", "464", "465"}
+# 001 (welcome) or why not: erroneous nick, nick in use, banned, ERROR.
+_REGISTRATION_ENDS = {"001", "432", "433", "436", "437", "464", "465", "ERROR"}
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,9 @@ class IrcMessage:
     @property
     def action(self) -> str | None:
         """The text of a CTCP ACTION (``/me``), else None."""
-        text = self.text or ""
-        head = CTCP_DELIM + "ACTION "
-        if self.command != "PRIVMSG" or not text.startswith(head):
-            return None
-        return text[len(head) :].rstrip(CTCP_DELIM)
+        text, head = self.text or "", CTCP_DELIM + "ACTION "
+        is_action = self.command == "PRIVMSG" and text.startswith(head)
+        return text[len(head) :].rstrip(CTCP_DELIM) if is_action else None
 
 
 def parse_line(raw: bytes) -> IrcMessage:
@@ -76,15 +77,10 @@ def parse_line(raw: bytes) -> IrcMessage:
         prefix_raw, _, rest = rest[1:].partition(b" ")
         prefix = prefix_raw.decode("utf-8", "replace")
     command, _, rest = rest.lstrip(b" ").partition(b" ")
-    params = _split_params(rest)
-    return IrcMessage(
-        raw=raw,
-        command=command.decode("ascii", "replace").upper(),
-        params=tuple(p.decode("utf-8", "replace") for p in params),
-        params_raw=tuple(params),
-        prefix=prefix,
-        tags=tags,
-    )
+    params = tuple(_split_params(rest))
+    decoded = tuple(p.decode("utf-8", "replace") for p in params)
+    name = command.decode("ascii", "replace").upper()
+    return IrcMessage(raw, name, decoded, params, prefix, tags)
 
 
 def _split_params(rest: bytes) -> list[bytes]:
@@ -110,14 +106,9 @@ def parse_tags(text: str) -> dict[str, str]:
 
 
 def _unescape_tag_value(value: str) -> str:
-    out, chars = [], iter(value)
-    for ch in chars:
-        if ch != "\\":
-            out.append(ch)
-            continue
-        nxt = next(chars, "")  # a lone trailing backslash is dropped
-        out.append(_TAG_ESCAPES.get(nxt, nxt))
-    return "".join(out)
+    # "\:" is ";", "\s" a space, "\\" a backslash, "\r"/"\n" CR/LF; any other
+    # escaped char stands for itself; a lone trailing backslash is dropped.
+    return re.sub(r"\\(.?)", lambda m: _TAG_ESCAPES.get(m[1], m[1]), value, flags=re.S)
 
 
 class IrcClient:
@@ -130,7 +121,6 @@ class IrcClient:
         self.history: deque[IrcMessage] = deque(maxlen=history)  # all lines
         self._backlog: list[IrcMessage] = []  # lines no expect() took yet
         self._cond = asyncio.Condition()
-        self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
         self._eof = False
@@ -153,23 +143,22 @@ class IrcClient:
         With ``caps`` (even empty) the client first asks ``CAP LS 302``,
         records the offer in ``server_caps`` and requests those it offers.
         """
-        self._reader, self._writer = await asyncio.wait_for(
+        if self.connected:
+            raise ConnectionError(f"already connected as {self.nick}")
+        reader, self._writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout
         )
         self._eof = False
+        self._backlog.clear()  # a reconnect starts afresh; history keeps all
         self.nick = nick
-        self._read_task = asyncio.create_task(self._read_loop(), name=f"irc-read-{nick}")
+        self._read_task = asyncio.create_task(self._read_loop(reader), name=f"irc-read-{nick}")
         if caps is not None:
             await self.send_raw("CAP LS 302")
         await self.send_raw(f"NICK {nick}")
         await self.send_raw(f"USER {user or nick} 0 * :{realname}")
         if caps is not None:
             await self._negotiate_caps(set(caps), timeout)
-        welcome = await self.expect(
-            lambda m: m.command == "001" or m.command in _REGISTRATION_ERRORS
-            or m.command == "ERROR",
-            timeout,
-        )
+        welcome = await self.expect(lambda m: m.command in _REGISTRATION_ENDS, timeout)
         if welcome.command != "001":
             raise ConnectionError(f"registration of {nick} refused: {welcome.raw!r}")
         return welcome
@@ -191,21 +180,13 @@ class IrcClient:
     async def join(self, channel: str, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
         """Join and wait for the end of NAMES; return the member nicks."""
         await self.send_raw(f"JOIN {channel}")
-        key = channel.lower()  # ngIRCd uses CASEMAPPING=ascii
-        joined = await self.expect(
-            lambda m: (m.command == "JOIN" and m.nick == self.nick
-                and (m.target or "").lower() == key)
-            or (m.command in _JOIN_ERRORS and m.params[1:2] == (channel,)),
-            timeout,
-        )
+        key = channel.lower()  # ngIRCd announces CASEMAPPING=ascii
+        joined = await self.expect(lambda m: _is_join_reply(m, self.nick, key), timeout)
         if joined.command != "JOIN":
             raise ConnectionError(f"{self.nick} could not join {channel}: {joined.raw!r}")
         names: list[str] = []
         while True:
-            msg = await self.expect(
-                lambda m: m.command in ("353", "366") and key in (p.lower() for p in m.params),
-                timeout,
-            )
+            msg = await self.expect(lambda m: _is_names_reply(m, key), timeout)
             if msg.command == "366":
                 return names
             # Names carry their status prefixes ("@alice", "+bob").
@@ -264,7 +245,7 @@ class IrcClient:
         def match(m: IrcMessage) -> bool:
             return (
                 m.command == "PRIVMSG"
-                and (m.target or "").lower() == channel.lower()
+                and _about(m, channel.lower(), 0)
                 and (from_nick is None or m.nick == from_nick)
                 and (contains is None or contains in (m.text or ""))
             )
@@ -295,23 +276,19 @@ class IrcClient:
         """Drop the connection without QUIT (as a crash would)."""
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(ConnectionError):
                 await self._writer.wait_closed()
-            except ConnectionError:
-                pass
         if self._read_task is not None:
             self._read_task.cancel()
             await asyncio.gather(self._read_task, return_exceptions=True)
         self._writer = self._read_task = None
         self._eof = True
 
-    async def _read_loop(self) -> None:
-        assert self._reader is not None
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
         try:
-            while line := await self._reader.readline():
-                await self._handle(parse_line(line.rstrip(b"\r\n")))
-        except ConnectionError:
-            pass  # a reset counts as closed, like EOF
+            with contextlib.suppress(ConnectionError):  # a reset counts as EOF
+                while line := await reader.readline():
+                    await self._handle(parse_line(line.rstrip(b"\r\n")))
         finally:
             async with self._cond:
                 self._eof = True
@@ -326,9 +303,28 @@ class IrcClient:
             self._backlog.append(msg)
             self._cond.notify_all()
 
-    def _tail(self, n: int = 5) -> list[bytes]:
-        return [m.raw for m in list(self.history)[-n:]]
+    def _tail(self) -> list[bytes]:
+        return [m.raw for m in list(self.history)[-5:]]
 
 
 def _is_cap(msg: IrcMessage, sub: str) -> bool:
     return msg.command == "CAP" and msg.params[1:2] == (sub,)
+
+
+def _is_join_reply(msg: IrcMessage, nick: str | None, channel: str) -> bool:
+    """Our own JOIN echoed (":me!u@h JOIN #chan") or a join error ("474 me #chan")."""
+    if msg.command == "JOIN":
+        return msg.nick == nick and _about(msg, channel, 0)
+    return msg.command in _JOIN_ERRORS and _about(msg, channel, 1)
+
+
+def _is_names_reply(msg: IrcMessage, channel: str) -> bool:
+    """NAMES lines: "353 me = #chan :@alice bob", then "366 me #chan :End of ..."."""
+    if msg.command == "353":
+        return _about(msg, channel, 2)
+    return msg.command == "366" and _about(msg, channel, 1)
+
+
+def _about(msg: IrcMessage, lowered_name: str, index: int) -> bool:
+    """Whether param ``index`` names ``lowered_name`` (a channel), any case."""
+    return len(msg.params) > index and msg.params[index].lower() == lowered_name

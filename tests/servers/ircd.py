@@ -13,25 +13,29 @@ As root, ngIRCd refuses to keep uid 0 and switches to "nobody" after reading
 its config and binding its port; so we name uid/gid 65534 explicitly and
 hand the work dir to it, since the PID file is written after that switch.
 
-What ngIRCd 26.1 does, measured with this harness (see
-tests/test_ircd_harness.py, which checks the first three):
+What ngIRCd 26.1 does, measured with this harness (tests/test_ircd_harness.py
+pins most of it):
 
 * ``CAP LS 302`` offers only ``multi-prefix``: no message-tags, server-time,
-  echo-message, sasl, batch, away-notify or account-tag. A client that sends
-  ``CAP LS`` must send ``CAP END``, or registration never completes. ngIRCd
-  never sends message tags, so the bot must not depend on any IRCv3 feature.
-* Lines: a client line longer than 512 bytes including CR LF gets the client
-  disconnected ("ERROR :Closing connection: ... (Request too long)"), with no
-  truncation. A relayed line that grows past 512 bytes once the server puts
-  ``:nick!~user@host`` in front is cut to 512 bytes with ``[CUT]`` at the end,
-  byte-wise: a UTF-8 character may be split. A relay bot must keep
-  ``len(b":nick!user@host PRIVMSG #chan :" + text) + 2 <= 512`` itself.
-* Flood: by default (``flood_penalties=False``) ``MaxPenaltyTime = 0`` turns
-  ngIRCd's penalty timer off and 50 PRIVMSGs sent at once arrive at once.
-  With ``flood_penalties=True`` ngIRCd's defaults apply: after a burst of
-  about 10 commands it processes about one per second from that client; it
-  throttles rather than disconnects, unless the client's unprocessed input
-  grows past its receive buffer (ngIRCd then closes it as a flood).
+  echo-message, sasl, batch, away-notify or account-tag, and ngIRCd never
+  sends message tags; the bot must not depend on any IRCv3 feature. A client
+  that sends ``CAP LS`` must send ``CAP END`` or registration never ends.
+* Long lines: a client line over 512 bytes (CR LF included) is not cut; the
+  client gets ``ERROR :Request too long`` and is disconnected. A line that
+  fits from the client but passes 512 bytes once the server prepends
+  ``:nick!~user@host`` is cut to 512 bytes ending in ``[CUT]``, byte-wise,
+  so a UTF-8 character can be split. A relay bot must keep
+  ``len(b":nick!~user@host PRIVMSG #chan :" + text) + 2 <= 512`` itself.
+* Flood: ``flood_penalties=False`` (the default here) sets
+  ``MaxPenaltyTime = 0``, which turns ngIRCd's penalty timer off: 50 lines
+  sent at once arrive at once. With ``flood_penalties=True`` (ngIRCd's real
+  defaults) a first burst passes at once (4 to 14 short lines, it varies),
+  then about 3 lines a second, or about 1 KB/s for long lines. The rest waits
+  in the server, in order; nothing is dropped and the sender is not
+  disconnected (not even with 2000 lines of 422 bytes queued): ngIRCd just
+  stops reading a penalised socket. So it also reads no PONG, QUIT or EOF
+  from it meanwhile: a throttled client that drops its socket keeps its nick
+  until the backlog is drained. Paced at 3 lines a second nothing queues.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ MAX_NICK_LENGTH = 31  # ngIRCd's ceiling (CLIENT_NICK_LEN - 1)
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 2.0
+PORT_TRIES = 3
 NOBODY_ID = 65534  # "nobody"/"nogroup" on Debian
 
 
@@ -70,7 +75,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def render_config(
@@ -122,24 +128,19 @@ class IrcServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         flood_penalties: bool = False,
-        binary: Path = NGIRCD_BINARY,
+        binary: Path | str = NGIRCD_BINARY,
         start_timeout: float = START_TIMEOUT_S,
     ) -> None:
-        self._host = host
-        self._port = port or free_port(host)
+        self.host = host
+        self.port = port or free_port(host)
+        self._may_move = not port  # the port is ours to change until first up
         self.flood_penalties = flood_penalties
         self.binary = Path(binary)
         self.start_timeout = start_timeout
-        self.work_dir: Path | None = None
+        self.work_dir = _make_work_dir()
+        self.config_path = self.work_dir / "ngircd.conf"
+        self.log_path = self.work_dir / "ngircd.log"
         self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._port
 
     @property
     def name(self) -> str:
@@ -150,10 +151,6 @@ class IrcServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    @property
-    def log_path(self) -> Path:
-        return self._ensure_work_dir() / "ngircd.log"
-
     def start(self) -> None:
         """Start ngIRCd and wait until a client can register on it."""
         if self.running:
@@ -162,15 +159,21 @@ class IrcServer:
             raise IrcdNotInstalled(
                 f"ngIRCd not found at {self.binary}: run `{INSTALL_HINT}` (Debian package ngircd)"
             )
-        config = self._write_config()
-        with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                [str(self.binary), "-n", "-f", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_until_ready()
+        for _ in range(PORT_TRIES):
+            self._spawn()
+            try:
+                self._wait_until_ready()
+                self._may_move = False  # restarts keep this port from now on
+                return
+            except IrcdError:
+                if not (self._may_move and "Address already in use" in self.log_text()):
+                    raise
+            # Lost a race for the free port (another server of a parallel
+            # run took it): pick another one before anyone knows this one.
+            self.port = free_port(self.host)
+        raise IrcdError(
+            f"no free port found in {PORT_TRIES} tries; last output:\n{self.log_text()}"
+        )
 
     def stop(self) -> None:
         """Stop ngIRCd (SIGTERM, then SIGKILL); connected clients are dropped."""
@@ -190,14 +193,12 @@ class IrcServer:
         self.start()
 
     def close(self) -> None:
-        """Stop the server and delete its work dir."""
+        """Stop the server and delete its work dir (for good: no start after this)."""
         self.stop()
-        if self.work_dir is not None:
-            shutil.rmtree(self.work_dir, ignore_errors=True)
-            self.work_dir = None
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def log_text(self) -> str:
-        """Everything ngIRCd printed so far (all starts)."""
+        """What ngIRCd printed since it was last started."""
         try:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
@@ -210,29 +211,23 @@ class IrcServer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _ensure_work_dir(self) -> Path:
-        if self.work_dir is None:
-            # Not under pytest's basetemp: that is mode 0700 below /tmp, and
-            # "nobody" (see module docstring) could not reach its PID file.
-            self.work_dir = Path(tempfile.mkdtemp(prefix="sigbot-ircd-"))
-            (self.work_dir / "conf.d").mkdir()
-            if os.geteuid() == 0:
-                os.chown(self.work_dir, NOBODY_ID, NOBODY_ID)
-        return self.work_dir
-
-    def _write_config(self) -> Path:
-        work_dir = self._ensure_work_dir()
-        config = work_dir / "ngircd.conf"
-        config.write_text(
+    def _spawn(self) -> None:
+        self.config_path.write_text(
             render_config(
                 host=self.host,
                 port=self.port,
-                work_dir=work_dir,
+                work_dir=self.work_dir,
                 flood_penalties=self.flood_penalties,
                 run_as=NOBODY_ID if os.geteuid() == 0 else None,
             )
         )
-        return config
+        with open(self.log_path, "wb") as log:  # ngIRCd writes its log to stdout
+            self._proc = subprocess.Popen(
+                [str(self.binary), "-n", "-f", str(self.config_path)],  # -n: foreground
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -249,6 +244,16 @@ class IrcServer:
             f"ngIRCd on {self.host}:{self.port} took over {self.start_timeout}s to accept "
             f"a registration; its output:\n{self.log_text()}"
         )
+
+
+def _make_work_dir() -> Path:
+    # Not under pytest's basetemp: that is mode 0700 below /tmp, and "nobody"
+    # (see the module docstring) could not reach its PID file there.
+    work_dir = Path(tempfile.mkdtemp(prefix="sigbot-ircd-"))
+    (work_dir / "conf.d").mkdir()  # an empty IncludeDir, instead of /etc's
+    if os.geteuid() == 0:
+        os.chown(work_dir, NOBODY_ID, NOBODY_ID)
+    return work_dir
 
 
 def _can_register(host: str, port: int) -> bool:
@@ -268,20 +273,21 @@ def _can_register(host: str, port: int) -> bool:
         return False
 
 
-def _start_or_fail(server: IrcServer) -> IrcServer:
-    # Fail (not skip) with a readable message: a missing ircd is a broken setup.
+def start_or_fail(server: IrcServer) -> IrcServer:
+    """Start ``server`` in a fixture; on error FAIL (never skip) with its reason."""
     try:
         server.start()
+        return server
     except IrcdError as exc:
-        server.close()
-        pytest.fail(str(exc), pytrace=False)
-    return server
+        error = str(exc)  # pytest.fail outside the except: no chained traceback
+    server.close()
+    pytest.fail(error, pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def ircd() -> Iterator[IrcServer]:
     """One ngIRCd for the whole test session."""
-    server = _start_or_fail(IrcServer())
+    server = start_or_fail(IrcServer())
     yield server
     server.close()
 
@@ -294,7 +300,7 @@ def ircd_factory() -> Iterator[Callable[..., IrcServer]]:
     def make(**kwargs: object) -> IrcServer:
         server = IrcServer(**kwargs)  # type: ignore[arg-type]
         servers.append(server)
-        return _start_or_fail(server)
+        return start_or_fail(server)
 
     yield make
     for server in servers:

@@ -1,0 +1,1 @@
+"""Chat adapters: each turns its platform's events into `Message`s and carries out effects."""

@@ -1,0 +1,135 @@
+"""Ordinary Matrix users (matrix-nio clients) and a sigbot process, for tests on a real Synapse."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomPreset, RoomSendResponse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class User:
+    def __init__(self, synapse, name: str):
+        self.localpart = f"{name.lower()}-{uuid.uuid4().hex[:6]}"
+        self.password = "pw-" + uuid.uuid4().hex
+        self.user_id = synapse.register(self.localpart, self.password)
+        self.display = name
+        self.client = AsyncClient(synapse.base_url, self.user_id,
+                                  config=AsyncClientConfig(max_limit_exceeded=0, max_timeouts=3))
+
+    async def login(self) -> None:
+        await self.client.login(self.password)
+        await self.client.set_displayname(self.display)
+        await self.client.sync(timeout=0)
+
+    async def send(self, room_id: str, text: str, **extra) -> str:
+        content = {"msgtype": "m.text", "body": text, **extra}
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(resp, RoomSendResponse), resp
+        return resp.event_id
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> str:
+        return await self.send(room_id, "* " + text, **{
+            "m.new_content": {"msgtype": "m.text", "body": text},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id}})
+
+    async def wait_for(self, room_id: str, predicate, timeout: float = 30.0) -> dict:
+        """The first event in the room (from now on) for which predicate(source) holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = await self.client.sync(timeout=1000)
+            room = getattr(resp, "rooms", None)
+            for event in (room.join[room_id].timeline.events if room and room_id in room.join else []):
+                if predicate(event.source):
+                    return event.source
+        raise AssertionError(f"{self.display} saw no matching event in {timeout} s")
+
+    async def wait_for_notice(self, room_id: str, contains: str, timeout: float = 30.0) -> str:
+        source = await self.wait_for(room_id, lambda s: s.get("type") == "m.room.message"
+                                     and s["content"].get("msgtype") == "m.notice"
+                                     and contains in s["content"].get("body", ""), timeout)
+        return source["content"]["body"]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def make_room(owner: User, bot_id: str, members: list[User], chair: User | None = None) -> str:
+    resp = await owner.client.room_create(name="WG", preset=RoomPreset.private_chat,
+                                          invite=[bot_id] + [m.user_id for m in members])
+    assert isinstance(resp, RoomCreateResponse), resp
+    for member in members:
+        await member.client.join(resp.room_id)
+    if chair is not None:
+        state = await owner.client.room_get_state_event(resp.room_id, "m.room.power_levels")
+        content = dict(state.content)
+        content["users"] = {**content.get("users", {}), chair.user_id: 50}
+        await owner.client.room_put_state(resp.room_id, "m.room.power_levels", content)
+    return resp.room_id
+
+
+class BotProcess:
+    """`sigbot run` as its own process, as in production, so it can be killed for real."""
+
+    def __init__(self, synapse, tmp: Path, room_id: str):
+        self.localpart = f"sigbot-{uuid.uuid4().hex[:6]}"
+        self.password = "pw-" + uuid.uuid4().hex
+        self.user_id = synapse.register(self.localpart, self.password)
+        self.tmp = tmp
+        self.config = tmp / "sigbot.toml"
+        self.config.write_text(
+            f'[bot]\ndata_dir = "var"\nnotes_dir = "notes"\n\n'
+            f'[matrix]\nhomeserver = "{synapse.base_url}"\nuser_id = "{self.user_id}"\n'
+            f'password_env = "SIGBOT_TEST_PASSWORD"\n\n'
+            f'[[teams]]\nname = "wg"\nmatrix_room = "{room_id}"\ntimezone = "Europe/Berlin"\n')
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        env = {**os.environ, "SIGBOT_TEST_PASSWORD": self.password, "PYTHONUNBUFFERED": "1"}
+        log = open(self.tmp / f"bot-{self.starts}.log", "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(self.config), "run"],
+                                     cwd=self.tmp, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log)
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        log = self.tmp / f"bot-{self.starts}.log"
+        while time.monotonic() < deadline:
+            if "sigbot is up" in log.read_text():
+                # the first sync after login is where history is skipped; give it one turn
+                await asyncio.sleep(1.0)
+                return
+            assert self.proc and self.proc.poll() is None, log.read_text()
+            await asyncio.sleep(0.1)
+        raise AssertionError("sigbot did not start:\n" + log.read_text())
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def notes(self) -> dict:
+        files = list((self.tmp / "notes" / "wg").rglob("*.json"))
+        assert len(files) == 1, files
+        return json.loads(files[0].read_text())
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.tmp.glob("bot-*.log")))
