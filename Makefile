@@ -18,7 +18,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 demo: $(STAMP)
-	@$(VENV)/bin/sigbot demo
+	@$(VENV)/bin/python scripts/demo.py
 
 test: system-deps $(STAMP)
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
