@@ -169,6 +169,32 @@ def meeting_end(ctx: click.Context, team: str) -> None:
         click.echo(getattr(effect, "text", ""))
 
 
+@main.group()
+def farm() -> None:
+    """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi and exporters."""
+
+
+@farm.command("parse")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["nvidia-smi-csv", "nvidia-smi-xml", "amd-smi-json", "rocm-smi-json", "prometheus"]))
+@click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"))
+@click.option("--host", default="unknown", show_default=True, help="Host name for tools that do not print it.")
+@click.option("--apps", type=click.File("r"), help="nvidia-smi --query-compute-apps CSV (nvidia-smi-csv).")
+@click.option("--static", "static", type=click.File("r"), help="amd-smi static --json (amd-smi-json).")
+@click.option("--version-file", type=click.File("r"), help="nvidia-smi --version or amd-smi version --json.")
+def farm_parse(fmt: str, file, host: str, apps, static, version_file) -> None:
+    """Print the normalized JSON report of one capture (FILE, or - for stdin)."""
+    from bot.farm.parsers import parse_capture
+
+    try:
+        report = parse_capture(fmt, file.read(), host=host, apps_text=apps.read() if apps else None,
+                               static_text=static.read() if static else None,
+                               version_text=version_file.read() if version_file else None)
+    except ValueError as exc:
+        raise click.ClickException(f"{getattr(file, 'name', '-')}: {exc}") from None
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("notes/demo"),
               show_default=True)

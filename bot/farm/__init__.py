@@ -1,0 +1,1 @@
+"""The GPU farm: parsing telemetry captures into normalized host reports."""

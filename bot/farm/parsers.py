@@ -1,0 +1,85 @@
+"""The farm's parsing entry points, and `parse_capture`, which picks one by name.
+
+Every parser is pure (no I/O, no clock): text in, `HostReport` out, and
+`ValueError` with a reason for anything it cannot read.  The vendor modules
+hold the format details: nvidia.py, amd.py, prometheus.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.farm.amd import parse_amd_smi_json, parse_rocm_smi_json
+from bot.farm.nvidia import (
+    parse_nvidia_smi_apps_csv,
+    parse_nvidia_smi_csv,
+    parse_nvidia_smi_version,
+    parse_nvidia_smi_xml,
+)
+from bot.farm.prometheus import parse_prometheus
+from bot.farm.report import HostReport
+
+__all__ = [
+    "FORMATS",
+    "parse_amd_smi_json",
+    "parse_capture",
+    "parse_nvidia_smi_apps_csv",
+    "parse_nvidia_smi_csv",
+    "parse_nvidia_smi_version",
+    "parse_nvidia_smi_xml",
+    "parse_prometheus",
+    "parse_rocm_smi_json",
+]
+
+
+def _prometheus_one_host(text: str, *, host: str, collected_at: str | None) -> HostReport:
+    reports = parse_prometheus(text, default_host=host, collected_at=collected_at)
+    if len(reports) != 1:
+        names = ", ".join(r.host for r in reports[:5])
+        raise ValueError(
+            f"prometheus: capture holds {len(reports)} hosts ({names}); "
+            "a capture is one host's scrape (parse_prometheus reads several)"
+        )
+    return reports[0]
+
+
+# name -> (parser, the companion captures it accepts)
+_PARSERS: dict[str, tuple[Callable[..., HostReport], frozenset[str]]] = {
+    "nvidia-smi-csv": (parse_nvidia_smi_csv, frozenset({"apps_text", "version_text"})),
+    "nvidia-smi-xml": (parse_nvidia_smi_xml, frozenset()),
+    "amd-smi-json": (parse_amd_smi_json, frozenset({"static_text", "version_text"})),
+    "rocm-smi-json": (parse_rocm_smi_json, frozenset()),
+    "prometheus": (_prometheus_one_host, frozenset()),
+}
+
+FORMATS = tuple(_PARSERS)
+
+
+def parse_capture(
+    fmt: str,
+    text: str,
+    *,
+    host: str = "unknown",
+    collected_at: str | None = None,
+    apps_text: str | None = None,
+    static_text: str | None = None,
+    version_text: str | None = None,
+) -> dict[str, Any]:
+    """Parse one capture named by `fmt`; return the normalized report as JSON.
+
+    `host` names the machine for tools that do not print it (everything but
+    Prometheus, where it is only the fallback).  The companion captures are
+    ``--query-compute-apps`` CSV (`apps_text`), ``amd-smi static --json``
+    (`static_text`) and ``nvidia-smi --version`` / ``amd-smi version --json``
+    (`version_text`); passing one the format does not use is an error.
+    """
+    if not isinstance(fmt, str) or fmt not in _PARSERS:
+        raise ValueError(f"unknown capture format {str(fmt)[:40]!r}; known: {', '.join(FORMATS)}")
+    parser, accepted = _PARSERS[fmt]
+    companions = {"apps_text": apps_text, "static_text": static_text, "version_text": version_text}
+    given = {k: v for k, v in companions.items() if v is not None}
+    unexpected = sorted(set(given) - accepted)
+    if unexpected:
+        raise ValueError(f"{fmt}: does not take {', '.join(unexpected)}")
+    return parser(text, host=host, collected_at=collected_at, **given).to_json()
