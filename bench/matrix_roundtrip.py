@@ -43,7 +43,7 @@ async def measure(synapse: Synapse, tmp: Path, rounds: int) -> dict[str, list[fl
     bot = BotProcess(synapse, tmp, "")
     room = await make_room(alice, bot.user_id, [], chair=None)
     await alice.client.room_invite(room, echo.user_id)
-    bot.config.write_text(bot.config.read_text().replace('matrix_room = ""', f'matrix_room = "{room}"'))
+    bot.use_room(room)
     echo_proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_client.py"), synapse.base_url,
                                   echo.user_id, echo.password, room], stdout=subprocess.PIPE, text=True)
     bot.start()

@@ -131,5 +131,18 @@ class BotProcess:
         assert len(files) == 1, files
         return json.loads(files[0].read_text())
 
+    def use_room(self, room_id: str) -> None:
+        self.config.write_text(self.config.read_text().replace('matrix_room = ""', f'matrix_room = "{room_id}"'))
+
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.tmp.glob("bot-*.log")))
+
+
+async def bot_in_new_room(synapse, tmp: Path, owner: User, members: list[User] = (), chair: User | None = None):
+    """A running sigbot in a new room made by `owner`; returns (bot, room id)."""
+    bot = BotProcess(synapse, tmp, "")
+    room = await make_room(owner, bot.user_id, list(members), chair=chair)
+    bot.use_room(room)
+    bot.start()
+    await bot.wait_ready()
+    return bot, room

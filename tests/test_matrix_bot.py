@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from matrix_users import BotProcess, User, make_room
+from matrix_users import User, bot_in_new_room
 
 pytestmark = pytest.mark.synapse
 
@@ -22,12 +22,8 @@ def test_a_whole_meeting_held_in_a_matrix_room_gives_the_minutes_said(synapse, t
         alice, bob, carol = User(synapse, "Alice"), User(synapse, "Bob"), User(synapse, "Carol")
         for u in (alice, bob, carol):
             await u.login()
-        bot = BotProcess(synapse, tmp_path, "")
-        room = await make_room(alice, bot.user_id, [bob, carol], chair=bob)
-        bot.config.write_text(bot.config.read_text().replace('matrix_room = ""', f'matrix_room = "{room}"'))
-        bot.start()
+        bot, room = await bot_in_new_room(synapse, tmp_path, alice, [bob, carol], chair=bob)
         try:
-            await bot.wait_ready()
             await alice.send(room, "#startmeeting Matrix WG")
             assert "The chair is Alice" in await alice.wait_for_notice(room, "started")
             await alice.send(room, "#topic Packaging")
@@ -62,12 +58,8 @@ def test_a_bot_killed_mid_meeting_loses_no_line_and_repeats_none(synapse, tmp_pa
     async def scenario():
         alice = User(synapse, "Alice")
         await alice.login()
-        bot = BotProcess(synapse, tmp_path, "")
-        room = await make_room(alice, bot.user_id, [])
-        bot.config.write_text(bot.config.read_text().replace('matrix_room = ""', f'matrix_room = "{room}"'))
-        bot.start()
+        bot, room = await bot_in_new_room(synapse, tmp_path, alice)
         try:
-            await bot.wait_ready()
             await alice.send(room, "#startmeeting Crash test")
             await alice.wait_for_notice(room, "started")
             for i in range(3):
@@ -93,12 +85,8 @@ def test_the_bot_carries_on_when_the_homeserver_restarts(synapse, tmp_path):
     async def scenario():
         alice = User(synapse, "Alice")
         await alice.login()
-        bot = BotProcess(synapse, tmp_path, "")
-        room = await make_room(alice, bot.user_id, [])
-        bot.config.write_text(bot.config.read_text().replace('matrix_room = ""', f'matrix_room = "{room}"'))
-        bot.start()
+        bot, room = await bot_in_new_room(synapse, tmp_path, alice)
         try:
-            await bot.wait_ready()
             await alice.send(room, "#startmeeting Restart test")
             await alice.wait_for_notice(room, "started")
             await alice.send(room, "#info before the restart")
