@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timezone
 
 from bot.app import build_dispatcher
-from bot.chat.matrix import MatrixAdapter, _sleep_or_stop
+from bot.chat.matrix import MatrixAdapter, sleep_or_stop
 from bot.config import Config
 
 log = logging.getLogger("sigbot")
@@ -61,4 +61,4 @@ async def _timers(dispatcher, adapter: MatrixAdapter, stop: asyncio.Event) -> No
             adapter.deliver(dispatcher.end_forgotten_meetings(datetime.now(timezone.utc)))
         except Exception:
             log.exception("timer failed")
-        await _sleep_or_stop(stop, TIMER_SECONDS)
+        await sleep_or_stop(stop, TIMER_SECONDS)

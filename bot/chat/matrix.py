@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import ClientError
-from nio import AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomResolveAliasResponse, SyncError
+from nio import AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomResolveAliasResponse, SyncError, WhoamiResponse
 
 from bot.chat.backoff import Backoff
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
@@ -64,7 +64,7 @@ class MatrixAdapter:
         saved = self._saved_session()
         if saved:
             self.client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
-            if (await self.client.whoami()).__class__.__name__ == "WhoamiResponse":
+            if isinstance(await self.client.whoami(), WhoamiResponse):
                 log.info("matrix: reusing device %s", saved["device_id"])
                 return
             log.warning("matrix: the stored access token was refused; logging in again")
@@ -83,7 +83,7 @@ class MatrixAdapter:
         assert self.client is not None
         self.client.access_token = token
         resp = await self.client.whoami()
-        if resp.__class__.__name__ != "WhoamiResponse":
+        if not isinstance(resp, WhoamiResponse):
             raise RuntimeError(f"Matrix access token for {self.settings.user_id} was refused: {getattr(resp, 'message', resp)}")
         return getattr(resp, "device_id", None)
 
@@ -149,7 +149,7 @@ class MatrixAdapter:
             if isinstance(resp, (SyncError, Exception)) or not hasattr(resp, "next_batch"):
                 delay = backoff.next_delay()
                 log.warning("matrix: sync failed (%s); retrying in %.1f s", getattr(resp, "message", resp), delay)
-                await _sleep_or_stop(stop, delay)
+                await sleep_or_stop(stop, delay)
                 continue
             backoff.healthy()
             self.last_sync = datetime.now(timezone.utc)
@@ -261,7 +261,7 @@ class MatrixAdapter:
             await self.client.close()
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except asyncio.TimeoutError:

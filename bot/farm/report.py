@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -120,6 +121,21 @@ def _nested(prefix: str, exc: ValueError) -> ValueError:
     """Prefix a nested object's error with where it sits: ``gpus[2].power_w: ...``."""
     msg = str(exc)
     return ValueError(prefix + msg if msg.startswith(":") else f"{prefix}.{msg}")
+
+
+def _parse_list(key: str, value: Any, limit: int, noun: str, parse: Callable[[Any], Any]) -> list:
+    """A bounded JSON list of nested records, each error named by its index."""
+    if not isinstance(value, list):
+        _fail(key, f"expected a list, got {type(value).__name__}")
+    if len(value) > limit:
+        _fail(key, f"more than {limit} {noun}")
+    parsed = []
+    for i, item in enumerate(value):
+        try:
+            parsed.append(parse(item))
+        except ValueError as exc:
+            raise _nested(f"{key}[{i}]", exc) from None
+    return parsed
 
 
 def _as_float(value: Any) -> float | None:
@@ -236,17 +252,7 @@ class Gpu:
     @classmethod
     def from_json(cls, data: Any) -> Gpu:
         d = _expect_keys("", data, cls.FIELDS)
-        procs = d["processes"]
-        if not isinstance(procs, list):
-            _fail("processes", f"expected a list, got {type(procs).__name__}")
-        if len(procs) > MAX_PROCESSES_PER_GPU:
-            _fail("processes", f"more than {MAX_PROCESSES_PER_GPU} processes")
-        parsed = []
-        for i, p in enumerate(procs):
-            try:
-                parsed.append(GpuProcess.from_json(p))
-            except ValueError as exc:
-                raise _nested(f"processes[{i}]", exc) from None
+        parsed = _parse_list("processes", d["processes"], MAX_PROCESSES_PER_GPU, "processes", GpuProcess.from_json)
         if not isinstance(d["vendor"], str):
             _fail("vendor", f"expected a string, got {type(d['vendor']).__name__}")
         return cls(
@@ -324,17 +330,7 @@ class HostReport:
     def from_json(cls, data: Any) -> HostReport:
         """Build a report from decoded JSON, refusing anything malformed."""
         d = _expect_keys("report", data, cls.FIELDS)
-        gpus = d["gpus"]
-        if not isinstance(gpus, list):
-            _fail("gpus", f"expected a list, got {type(gpus).__name__}")
-        if len(gpus) > MAX_GPUS:
-            _fail("gpus", f"more than {MAX_GPUS} GPUs")
-        parsed = []
-        for i, g in enumerate(gpus):
-            try:
-                parsed.append(Gpu.from_json(g))
-            except ValueError as exc:
-                raise _nested(f"gpus[{i}]", exc) from None
+        parsed = _parse_list("gpus", d["gpus"], MAX_GPUS, "GPUs", Gpu.from_json)
         return cls(
             host=d["host"],
             gpus=tuple(parsed),
