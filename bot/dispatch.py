@@ -32,15 +32,29 @@ from bot.storage import LineRecord, MeetingRecord, Store
 log = logging.getLogger(__name__)
 
 
+DIRECT = ""  # the `team` of a line said in a direct message (no team room is involved)
+
+
 @dataclass(frozen=True)
 class RoomCall:
-    """What a room-scope command handler receives."""
+    """What a room-scope command handler receives.
 
-    team: Team
+    `team` is None for a command said in a direct message (declared with
+    `direct=True`): the handler finds the team from its arguments. A handler
+    that was given private data stores what it needs and calls `scrub()` so the
+    line itself does not keep it.
+    """
+
+    team: Team | None
     message: Message
     args: str
     privileged: bool
     dispatcher: "Dispatcher"
+    line_id: int | None = None
+
+    def scrub(self) -> None:
+        if self.line_id is not None:
+            self.dispatcher.store.scrub_line(self.line_id)
 
 
 class Dispatcher:
@@ -55,6 +69,9 @@ class Dispatcher:
 
     def handle(self, msg: Message) -> list[Effect]:
         """Store `msg`, then act on it. A redelivered event id is ignored."""
+        if msg.direct:
+            record = self.store.add_line(msg, DIRECT, None, False)
+            return self._act_direct(record, msg) if record else []
         team = self.config.team_for_room(msg.room)
         if team is None:
             log.debug("ignoring a message in %s: no team uses that room", msg.room)
@@ -87,6 +104,9 @@ class Dispatcher:
         """Finish what a crash interrupted. Call once at start, before new messages."""
         effects: list[Effect] = []
         for record in self.store.unhandled_lines():
+            if record.team == DIRECT:
+                effects += self._act_direct(record, _message(record))
+                continue
             team = self.config.team(record.team)
             if team is None:
                 self.store.mark_handled(record.id)
@@ -148,7 +168,24 @@ class Dispatcher:
             answer = help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list."
             effects.append(Reply(record.room, answer))
         if call and call.command.scope is Scope.ROOM:
-            effects += call.command.handler(RoomCall(team, msg, call.args, record.privileged, self))
+            effects += call.command.handler(RoomCall(team, msg, call.args, record.privileged, self, record.id))
+        return effects
+
+    def _act_direct(self, record: LineRecord, msg: Message) -> list[Effect]:
+        """A direct message: only commands declared `direct=True` run; answers stay in the DM."""
+        call = self.registry.parse(msg.text.strip())
+        effects: list[Effect]
+        with self.store.transaction():
+            if call is None:
+                effects = [Reply(msg.room, "I answer commands here. Say !help for the list.")]
+            elif call.command.name in ("help", "commands"):
+                args = call.args if call.command.name == "help" else ""
+                effects = [Reply(msg.room, help_answer(args, self.registry) or f"There is no command {args!r}.")]
+            elif not call.command.direct:
+                effects = [Reply(msg.room, f"!{call.command.name} works in your team's room, not in a direct message.")]
+            else:
+                effects = list(call.command.handler(RoomCall(None, msg, call.args, False, self, record.id)))
+            self.store.mark_handled(record.id)
         return effects
 
     def _state(self, meeting: MeetingRecord, before: int) -> MeetingState:
@@ -247,7 +284,7 @@ def _log_line(record: LineRecord, text: str) -> LogLine:
 
 def _message(record: LineRecord) -> Message:
     return Message(Network(record.network), record.room, record.sender, record.nick, record.text, record.time,
-                   record.kind, record.event_id, record.privileged)
+                   record.kind, record.event_id, record.privileged, direct=record.team == DIRECT)
 
 
 def _one_reaction_per_event(effects: list[Effect]) -> list[Effect]:

@@ -10,11 +10,12 @@ import sys
 from datetime import datetime, timezone
 
 from bot.app import build_dispatcher
-from bot.chat.matrix import MatrixAdapter, sleep_or_stop
+from bot.chat.matrix import MatrixAdapter
 from bot.config import Config
+from bot.runtime import Runtime, start_services
+from bot.web.server import build_app, start_web
 
 log = logging.getLogger("sigbot")
-TIMER_SECONDS = 60
 
 
 class _JsonFormatter(logging.Formatter):
@@ -38,7 +39,9 @@ async def run_bot(config: Config) -> None:
     if config.matrix is None:
         raise SystemExit("sigbot run: the config has no [matrix] section; see sigbot.example.toml")
     dispatcher = build_dispatcher(config)
+    rt = Runtime(config, dispatcher)
     adapter = MatrixAdapter(config, dispatcher)
+    rt.state["matrix"] = adapter
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -46,19 +49,13 @@ async def run_bot(config: Config) -> None:
     await adapter.login()
     await adapter.join_rooms()
     log.info("sigbot is up as %s in %d room(s)", config.matrix.user_id, len(adapter.room_ids))
+    rt.deliver = adapter.deliver
     adapter.deliver(dispatcher.recover())
-    tasks = [asyncio.create_task(adapter.sync_forever(stop)), asyncio.create_task(_timers(dispatcher, adapter, stop))]
+    web_runner = await start_web(build_app(rt), config.web_listen)
+    tasks = [asyncio.create_task(adapter.sync_forever(stop)), *start_services(rt, stop)]
     await stop.wait()
     log.info("stopping (meeting state is already stored)")
     for task in tasks:
         task.cancel()
+    await web_runner.cleanup()
     await adapter.close()
-
-
-async def _timers(dispatcher, adapter: MatrixAdapter, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            adapter.deliver(dispatcher.end_forgotten_meetings(datetime.now(timezone.utc)))
-        except Exception:
-            log.exception("timer failed")
-        await sleep_or_stop(stop, TIMER_SECONDS)

@@ -87,7 +87,7 @@ class BotProcess:
         self.tmp = tmp
         self.config = tmp / "sigbot.toml"
         self.config.write_text(
-            f'[bot]\ndata_dir = "var"\nnotes_dir = "notes"\n\n'
+            f'[bot]\ndata_dir = "var"\nnotes_dir = "notes"\n\n[web]\nlisten = "127.0.0.1:0"\n\n'
             f'[matrix]\nhomeserver = "{synapse.base_url}"\nuser_id = "{self.user_id}"\n'
             f'password_env = "SIGBOT_TEST_PASSWORD"\n\n'
             f'[[teams]]\nname = "wg"\nmatrix_room = "{room_id}"\ntimezone = "Europe/Berlin"\n')

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
+from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
 
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 # Room ids of room version 12 (Synapse 1.135+) have no server part: `!<hash>`.
@@ -23,8 +24,11 @@ _IRC_CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}")
 _SECRET_WORDS = ("password", "token", "secret")
 
 
-class _Checker:
-    """Collects errors while reading nested tables; `path` names where we are."""
+class Checker:
+    """Collects errors while reading nested tables; `path` names where we are.
+
+    Feature sections (see bot/config/sections.py) receive one to check their own keys.
+    """
 
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -79,7 +83,7 @@ class _Checker:
         return value
 
 
-def _matrix(c: _Checker, data: dict, base: Path) -> MatrixSettings | None:
+def _matrix(c: Checker, data: dict, base: Path) -> MatrixSettings | None:
     path = "matrix"
     c.table(data, path, {"homeserver", "user_id", "password_env", "password_file", "access_token_env",
                          "access_token_file", "device_name"})
@@ -97,7 +101,7 @@ def _matrix(c: _Checker, data: dict, base: Path) -> MatrixSettings | None:
                           c.get(data, "device_name", path, str, "sigbot"))
 
 
-def _irc(c: _Checker, data: dict, base: Path) -> IrcSettings:
+def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
     path = "irc"
     c.table(data, path, {"host", "port", "tls", "tls_verify", "nick", "username", "sasl_account",
                          "sasl_password_env", "sasl_password_file", "client_cert_file"})
@@ -118,13 +122,13 @@ def _irc(c: _Checker, data: dict, base: Path) -> IrcSettings:
     )
 
 
-def _team(c: _Checker, data: Any, index: int, notes_root: Path, base: Path, default_timeout: float) -> Team | None:
+def _team(c: Checker, data: Any, index: int, notes_root: Path, base: Path, default_timeout: float) -> Team | None:
     path = f"teams[{index}]"
     if not isinstance(data, dict):
         c.error(path, "must be a table ([[teams]])")
         return None
     c.table(data, path, {"name", "matrix_room", "irc_channels", "timezone", "admins", "notes_dir",
-                         "template_dir", "chair_power_level", "meeting_timeout_hours"})
+                         "template_dir", "chair_power_level", "meeting_timeout_hours", *TEAM_SECTIONS})
     name = c.get(data, "name", path, str, "", required=True)
     if name and not _TEAM_NAME.fullmatch(name):
         c.error(f"{path}.name", f"{name!r} must be lower-case letters, digits and dashes (at most 40)")
@@ -147,24 +151,29 @@ def _team(c: _Checker, data: Any, index: int, notes_root: Path, base: Path, defa
         c.error(f"{path}.meeting_timeout_hours", "must be more than 0")
     template = c.get(data, "template_dir", path, str)
     notes = c.get(data, "notes_dir", path, str)
+    zone = c.timezone(c.get(data, "timezone", path, str), f"{path}.timezone")
+    sections = {key: parse_section(TEAM_SECTIONS[key], c, c.get(data, key, path, dict, {}), f"{path}.{key}",
+                                   SectionContext(base, name, zone))
+                for key in TEAM_SECTIONS}
     return Team(
         name=name,
         matrix_room=room,
         irc_channels=tuple(ch for ch in channels if isinstance(ch, str)),
-        timezone=c.timezone(c.get(data, "timezone", path, str), f"{path}.timezone"),
+        timezone=zone,
         admins=tuple(a for a in admins if isinstance(a, str)),
         notes_dir=(base / notes) if notes else notes_root / (name or "team"),
         template_dir=(base / template) if template else None,
         chair_power_level=level,
         meeting_timeout_hours=timeout,
+        sections=sections,
     )
 
 
 def parse_config(data: dict, path: Path | None = None) -> Config:
     """Check a parsed TOML document; raises ConfigError listing every problem."""
     base = path.parent if path else Path.cwd()
-    c = _Checker()
-    c.table(data, "", {"bot", "matrix", "irc", "web", "teams"})
+    c = Checker()
+    c.table(data, "", {"bot", "matrix", "irc", "web", "teams", *ROOT_SECTIONS})
     bot = c.get(data, "bot", "", dict, {})
     c.table(bot, "bot", {"data_dir", "notes_dir", "admin_contact", "meeting_timeout_hours"})
     notes_root = base / c.get(bot, "notes_dir", "bot", str, "notes")
@@ -197,6 +206,9 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         irc=_irc(c, irc, base) if irc is not None else None,
         web_listen=c.get(web, "listen", "web", str, "127.0.0.1:8080"),
         web_public_url=c.get(web, "public_url", "web", str),
+        sections={key: parse_section(ROOT_SECTIONS[key], c, c.get(data, key, "", dict, {}), key,
+                                     SectionContext(base, None, "UTC"))
+                  for key in ROOT_SECTIONS},
     )
     if c.errors:
         raise ConfigError(c.errors)

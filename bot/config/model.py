@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 
 class ConfigError(Exception):
@@ -85,6 +86,17 @@ class Team:
     template_dir: Path | None = None
     chair_power_level: int = 50
     meeting_timeout_hours: float = 4.0
+    # Checked feature sections ([teams.schedule], [teams.loans], ...), by key;
+    # see bot/config/sections.py. Use `section(key)`.
+    sections: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def home(self) -> str:
+        """The room that names this team's meetings and lines, whichever network they come from."""
+        return self.matrix_room or self.irc_channels[0]
+
+    def section(self, key: str) -> Any:
+        return self.sections[key]
 
     def rooms(self) -> tuple[str, ...]:
         return ((self.matrix_room,) if self.matrix_room else ()) + self.irc_channels
@@ -101,7 +113,10 @@ class Config:
     irc: IrcSettings | None = None
     web_listen: str = "127.0.0.1:8080"
     web_public_url: str | None = None
-    extra: dict = field(default_factory=dict)
+    sections: Mapping[str, Any] = field(default_factory=dict, compare=False)  # top-level feature sections
+
+    def section(self, key: str) -> Any:
+        return self.sections[key]
 
     @property
     def database(self) -> Path:

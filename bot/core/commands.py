@@ -44,6 +44,7 @@ class Command:
     usage: str
     examples: tuple[str, ...]
     handler: Callable
+    direct: bool = False  # may also be used in a direct message with the bot
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -76,9 +77,10 @@ class Registry:
         usage: str = "",
         examples: tuple[str, ...] = (),
         aliases: tuple[str, ...] = (),
+        direct: bool = False,
     ) -> Callable[[Callable], Callable]:
         def declare(handler: Callable) -> Callable:
-            self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler))
+            self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler, direct))
             return handler
 
         return declare

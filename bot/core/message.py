@@ -41,6 +41,7 @@ class Message:
     event_id: str | None = None  # platform id, for dedup, edits, reactions
     privileged: bool = False  # the sender is a chair by right (admin, power level)
     account: str | None = None  # IRC services account, when known
+    direct: bool = False  # said in a direct message with the bot (room is then the DM room or nick)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class React:
 
 @dataclass(frozen=True)
 class DirectMessage:
+    """Words for one person only: `user` is a Matrix ID or `irc:ACCOUNT`.
+
+    The adapter finds or opens a direct chat; nothing of it reaches a team room.
+    """
+
     user: str
     text: str
 

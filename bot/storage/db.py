@@ -1,4 +1,8 @@
-"""The only module that writes SQL. Every query is parameterised; callers get dataclasses.
+"""The core's SQL (meetings, lines, kv). Every query is parameterised; callers get dataclasses.
+
+Features keep their own tables in their own `store.py` (bot/loans/store.py, ...),
+on the same `Database`, with their own migrations (see migrations.py). No other
+module writes SQL.
 
 The database runs in WAL mode with synchronous=FULL: a line acknowledged as
 stored survives a crash of the process and of the machine.
@@ -16,7 +20,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from bot.core.message import LineKind, Message
-from bot.storage.migrations import MIGRATIONS
+from bot.storage.migrations import all_migrations
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ class Store:
     def mark_handled(self, line_id: int) -> None:
         self.db.execute("UPDATE lines SET handled = 1 WHERE id = ?", [line_id])
 
+    def scrub_line(self, line_id: int, text: str = "[private: removed]") -> None:
+        """Forget what a line said (private data given in a direct message), keeping that it was said."""
+        self.db.execute("UPDATE lines SET text = ? WHERE id = ?", [text, line_id])
+
     def unhandled_lines(self) -> list[LineRecord]:
         return [_line(r) for r in self.db.query("SELECT * FROM lines WHERE handled = 0 ORDER BY id")]
 
@@ -186,5 +194,6 @@ def open_store(path: Path | str) -> Store:
         db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
-    MIGRATIONS.apply(db)
+    for migrations in all_migrations():
+        migrations.apply(db)
     return Store(db)

@@ -11,6 +11,22 @@ from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("sigbot")
 
+# Each feature keeps its own tables with its own `Migrations("sigbot-<feature>")`
+# in its store module, named here as "module:attribute" and applied after the
+# core's, in this order. Never reorder; only append.
+FEATURE_MIGRATIONS: list[str] = [
+]
+
+
+def all_migrations() -> list[Migrations]:
+    from importlib import import_module
+
+    features = []
+    for target in FEATURE_MIGRATIONS:
+        module, _, name = target.partition(":")
+        features.append(getattr(import_module(module), name))
+    return [MIGRATIONS, *features]
+
 
 @MIGRATIONS()
 def m001_meetings_and_lines(db: Database) -> None:

@@ -1,0 +1,1 @@
+"""sigbot's one web server (aiohttp): the archive, feeds, reports and webhooks."""
