@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from bot.app import build_dispatcher
@@ -35,17 +36,21 @@ def setup_logging(fmt: str, level: str = "INFO") -> None:
     logging.getLogger("nio").setLevel(logging.WARNING)  # nio logs every request at INFO
 
 
-async def run_bot(config: Config) -> None:
+async def run_bot(config: Config, now: Callable[[], datetime] | None = None,
+                  stop: asyncio.Event | None = None) -> None:
+    """The live bot until SIGTERM/SIGINT or `stop`. Tests run it in-process with their own clock `now`."""
     if config.matrix is None:
         raise SystemExit("sigbot run: the config has no [matrix] section; see sigbot.example.toml")
     dispatcher = build_dispatcher(config)
     rt = Runtime(config, dispatcher)
+    if now is not None:
+        rt.now = now
     adapter = MatrixAdapter(config, dispatcher)
     rt.state["matrix"] = adapter
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:  # the real process; in-process tests pass their own `stop`
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await adapter.login()
     await adapter.join_rooms()
     log.info("sigbot is up as %s in %d room(s)", config.matrix.user_id, len(adapter.room_ids))
