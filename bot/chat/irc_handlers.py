@@ -1,0 +1,278 @@
+"""How the IRC connection reads what the server sends: registration, CAP, SASL, channels, chat.
+
+A mixin of `IrcConnection` (bot/chat/irc.py), split off by responsibility:
+that module owns the socket, the loop and the send queue; this one turns
+each parsed `Line` into state changes, replies and `IrcEvent`s. Numerics are
+named in comments; see https://modern.ircdocs.horse/ and the IRCv3 specs
+(https://ircv3.net/irc/) for CAP, SASL, extended-join, account-tag and WHOX.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+
+from bot.chat.irc_proto import CTCP, Line, parse_caps, parse_isupport, sasl_payloads, sasl_plain, strip_ctcp_action
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from bot.chat.irc_tracker import Tracker
+    from bot.config import IrcSettings
+
+log = logging.getLogger("bot.chat.irc")
+
+# Asked for when offered; none is required (ngIRCd offers only multi-prefix).
+WANTED_CAPS = frozenset({
+    "message-tags", "server-time", "echo-message", "account-tag", "extended-join", "away-notify",
+    "batch", "multi-prefix", "account-notify", "chghost",
+})
+SASL_FAILURES = {"902", "904", "905", "906", "908"}  # nick locked, failed, too long, aborted, mechs
+NICK_ERRORS = {"431", "432", "433", "436", "437"}
+JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "476", "477"}
+WHOX_TOKEN = "152"
+
+
+class SaslFailed(ConnectionError):
+    """SASL was configured and did not succeed: the bot must not join unauthenticated."""
+
+
+class ServerLines:
+    """The `_on_<command>` handlers; `IrcConnection` provides the state and the writing."""
+
+    settings: IrcSettings
+    channels: list[str]
+    rng: random.Random
+    nick: str
+    connected: bool
+    caps: set[str]
+    isupport: dict[str, str]
+    account: str | None
+    tracker: Tracker
+    _user: str | None
+    _host: str | None
+    _wake: asyncio.Event
+    _offered: dict[str, str]
+    _negotiating: bool
+    _sasl_done: bool
+    _registered_at: float | None
+    _nick_tries: int
+
+    def _write(self, command: str, *params: str) -> None:
+        raise NotImplementedError
+
+    def _fold(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _regain_nick(self) -> None:
+        raise NotImplementedError
+
+    def _emit(self, kind: str, line: Line, target: str, text: str, other: str | None = None) -> None:
+        raise NotImplementedError
+
+    def _handle(self, line: Line) -> None:
+        if line.nick and line.user and "account" in line.tags:
+            self.tracker.set_account(line.nick, line.tags["account"])
+        handler = getattr(self, f"_on_{line.command.lower()}", None)
+        if handler is not None:
+            handler(line)
+        elif line.command in SASL_FAILURES:
+            raise SaslFailed(f"{line.command} {line.param(-1)}")
+        elif line.command in NICK_ERRORS:
+            self._nick_refused(line)
+        elif line.command in JOIN_ERRORS:
+            log.warning("irc: cannot join %s: %s", line.param(1), line.param(-1))
+
+    def _on_ping(self, line: Line) -> None:
+        self._write("PONG", line.param(0, "sigbot"))
+
+    def _on_error(self, line: Line) -> None:
+        log.warning("irc: server error: %s", line.param(0))
+
+    def _on_cap(self, line: Line) -> None:
+        sub, caps = line.param(1).upper(), parse_caps(line.param(-1))
+        if sub == "LS":
+            self._offered.update(caps)
+            if line.param(2) == "*" and len(line.params) > 3:
+                return  # more LS lines follow
+            wanted = sorted(c for c in self._offered if c in WANTED_CAPS or (c == "sasl" and self._mechanism()))
+            if wanted:
+                self._write("CAP", "REQ", " ".join(wanted))
+            else:
+                self._end_caps()
+        elif sub == "ACK":
+            self.caps |= {c for c in caps if not c.startswith("-")}
+            self.caps -= {c[1:] for c in caps if c.startswith("-")}
+            if "sasl" in caps and self._negotiating:
+                self._write("AUTHENTICATE", self._mechanism() or "PLAIN")
+            elif self._negotiating:
+                self._end_caps()
+        elif sub == "NAK":
+            log.warning("irc: server refused capabilities %s", line.param(-1))
+            if self._negotiating:
+                self._end_caps()
+        elif sub == "NEW":
+            wanted = sorted(c for c in caps if c in WANTED_CAPS and c not in self.caps)
+            if wanted:
+                self._write("CAP", "REQ", " ".join(wanted))
+        elif sub == "DEL":
+            self.caps -= set(caps)
+
+    def _mechanism(self) -> str | None:
+        s = self.settings
+        if s.client_cert and s.tls:
+            return "EXTERNAL"
+        if s.sasl_account and s.sasl_password:
+            return "PLAIN"
+        return None
+
+    def _end_caps(self) -> None:
+        """CAP END; refuses to go on unauthenticated when SASL is configured."""
+        mechanism = self._mechanism()
+        if mechanism and not self._sasl_done:
+            offered = self._offered.get("sasl")
+            why = "the server offers no SASL" if offered is None else f"SASL {mechanism} did not succeed"
+            raise SaslFailed(why)
+        self._negotiating = False
+        self._write("CAP", "END")
+
+    def _on_authenticate(self, line: Line) -> None:
+        if line.param(0) != "+":
+            return
+        if self._mechanism() == "EXTERNAL":
+            payload = b""  # the server takes the identity from our certificate
+        else:
+            assert self.settings.sasl_account and self.settings.sasl_password
+            payload = sasl_plain(self.settings.sasl_account, self.settings.sasl_password.get())
+        for piece in sasl_payloads(payload):
+            self._write("AUTHENTICATE", piece)
+
+    def _on_900(self, line: Line) -> None:  # RPL_LOGGEDIN: us nick!user@host account :text
+        self.account = line.param(2) or None
+        log.info("irc: logged in to services as %s", self.account)
+
+    def _on_903(self, line: Line) -> None:  # RPL_SASLSUCCESS
+        self._sasl_done = True
+        self._end_caps()
+
+    _on_907 = _on_903  # already authenticated
+
+    def _on_001(self, line: Line) -> None:
+        if self._mechanism() and not self._sasl_done:
+            raise SaslFailed("the server registered us without SASL (it does not support CAP)")
+        self.nick = line.param(0, self.nick)
+        welcome = line.param(-1).rsplit(" ", 1)[-1]  # "... Network nick!user@host" on many servers
+        if "!" in welcome and "@" in welcome:
+            self._user, self._host = welcome.split("!", 1)[1].split("@", 1)
+        self._negotiating = False
+        self.connected = True
+        self._registered_at = time.monotonic()
+        log.info("irc: registered on %s as %s", self.settings.host, self.nick)
+        for channel in self.channels:
+            self._write("JOIN", channel)
+        self._wake.set()  # the send queue may go now; the server handles our JOINs first
+
+    def _on_005(self, line: Line) -> None:
+        self.isupport.update(parse_isupport(line.params))
+        self.tracker.casemapping = self.isupport.get("CASEMAPPING", "rfc1459")
+
+    def _on_396(self, line: Line) -> None:  # RPL_VISIBLEHOST: our host is now shown as this
+        self._host = line.param(1) or self._host
+
+    def _nick_refused(self, line: Line) -> None:
+        if self.connected:
+            log.debug("irc: nick %s still unavailable: %s", self.settings.nick, line.param(-1))
+            return
+        self._nick_tries += 1
+        base = self.settings.nick
+        self.nick = base + "_" * self._nick_tries if self._nick_tries <= 2 else f"{base[:12]}{self.rng.randrange(1000, 9999)}"
+        log.warning("irc: nick refused (%s %s); trying %s", line.command, line.param(-1), self.nick)
+        self._write("NICK", self.nick)
+
+    def _is_us(self, nick: str) -> bool:
+        return self._fold(nick) == self._fold(self.nick)
+
+    def _on_nick(self, line: Line) -> None:
+        new = line.param(0)
+        channels = self.tracker.rename(line.nick, new)
+        if self._is_us(line.nick):
+            self.nick = new
+            log.info("irc: now known as %s", new)
+            return
+        for channel in channels or [""]:
+            self._emit("nick", line, channel, new, other=new)
+        if self._fold(line.nick) == self._fold(self.settings.nick):
+            self._regain_nick()  # the holder of our nick moved away
+
+    def _on_chghost(self, line: Line) -> None:
+        if self._is_us(line.nick):
+            self._user, self._host = line.param(0), line.param(1)
+
+    def _on_account(self, line: Line) -> None:  # account-notify
+        self.tracker.set_account(line.nick, line.param(0))
+
+    def _on_join(self, line: Line) -> None:
+        channel = line.param(0)
+        if len(line.params) >= 2:  # extended-join: JOIN #chan account :realname
+            self.tracker.set_account(line.nick, line.param(1))
+        self.tracker.join(channel, line.nick, us=self._is_us(line.nick))
+        if self._is_us(line.nick):
+            self._user, self._host = line.user or self._user, line.host or self._host
+            return
+        self._emit("join", line, channel, "")
+
+    def _on_353(self, line: Line) -> None:  # RPL_NAMREPLY: us = #chan :@a +b c
+        prefixes = self.isupport.get("PREFIX", "(qaohv)~&@%+").partition(")")[2] or "~&@%+"
+        for name in line.param(-1).split():
+            self.tracker.join(line.param(2), name.lstrip(prefixes).split("!", 1)[0])
+
+    def _on_366(self, line: Line) -> None:  # end of NAMES: ask WHOX for the members' accounts
+        if "WHOX" in self.isupport:
+            self._write("WHO", line.param(1), f"%tnuhaf,{WHOX_TOKEN}")
+
+    def _on_354(self, line: Line) -> None:  # WHOX: us token user host nick flags account
+        if line.param(1) != WHOX_TOKEN or len(line.params) < 7:
+            return
+        user, host, nick, account = line.param(2), line.param(3), line.param(4), line.param(6)
+        self.tracker.set_account(nick, account)
+        if self._is_us(nick):
+            self._user, self._host = user, host
+
+    def _on_part(self, line: Line) -> None:
+        channel = line.param(0)
+        self.tracker.part(channel, line.nick, us=self._is_us(line.nick))
+        if not self._is_us(line.nick):
+            self._emit("part", line, channel, line.param(1))
+
+    def _on_kick(self, line: Line) -> None:
+        channel, victim = line.param(0), line.param(1)
+        self.tracker.part(channel, victim, us=self._is_us(victim))
+        if self._is_us(victim):
+            log.warning("irc: kicked from %s by %s: %s", channel, line.nick, line.param(2))
+        self._emit("kick", line, channel, line.param(2), other=victim)
+
+    def _on_quit(self, line: Line) -> None:
+        for channel in self.tracker.quit(line.nick) or [""]:
+            self._emit("quit", line, channel, line.param(0))
+        if self._fold(line.nick) == self._fold(self.settings.nick):
+            self._regain_nick()
+
+    def _on_privmsg(self, line: Line) -> None:
+        self._message(line, notice=False)
+
+    def _on_notice(self, line: Line) -> None:
+        self._message(line, notice=True)
+
+    def _message(self, line: Line, notice: bool) -> None:
+        if not line.user or not self.connected:
+            return  # a server notice ("*** Looking up your hostname")
+        if self._is_us(line.nick):
+            return  # echo-message: our own line coming back is not someone else's
+        target, text = line.param(0), line.param(1)
+        action = strip_ctcp_action(text)
+        if action is not None and not notice:
+            self._emit("action", line, target, action)
+        elif not text.startswith(CTCP):  # other CTCP queries and replies are not chat
+            self._emit("notice" if notice else "privmsg", line, target, text)
