@@ -1,0 +1,282 @@
+"""The relay's wiring: Matrix room events to IRC, IRC lines to Matrix and to the
+dispatcher, and the router that sends the bot's own answers to both networks.
+
+Loops are kept out by identity, never by guessing at text: the bot's own
+Matrix events are never relayed (only remembered, to name the sender of a
+reply), the bot's own IRC lines and echoes are dropped by nick, and each
+human line reaches the dispatcher exactly once, from the network it was said
+on (a relayed copy is the bot's own line on the other side, so it is never
+read as a command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from typing import Any, Protocol
+
+from bot.chat.matrix_events import notice_content
+from bot.config import Team
+from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Reply
+from bot.relay.config import RelaySettings
+from bot.relay.store import add_paste
+from bot.relay.to_irc import html_to_irc, irc_lines, irc_name, media_text, message_text
+from bot.relay.to_matrix import event_content, plain_text, relayed_content
+from bot.relay.web import paste_url
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+REMEMBERED = 5000  # Matrix events whose sender and relayed text are kept, for replies and edits
+DEFAULT_SETTINGS = RelaySettings()
+
+
+class MatrixSide(Protocol):
+    """What the relay needs of bot/chat/matrix.py's MatrixAdapter."""
+
+    on_room_event: list
+    route: Any
+    def deliver(self, effects: list[Effect]) -> None: ...
+    def post(self, room_name: str, content: dict) -> None: ...
+    def members(self, room_name: str) -> dict[str, str]: ...
+
+
+class IrcSide(Protocol):
+    """What the relay needs of bot/chat/irc.py's IrcConnection."""
+
+    nick: str
+    def send(self, target: str, text: str, action: bool = False, notice: bool = False) -> None: ...
+    def text_budget(self, target: str, action: bool = False) -> int: ...
+
+
+def settings_of(team: Team) -> RelaySettings:
+    return team.sections.get("relay", DEFAULT_SETTINGS)
+
+
+class Relay:
+    def __init__(self, rt: Runtime, matrix: MatrixSide, irc: IrcSide | None = None):
+        self.rt = rt
+        self.config = rt.config
+        self.matrix = matrix
+        self.irc = irc  # set once the connection is built (it needs on_irc_event first)
+        self.bot_user = self.config.matrix.user_id if self.config.matrix else None
+        self.homeserver = self.config.matrix.homeserver if self.config.matrix else ""
+        self.senders: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # event id -> (name, said on IRC)
+        self.relayed: OrderedDict[str, str] = OrderedDict()  # event id -> text sent to IRC (edits)
+        self.accounts: dict[str, str] = {}  # services account (lower case) -> its nick now
+
+    # --- Matrix -> IRC -----------------------------------------------------
+
+    def on_matrix_event(self, team: Team | None, source: dict, name: str) -> None:
+        """Called by the Matrix adapter for every event it reads in a team room."""
+        if team is None or self.irc is None:
+            return
+        event_id, content = source.get("event_id") or "", source.get("content") or {}
+        if source.get("sender") == self.bot_user:
+            profile = content.get("com.beeper.per_message_profile") or {}
+            who = profile.get("displayname")
+            _remember(self.senders, event_id, (who, True) if who else (self.irc.nick, True))
+            return  # our own lines (relayed IRC lines and answers) never go back
+        if source.get("type") != "m.room.message" or not team.irc_channels:
+            return
+        settings = settings_of(team)
+        shown = irc_name(name, settings.zero_width_names)
+        _remember(self.senders, event_id, (name, False))
+        relates = content.get("m.relates_to") or {}
+        edited = relates.get("event_id") if relates.get("rel_type") == "m.replace" else None
+        if edited:
+            new = content.get("m.new_content")
+            text = self._text_of(new) if isinstance(new, dict) else None
+            if text is None or self.relayed.get(edited) == text:
+                return  # nothing changed that IRC would see
+            _remember(self.relayed, edited, text)
+            self._to_channels(team, shown, "* " + text, new.get("msgtype", ""), name)
+            return
+        text = self._text_of(content)
+        if text is None:
+            return
+        _remember(self.relayed, event_id, text)
+        replied = (relates.get("m.in_reply_to") or {}).get("event_id")
+        if replied:
+            text = self._reply_prefix(replied, settings) + text
+        self._to_channels(team, shown, text, content.get("msgtype", ""), name)
+
+    def _text_of(self, content: dict) -> str | None:
+        media = media_text(content, self.homeserver)
+        if media is not None:
+            return media
+        if content.get("msgtype") not in ("m.text", "m.emote", "m.notice"):
+            return None
+        return message_text(content) or None
+
+    def _reply_prefix(self, event_id: str, settings: RelaySettings) -> str:
+        """`Name: ` for a reply; an IRC nick is left whole so its owner is highlighted."""
+        known = self.senders.get(event_id)
+        if known is None:
+            line = self.rt.store.line_by_event(event_id)
+            known = (line.nick, line.network == Network.IRC) if line else None
+        if known is None:
+            return ""
+        name, on_irc = known
+        return (name if on_irc else irc_name(name, settings.zero_width_names)) + ": "
+
+    def _to_channels(self, team: Team, shown: str, text: str, msgtype: str, author: str) -> None:
+        """A relayed line: /me as an action, another bot's m.notice as a NOTICE (which bots never answer)."""
+        action = msgtype == "m.emote"
+        prefix = f"{shown} " if action else f"<{shown}> "
+        self.send_lines(team, text, prefix, action=action, notice=msgtype == "m.notice", author=author)
+
+    def send_lines(self, team: Team, text: str, prefix: str, action: bool, notice: bool, author: str) -> None:
+        """Send `text` to the team's channels, split to fit, a long text cut to a paste link."""
+        assert self.irc is not None
+        max_lines = settings_of(team).max_lines
+        paste: str | None = None
+        for channel in team.irc_channels:
+            budget = self.irc.text_budget(channel, action)
+            lines = irc_lines(prefix, text, budget, max_lines)
+            if len(lines) > max_lines and paste is None:
+                paste = paste_url(self.rt, add_paste(self.rt.store.db, team.name, author, text, self.rt.now()).id)
+            if paste is not None:
+                lines = irc_lines(prefix, text, budget, max_lines, paste_url=paste)
+            for line in lines:
+                self.irc.send(channel, line, action=action, notice=notice)
+
+    # --- IRC -> Matrix and the dispatcher ------------------------------------
+
+    def on_irc_event(self, event: Any) -> None:
+        """Called by the IRC connection for each event; one bad event never stops the bot."""
+        try:
+            self._irc_event(event)
+        except Exception:
+            log.exception("relay: failed to handle IRC %s from %s in %s", event.kind, event.nick, event.target)
+
+    def _irc_event(self, event: Any) -> None:
+        assert self.irc is not None
+        nick = event.nick
+        if nick.lower() == self.irc.nick.lower():
+            return  # our own lines, echoed back (echo-message) or relayed by us
+        self._track(event)
+        if event.kind in ("privmsg", "action", "notice"):
+            team = self.config.team_for_room(event.target) if event.target[:1] in "#&" else None
+            if team is not None:
+                self._line(team, event)
+            elif event.kind != "notice" and event.target.lower() == self.irc.nick.lower():
+                self._private(event)
+            return
+        # join, part, kick; quit and nick come once for each channel we share with the nick
+        team = self.config.team_for_room(event.target) if event.target else None
+        if team is not None and team.matrix_room and settings_of(team).relay_joins:
+            self.matrix.post(team.matrix_room, event_content(event.kind, nick, event.target, event.text,
+                                                             event.other_nick))
+
+    def _track(self, event: Any) -> None:
+        """Which nick holds which services account now, for direct messages to `irc:ACCOUNT`."""
+        key = event.nick.lower()
+        if event.kind == "nick":
+            for account, holder in list(self.accounts.items()):
+                if holder.lower() == key:
+                    self.accounts[account] = event.text
+        elif event.account:
+            self.accounts[event.account.lower()] = event.nick
+        elif event.kind == "quit":
+            self.accounts = {a: n for a, n in self.accounts.items() if n.lower() != key}
+
+    def _line(self, team: Team, event: Any) -> None:
+        action = event.kind == "action"
+        if team.matrix_room:
+            members = self.matrix.members(team.matrix_room)
+            content = relayed_content(event.nick, event.text, action, members,
+                                      profile_id=f"irc:{event.account or event.nick}")
+            if event.kind == "notice":
+                content["msgtype"] = "m.notice"
+            self.matrix.post(team.matrix_room, content)
+        kind = {"action": LineKind.ME, "notice": LineKind.NOTICE}.get(event.kind, LineKind.SAID)
+        self.rt.deliver(self.rt.dispatcher.handle(self._message(team.home, event, kind)))
+
+    def _message(self, room: str, event: Any, kind: LineKind, direct: bool = False) -> Message:
+        mask = f"{event.nick}!{event.user}@{event.host}"
+        team = self.config.team_for_room(room)
+        # Rights rest on the services account (Dispatcher checks irc:ACCOUNT in
+        # the admins) or a configured hostmask, never on the nick alone.
+        by_mask = bool(team and event.user and event.host and settings_of(team).chairs_by_hostmask(mask))
+        msgid = event.tags.get("msgid")
+        return Message(
+            network=Network.IRC, room=room, sender=f"irc:{event.account}" if event.account else mask,
+            nick=event.nick, text=plain_text(event.text), time=event.time, kind=kind,
+            event_id=f"irc:{msgid}" if msgid else None, privileged=by_mask, account=event.account,
+            direct=direct,
+        )
+
+    def _private(self, event: Any) -> None:
+        """A private message to the bot: the direct-message commands, answered privately."""
+        msg = self._message(f"irc:{event.nick}", event, LineKind.SAID, direct=True)
+        self.rt.deliver(self.rt.dispatcher.handle(msg))
+
+    # --- the bot's own effects, to both networks -----------------------------
+
+    def deliver(self, effects: list[Effect]) -> None:
+        """`rt.deliver` with IRC: answers to a team go to its room and its channels, once each."""
+        for effect in effects:
+            try:
+                self._deliver_one(effect)
+            except Exception:
+                log.exception("relay: failed to deliver %s", type(effect).__name__)
+
+    def _deliver_one(self, effect: Effect) -> None:
+        if isinstance(effect, Reply) and effect.room.startswith("irc:"):
+            self._say_privately(effect.room[len("irc:"):], effect.text)
+        elif isinstance(effect, Reply):
+            team = self.config.team_for_room(effect.room)
+            if team is None or team.matrix_room:
+                self.matrix.deliver([effect])
+            if team is not None and team.irc_channels and self.irc is not None:
+                self.send_lines(team, irc_text(effect.text), "", action=False, notice=True, author=self.irc.nick)
+        elif isinstance(effect, React):
+            if effect.event_id and effect.event_id.startswith("$"):  # IRC lines have nothing to react to
+                self.matrix.deliver([effect])
+        elif isinstance(effect, DirectMessage) and effect.user.startswith("irc:"):
+            nick = self.accounts.get(effect.user[len("irc:"):].lower())
+            if nick is None:
+                log.warning("relay: no nick is logged in to IRC account %s now; a direct message is not sent",
+                            effect.user)
+            else:
+                self._say_privately(nick, effect.text)
+        else:
+            self.matrix.deliver([effect])
+
+    def _say_privately(self, nick: str, markdown: str) -> None:
+        if self.irc is None:
+            return
+        for line in irc_lines("", irc_text(markdown), self.irc.text_budget(nick), 10**6):
+            self.irc.send(nick, line, notice=True)
+
+
+def irc_text(markdown: str) -> str:
+    """The bot's Markdown as IRC text: rendered as on Matrix, then to control codes."""
+    return html_to_irc(notice_content(markdown)["formatted_body"])
+
+
+def _remember(cache: OrderedDict, key: str, value: Any) -> None:
+    if not key:
+        return
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > REMEMBERED:
+        cache.popitem(last=False)
+
+
+def start_relay(rt: Runtime, matrix: MatrixSide, stop: asyncio.Event) -> asyncio.Task:
+    """Connect to IRC, relay every team room, and make `rt.deliver` send to both networks."""
+    from bot.chat.irc import IrcConnection, realname_for
+
+    config = rt.config
+    assert config.irc is not None
+    relay = Relay(rt, matrix)
+    channels = list(dict.fromkeys(ch for team in config.teams for ch in team.irc_channels))
+    realname = realname_for(config.admin_contact, config.irc.realname)
+    relay.irc = IrcConnection(config.irc, channels, realname, relay.on_irc_event)
+    matrix.on_room_event.append(relay.on_matrix_event)
+    rt.deliver = matrix.route = relay.deliver
+    rt.state["irc"], rt.state["relay"] = relay.irc, relay
+    return asyncio.create_task(relay.irc.run(stop), name="irc")

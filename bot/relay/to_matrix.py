@@ -1,0 +1,131 @@
+"""IRC lines as Matrix content: pure functions, no network.
+
+The bot posts each IRC line as its own `m.text` (or `m.emote` for /me) with
+the IRC nick shown as the sender: the plain body `<nick> text`, a bold nick
+in the formatted body marked as the fallback of MSC4144's per-message
+profile (`com.beeper.per_message_profile`), which clients that support it
+show as the sender instead of the bot.
+https://github.com/matrix-org/matrix-spec-proposals/pull/4144
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+from bot.relay.to_irc import BOLD, ITALIC, MONO, RESET, STRIKE, UNDERLINE, ZWSP
+
+_TAGS = {BOLD: "strong", ITALIC: "em", UNDERLINE: "u", STRIKE: "del", MONO: "code"}
+_ORDER = (BOLD, ITALIC, UNDERLINE, STRIKE, MONO)
+# \x03 colours: \x03, then optionally a foreground of 1-2 digits and ",background".
+_COLOUR = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?")
+_URL = re.compile(r"https?://[^\s<>\"\x00-\x1f]+[^\s<>\"\x00-\x1f.,;:!?)\]']")
+_MATRIX_TO = "https://matrix.to/#/"
+
+
+def plain_text(text: str) -> str:
+    """The IRC text without any formatting codes (colours, reverse and all)."""
+    return "".join(ch for ch in _COLOUR.sub("", text) if ch not in _TAGS and ch not in (RESET, "\x16"))
+
+
+def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[str]]:
+    """IRC text (codes included) as escaped HTML with mention pills; the user ids mentioned.
+
+    `members` maps a room member's display name to their user id; a name said
+    as a whole word becomes a pill. Colours and reverse video are dropped.
+    """
+    # A name relayed from Matrix carries a zero-width space (see to_irc.irc_name);
+    # said back from IRC it must still match the member's name.
+    text = _COLOUR.sub("", text).replace("\x16", "").replace(ZWSP, "")
+    out: list[str] = []
+    active: list[str] = []
+    mentioned: list[str] = []
+    chunk: list[str] = []
+
+    def flush() -> None:
+        if chunk:
+            out.append(_linked("".join(chunk), members, mentioned))
+            chunk.clear()
+
+    for ch in text:
+        if ch in _TAGS or ch == RESET:
+            flush()
+            out.extend(f"</{_TAGS[c]}>" for c in reversed(active))
+            if ch == RESET:
+                active = []
+            elif ch in active:
+                active.remove(ch)
+            else:
+                active.append(ch)
+            active.sort(key=_ORDER.index)
+            out.extend(f"<{_TAGS[c]}>" for c in active)
+        else:
+            chunk.append(ch)
+    flush()
+    out.extend(f"</{_TAGS[c]}>" for c in reversed(active))
+    return re.sub(r"<(\w+)></\1>", "", "".join(out)), mentioned
+
+
+def _linked(text: str, members: Mapping[str, str], mentioned: list[str]) -> str:
+    """Escaped text with URLs as links and members' names as mention pills."""
+    names = sorted((n for n in members if n.strip()), key=len, reverse=True)
+    name_re = re.compile(r"(?<![\w@])(" + "|".join(re.escape(n) for n in names) + r")(?!\w)",
+                         re.IGNORECASE) if names else None
+    folded = {n.lower(): uid for n, uid in members.items()}
+    out: list[str] = []
+    pos = 0
+    for url in _URL.finditer(text):
+        out.append(_pills(text[pos:url.start()], name_re, folded, mentioned))
+        href = html.escape(url.group(0), quote=True)
+        out.append(f'<a href="{href}">{html.escape(url.group(0), quote=False)}</a>')
+        pos = url.end()
+    out.append(_pills(text[pos:], name_re, folded, mentioned))
+    return "".join(out)
+
+
+def _pills(text: str, name_re: re.Pattern | None, folded: Mapping[str, str], mentioned: list[str]) -> str:
+    if name_re is None:
+        return html.escape(text, quote=False)
+    out: list[str] = []
+    pos = 0
+    for m in name_re.finditer(text):
+        user_id = folded[m.group(1).lower()]
+        out.append(html.escape(text[pos:m.start()], quote=False))
+        out.append(f'<a href="{_MATRIX_TO}{html.escape(user_id, quote=True)}">{html.escape(m.group(1), quote=False)}</a>')
+        if user_id not in mentioned:
+            mentioned.append(user_id)
+        pos = m.end()
+    out.append(html.escape(text[pos:], quote=False))
+    return "".join(out)
+
+
+def relayed_content(nick: str, text: str, action: bool, members: Mapping[str, str] = {},
+                    profile_id: str | None = None) -> dict:
+    """The Matrix content for one IRC line said by `nick` (`action`: a /me)."""
+    body_html, mentioned = irc_to_html(text, members)
+    name = html.escape(nick, quote=False)
+    plain = plain_text(text)
+    if action:
+        body, fallback = f"{nick} {plain}", f"<strong data-mx-profile-fallback>{name} </strong>"
+    else:
+        body, fallback = f"<{nick}> {plain}", f"<strong data-mx-profile-fallback>&lt;{name}&gt; </strong>"
+    return {
+        "msgtype": "m.emote" if action else "m.text",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": fallback + body_html,
+        "m.mentions": {"user_ids": mentioned} if mentioned else {},
+        "com.beeper.per_message_profile": {"id": profile_id or f"irc:{nick}", "displayname": nick,
+                                           "has_fallback": True},
+    }
+
+
+def event_content(kind: str, nick: str, target: str, text: str, other: str | None = None) -> dict:
+    """An m.notice for a join, part, quit, kick or nick change (only with relay_joins)."""
+    words = {"join": f"{nick} joined {target}", "part": f"{nick} left {target}",
+             "quit": f"{nick} quit IRC", "kick": f"{other} was kicked from {target} by {nick}",
+             "nick": f"{nick} is now known as {text}"}[kind]
+    if text and kind in ("part", "quit", "kick"):
+        words += f" ({plain_text(text)})"
+    return {"msgtype": "m.notice", "body": words}

@@ -1,0 +1,371 @@
+"""The relay's pure parts: Matrix HTML to IRC lines, IRC codes to Matrix HTML, splitting, config."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.config.load import parse_config
+from bot.config.model import ConfigError
+from bot.relay.config import RelaySettings
+from bot.relay.to_irc import (
+    ZWSP, download_url, html_to_irc, human_size, irc_lines, irc_name, media_text, message_text,
+)
+from bot.relay.to_matrix import irc_to_html, plain_text, relayed_content
+
+B, I, U, S, M, O = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
+
+
+# --- Matrix HTML -> IRC --------------------------------------------------------
+
+
+def test_bold_italic_underline_strike_and_code_become_control_codes():
+    html = "<strong>bold</strong> <em>it</em> <u>under</u> <del>gone</del> <code>x = 1</code>"
+    assert html_to_irc(html) == f"{B}bold{B} {I}it{I} {U}under{U} {S}gone{S} {M}x = 1{M}"
+
+
+def test_nested_tags_of_one_style_toggle_once():
+    assert html_to_irc("<b>a <strong>b</strong> c</b>") == f"{B}a b c{B}"
+
+
+def test_a_link_becomes_text_and_url_unless_they_are_the_same():
+    assert html_to_irc('<a href="https://fedoraproject.org">the wiki</a>') == "the wiki (https://fedoraproject.org)"
+    assert html_to_irc('<a href="https://x.org/a">https://x.org/a</a>') == "https://x.org/a"
+
+
+def test_a_user_pill_becomes_the_name_alone():
+    assert html_to_irc('<a href="https://matrix.to/#/@trix:fp.org">trix</a>: ping') == "trix: ping"
+
+
+def test_a_code_block_is_sent_as_its_plain_lines():
+    html = "<p>look:</p><pre><code class=\"language-sh\">make test\n  <b>not bold</b>\n</code></pre><p>done</p>"
+    assert html_to_irc(html).split("\n") == ["look:", "make test", "  not bold", "done"]
+
+
+def test_lists_quotes_and_line_breaks_become_lines():
+    html = "<ul><li>one</li><li>two</li></ul><ol><li>first</li></ol><blockquote>quoted</blockquote>a<br>b"
+    assert html_to_irc(html).split("\n") == ["- one", "- two", "1. first", "> quoted", "a", "b"]
+
+
+def test_the_reply_fallback_is_never_relayed():
+    html = "<mx-reply><blockquote>In reply to <a href='x'>@bob</a><br>old</blockquote></mx-reply>new answer"
+    assert html_to_irc(html) == "new answer"
+    body = "> <@bob:hs> old\n\nnew answer"
+    assert message_text({"body": body, "m.relates_to": {"m.in_reply_to": {"event_id": "$x"}}}) == "new answer"
+
+
+def test_html_entities_are_decoded_for_irc():
+    assert html_to_irc("a &lt;b&gt; &amp; c") == "a <b> & c"
+
+
+def test_media_becomes_a_link_with_its_file_name_and_size():
+    content = {"msgtype": "m.image", "body": "cat pic.png", "url": "mxc://hs.org/AbC",
+               "info": {"size": 123_456, "mimetype": "image/png"}}
+    assert media_text(content, "https://hs.org/") == (
+        "[image] cat pic.png (120.6 KB) https://hs.org/_matrix/media/v3/download/hs.org/AbC/cat%20pic.png")
+    assert media_text({"msgtype": "m.text", "body": "x"}, "https://hs") is None
+    assert download_url("https://not-mxc", "https://hs", "f") is None
+    assert [human_size(n) for n in (10, 2048, 5 * 1024**3)] == ["10 B", "2.0 KB", "5.0 GB"]
+
+
+def test_a_name_gets_a_zero_width_space_after_its_first_letter_only_when_asked():
+    assert irc_name("Alice", True) == "A" + ZWSP + "lice"
+    assert irc_name("Alice", False) == "Alice"
+    assert irc_name("  x  ", True) == "x"
+
+
+# --- splitting ---------------------------------------------------------------------
+
+
+def test_each_line_carries_the_prefix_and_fits_the_budget():
+    lines = irc_lines("<bob> ", "word " * 40, 50, 100)
+    assert all(line.startswith("<bob> ") and len(line.encode()) <= 50 for line in lines)
+    assert " ".join(line[len("<bob> "):] for line in lines).split() == ["word"] * 40
+
+
+def test_a_long_message_is_cut_to_its_first_lines_and_a_link():
+    text = "\n".join(f"line {i}" for i in range(10))
+    lines = irc_lines("<bob> ", text, 400, 4, paste_url="http://h/relay/paste/x")
+    assert lines == ["<bob> line 0", "<bob> line 1", "<bob> line 2",
+                             "<bob> … (10 lines in all: http://h/relay/paste/x)"]
+    assert irc_lines("<bob> ", "a\nb\nc\nd", 400, 4, paste_url="u") == ["<bob> a", "<bob> b", "<bob> c", "<bob> d"]
+
+
+def test_a_word_longer_than_the_budget_is_split_too():
+    assert irc_lines("<b> ", "x" * 25, 14, 10) == ["<b> " + "x" * 10, "<b> " + "x" * 10, "<b> " + "x" * 5]
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=400), st.integers(20, 120))
+def test_every_line_fits_its_budget_carries_the_prefix_and_is_whole_utf8(text, budget):
+    prefix = "<A​lice> "
+    lines = irc_lines(prefix, text, budget, 10**6)
+    for line in lines:
+        assert line.startswith(prefix.rstrip()) and len(line.encode()) <= budget
+        line.encode().decode()
+    said = "".join(line[len(prefix):] for line in lines)
+    assert said.replace(" ", "") == (text.replace(" ", "") if text.strip() else "")
+
+
+# --- IRC -> Matrix -----------------------------------------------------------------
+
+
+def test_irc_codes_become_escaped_html():
+    html, _ = irc_to_html(f"{B}bold{B} {I}it{O} <script> {U}u{U} {S}s{S} {M}m{M}")
+    assert html == "<strong>bold</strong> <em>it</em> &lt;script&gt; <u>u</u> <del>s</del> <code>m</code>"
+
+
+def test_colours_are_dropped_and_unclosed_codes_closed():
+    assert irc_to_html("\x0304,01red\x03 and \x02open")[0] == "red and <strong>open</strong>"
+    assert plain_text("\x0312blue\x03 \x02b\x02\x16") == "blue b"
+
+
+def test_members_names_become_mention_pills_and_urls_links():
+    members = {"Alice Smith": "@alice:hs", "Bob": "@bob:hs"}
+    html, mentioned = irc_to_html("alice smith, bob: see https://x.org/?a=1&b=2. bobby is not Bob", members)
+    assert html == ('<a href="https://matrix.to/#/@alice:hs">alice smith</a>, '
+                    '<a href="https://matrix.to/#/@bob:hs">bob</a>: see '
+                    '<a href="https://x.org/?a=1&amp;b=2">https://x.org/?a=1&amp;b=2</a>. bobby is not '
+                    '<a href="https://matrix.to/#/@bob:hs">Bob</a>')
+    assert mentioned == ["@alice:hs", "@bob:hs"]
+    assert irc_to_html(f"B{ZWSP}ob: hi", members)[1] == ["@bob:hs"]  # a relayed name said back
+
+
+def test_an_irc_line_becomes_text_with_the_nick_shown_as_sender():
+    content = relayed_content("trix", f"hi {B}all{B}", False, {}, profile_id="irc:trix")
+    assert content["msgtype"] == "m.text"
+    assert content["body"] == "<trix> hi all"
+    assert content["formatted_body"] == "<strong data-mx-profile-fallback>&lt;trix&gt; </strong>hi <strong>all</strong>"
+    assert content["com.beeper.per_message_profile"]["displayname"] == "trix"
+    emote = relayed_content("trix", "waves", True)
+    assert (emote["msgtype"], emote["body"]) == ("m.emote", "trix waves")
+
+
+# --- config ----------------------------------------------------------------------------
+
+
+def config(team_extra: str = "", top: str = "") -> dict:
+    import tomllib
+
+    return tomllib.loads(f"""
+{top}
+[[teams]]
+name = "wg"
+matrix_room = "!r:hs.org"
+irc_channels = ["#wg"]
+{team_extra}
+""")
+
+
+def test_relay_settings_have_defaults_and_are_checked():
+    cfg = parse_config(config())
+    assert cfg.teams[0].section("relay") == RelaySettings(True, 4, False, ())
+    cfg = parse_config(config('[teams.relay]\nmax_lines = 6\nzero_width_names = false\n'
+                              'chair_hostmasks = ["*!*@fedora/contributor/trix"]'))
+    settings = cfg.teams[0].section("relay")
+    assert settings.max_lines == 6 and not settings.zero_width_names
+    assert settings.chairs_by_hostmask("Trix!~t@Fedora/Contributor/trix")
+    assert not settings.chairs_by_hostmask("trix!~t@evil.example")
+    with pytest.raises(ConfigError) as err:
+        parse_config(config('[teams.relay]\nmax_lines = 0\nchair_hostmasks = ["trix!*@*", "trix"]\nfoo = 1'))
+    text = str(err.value)
+    assert "max_lines" in text and "matches any host" in text and "not a hostmask" in text and "foo" in text
+
+
+def test_relaying_an_irc_bridge_portal_again_is_refused_as_double_bridging():
+    data = config()
+    data["teams"][0]["matrix_room"] = "#fedora-ai-ml:libera.chat"
+    data["irc"] = {"host": "irc.libera.chat"}
+    with pytest.raises(ConfigError, match="double bridging"):
+        parse_config(data)
+    data = config()
+    data["irc"] = {"host": "irc.libera.chat"}
+    data["matrix"] = {"homeserver": "https://hs.org", "user_id": "@libera_sigbot:libera.chat", "password_env": "X"}
+    with pytest.raises(ConfigError, match="puppet"):
+        parse_config(data)
+
+
+
+# --- the bridge, between two recorders standing in for the networks ---------------------
+
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+
+from bot.chat.irc import IrcEvent  # noqa: E402
+from bot.core.message import DirectMessage, React, Reply  # noqa: E402
+from bot.relay.bridge import Relay  # noqa: E402
+from bot.relay.store import get_paste  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+
+NOON = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+ROOM = "!wg:hs.org"
+
+
+@dataclass
+class IrcRecorder:
+    nick: str = "sigbot"
+    sent: list[tuple[str, str, bool, bool]] = field(default_factory=list)
+
+    def send(self, target, text, action=False, notice=False):
+        self.sent.append((target, text, action, notice))
+
+    def text_budget(self, target, action=False):
+        return 120 - (9 if action else 0)
+
+
+@dataclass
+class MatrixRecorder:
+    on_room_event: list = field(default_factory=list)
+    delivered: list = field(default_factory=list)
+    posted: list = field(default_factory=list)
+
+    def deliver(self, effects):
+        self.delivered.extend(effects)
+
+    def post(self, room, content):
+        self.posted.append((room, content))
+
+    def members(self, room):
+        return {"Alice": "@alice:hs.org"}
+
+
+def relay_for(tmp_path, relay_section: str = "") -> tuple[Relay, IrcRecorder, MatrixRecorder]:
+    import tomllib
+
+    from bot.app import build_dispatcher
+
+    data = tomllib.loads(f"""
+[bot]
+data_dir = "{tmp_path}/var"
+[web]
+public_url = "https://sig.example.org"
+[matrix]
+homeserver = "https://hs.org"
+user_id = "@sigbot:hs.org"
+password_env = "X"
+[irc]
+host = "irc.test"
+[[teams]]
+name = "wg"
+matrix_room = "{ROOM}"
+irc_channels = ["#wg", "#wg-2"]
+admins = ["irc:trix", "@trix:hs.org"]
+{relay_section}
+""")
+    config = parse_config(data)
+    rt = Runtime(config, build_dispatcher(config), now=lambda: NOON)
+    irc, matrix = IrcRecorder(), MatrixRecorder()
+    relay = Relay(rt, matrix, irc)
+    rt.deliver = relay.deliver
+    return relay, irc, matrix
+
+
+def said(nick, text, kind="privmsg", account=None, host="gateway/x", target="#wg"):
+    return IrcEvent(kind, nick, "~" + nick, host, account, target, text, NOON, {})
+
+
+def matrix_event(text, sender="@alice:hs.org", event_id="$1", **content):
+    return {"type": "m.room.message", "sender": sender, "event_id": event_id,
+            "content": {"msgtype": "m.text", "body": text, **content}}
+
+
+def stored(relay):
+    return list(relay.rt.store.db.query("SELECT network, sender, nick, account, text, privileged FROM lines"))
+
+
+def test_an_irc_line_goes_to_matrix_and_to_the_dispatcher_once(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    relay.on_irc_event(said("bob", "hello \x02Alice\x02"))
+    [(room, content)] = matrix.posted
+    assert room == ROOM and content["body"] == "<bob> hello Alice"
+    assert content["m.mentions"] == {"user_ids": ["@alice:hs.org"]}
+    assert stored(relay) == [{"network": "irc", "sender": "bob!~bob@gateway/x", "nick": "bob", "account": None,
+                              "text": "hello Alice", "privileged": 0}]
+    assert irc.sent == []
+
+
+def test_the_bots_own_irc_lines_are_never_relayed_or_read(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    relay.on_irc_event(said("SigBot", "#startmeeting echo"))
+    assert matrix.posted == [] and stored(relay) == [] and irc.sent == []
+
+
+def test_a_nick_alone_gives_no_rights_but_an_account_or_a_hostmask_does(tmp_path):
+    relay, _, _ = relay_for(tmp_path, '[teams.relay]\nchair_hostmasks = ["*!*@fedora/contributor/jsteffan"]')
+    relay.on_irc_event(said("trix", "spoofed"))
+    relay.on_irc_event(said("trix", "real", account="trix"))
+    relay.on_irc_event(said("js", "by mask", host="fedora/contributor/jsteffan"))
+    assert [(r["sender"], r["privileged"]) for r in stored(relay)] == [
+        ("trix!~trix@gateway/x", 0), ("irc:trix", 1), ("js!~js@fedora/contributor/jsteffan", 1)]
+
+
+def test_an_answer_to_the_team_goes_to_matrix_and_each_channel_once(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    relay.deliver([Reply(ROOM, "Meeting **started**"), React(ROOM, "$ev"), React(ROOM, "irc:msgid")])
+    assert matrix.delivered == [Reply(ROOM, "Meeting **started**"), React(ROOM, "$ev")]
+    assert irc.sent == [("#wg", "Meeting \x02started\x02", False, True), ("#wg-2", "Meeting \x02started\x02", False, True)]
+
+
+def test_a_command_said_on_irc_is_answered_on_both_networks(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    relay.on_irc_event(said("bob", "#startmeeting from IRC"))
+    assert any(isinstance(e, Reply) and "started" in e.text for e in matrix.delivered)
+    assert [t for t, text, *_ in irc.sent if "started" in text] == ["#wg", "#wg-2"]
+
+
+def test_a_direct_message_to_an_irc_account_goes_to_its_nick_when_known(tmp_path, caplog):
+    relay, irc, _ = relay_for(tmp_path)
+    relay.deliver([DirectMessage("irc:trix", "your loan is ready")])
+    assert irc.sent == [] and "no nick is logged in" in caplog.text
+    relay.on_irc_event(said("trix_", "hi", account="trix", target="#elsewhere"))
+    relay.deliver([DirectMessage("irc:trix", "your loan is ready")])
+    assert irc.sent == [("trix_", "your loan is ready", False, True)]
+
+
+def test_matrix_lines_reach_irc_with_the_name_prefix_replies_and_edits(tmp_path):
+    relay, irc, _ = relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")
+    team = relay.config.teams[0]
+    relay.on_matrix_event(team, matrix_event("hi all"), "Alice")
+    relay.on_matrix_event(team, {"type": "m.room.message", "sender": "@sigbot:hs.org", "event_id": "$2",
+                                 "content": {"msgtype": "m.text", "body": "<bob> yo",
+                                             "com.beeper.per_message_profile": {"displayname": "bob"}}}, "sigbot")
+    relay.on_matrix_event(team, matrix_event("> <@bob> yo\n\nsure", event_id="$3",
+                                             **{"m.relates_to": {"m.in_reply_to": {"event_id": "$2"}}}), "Alice")
+    relay.on_matrix_event(team, matrix_event("* hi all", event_id="$4", **{
+        "m.new_content": {"msgtype": "m.text", "body": "hi all"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$1"}}), "Alice")
+    relay.on_matrix_event(team, matrix_event("* hi y'all", event_id="$5", **{
+        "m.new_content": {"msgtype": "m.text", "body": "hi y'all"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$1"}}), "Alice")
+    relay.on_matrix_event(team, matrix_event("waves", event_id="$6", msgtype="m.emote"), "Alice")
+    on_wg = [(text, action) for target, text, action, _ in irc.sent if target == "#wg"]
+    assert on_wg == [("<Alice> hi all", False), ("<Alice> bob: sure", False), ("<Alice> * hi y'all", False),
+                     ("Alice waves", True)]
+
+
+def test_a_long_matrix_message_is_cut_to_a_paste_link(tmp_path):
+    relay, irc, _ = relay_for(tmp_path)
+    text = "\n".join(f"line {i}" for i in range(9))
+    relay.on_matrix_event(relay.config.teams[0], matrix_event(text), "Alice")
+    on_wg = [text for target, text, *_ in irc.sent if target == "#wg"]
+    assert len(on_wg) == 4 and on_wg[-1].startswith("<A\u200blice> … (9 lines in all: https://sig.example.org/relay/paste/")
+    paste_id = on_wg[-1].rsplit("/", 1)[1].rstrip(")")
+    assert get_paste(relay.rt.store.db, paste_id).text == text
+    assert on_wg[-1] == [t for target, t, *_ in irc.sent if target == "#wg-2"][-1]  # one paste for both channels
+
+
+def test_a_private_message_to_the_bot_is_answered_privately(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    relay.on_irc_event(said("bob", "!help startmeeting", target="sigbot"))
+    assert irc.sent and all(target == "bob" and notice for target, _, _, notice in irc.sent)
+    assert "startmeeting" in irc.sent[0][1] and matrix.posted == [] and matrix.delivered == []
+
+
+def test_joins_and_parts_reach_matrix_only_when_asked(tmp_path):
+    relay, _, matrix = relay_for(tmp_path)
+    relay.on_irc_event(said("bob", "", kind="join"))
+    assert matrix.posted == []
+    relay, _, matrix = relay_for(tmp_path / "2", "[teams.relay]\nrelay_joins = true")
+    relay.on_irc_event(said("bob", "", kind="join"))
+    relay.on_irc_event(said("bob", "bye", kind="quit"))
+    assert [c["body"] for _, c in matrix.posted] == ["bob joined #wg", "bob quit IRC (bye)"]
