@@ -1,0 +1,130 @@
+"""Action items followed across meetings: recorded from the minutes, listed, closed, published.
+
+An action's owners are the nicks the minutes name in it (MeetBot's rule, see
+bot/meeting/minutes.py). It is open until an owner or a chair says `!done N`.
+The open actions of a team are published to `notes/<team>/actions.json`
+(docs/extending.md) each time they change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bot.agenda.agenda import AgendaError
+from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
+from bot.meeting.minutes import Minutes
+from bot.meeting.render import md_escape
+
+log = logging.getLogger(__name__)
+
+LISTED_AT_START = 3  # open actions named at #startmeeting; the rest are counted
+LISTED = 10  # open actions named by !actions
+
+
+@dataclass(frozen=True)
+class EarlierAction:
+    """One line of the minutes' "Action items from earlier meetings" (templates/minutes.md.j2)."""
+
+    n: int
+    text: str
+    meeting_date: str
+    state: str  # Markdown, escaped: "open" or "done (closed by NICK)"
+
+
+def owner_label(action: ActionRecord) -> str:
+    return ", ".join(action.owners) or "unassigned"
+
+
+def describe(action: ActionRecord) -> str:
+    return f"#{action.n} {owner_label(action)}: {action.text} ({action.meeting_date})"
+
+
+def record_actions(store: AgendaStore, team: str, meeting_id: int, minutes: Minutes) -> None:
+    """Every action of an ended meeting becomes an open action of its team (once per action)."""
+    ids = {a.nick: a.sender for a in minutes.attendees}
+    for action in minutes.actions:
+        owners = list(action.owners)
+        store.add_action(team, action.entry.text, owners, [ids.get(o, o) for o in owners], meeting_id,
+                         f"{minutes.started:%Y-%m-%d}", action.entry.line)
+
+
+def listing(store: AgendaStore, team: str, name: str) -> str:
+    """The answer to `!actions [NAME]`."""
+    actions = store.open_actions(team)
+    if name:
+        actions = [a for a in actions if name.casefold() in (o.casefold() for o in a.owners)]
+    whose = f" of {name}" if name else ""
+    if not actions:
+        return f"There are no open actions{whose}."
+    lines = [f"Open actions{whose} (!done N closes one):"] + [describe(a) for a in actions[:LISTED]]
+    if len(actions) > LISTED:
+        lines.append(f"… and {len(actions) - LISTED} more.")
+    return "\n".join(lines)
+
+
+def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_chair: bool, now: datetime) -> str:
+    """The answer to `!done N`: an owner (by id, or by nick) or a chair closes action N."""
+    text = args.lstrip("#")
+    if not text.isdigit():
+        raise AgendaError("Usage: !done N, with N from !actions.")
+    action = store.action(team, int(text))
+    if action is None:
+        raise AgendaError(f"There is no action #{text}; say !actions for the open ones.")
+    if action.status is ActionStatus.DONE:
+        return f"Action #{action.n} was closed already by {action.closed_by}."
+    owner = sender in action.owner_ids or nick.casefold() in (o.casefold() for o in action.owners)
+    if not owner and not may_chair:
+        raise AgendaError(f"Action #{action.n} belongs to {owner_label(action)}; only they or a chair can close it.")
+    store.close_action(action.id, nick, now)
+    log.info("team %s: action %d closed by %s", team, action.n, sender)
+    return f"Closed action #{action.n}: {action.text}"
+
+
+def start_summary(actions: list[ActionRecord]) -> str | None:
+    """The open actions, briefly, for #startmeeting (IRC-friendly: a few lines)."""
+    if not actions:
+        return None
+    lines = [f"Open actions from earlier meetings ({len(actions)}):"] + [describe(a) for a in actions[:LISTED_AT_START]]
+    if len(actions) > LISTED_AT_START:
+        lines.append(f"… and {len(actions) - LISTED_AT_START} more: say !actions for all.")
+    return "\n".join(lines)
+
+
+def minutes_actions(store: AgendaStore, meeting_id: int, ended: datetime | None) -> tuple[EarlierAction, ...]:
+    """The actions a meeting started with, and their state when it ended."""
+    out = []
+    for a in store.earlier_actions(meeting_id):
+        done = a.status is ActionStatus.DONE and a.closed_at is not None and (ended is None or a.closed_at <= ended)
+        state = f"done (closed by {md_escape(a.closed_by or '?')})" if done else "open"
+        out.append(EarlierAction(a.n, f"#{a.n} {owner_label(a)}: {a.text}", a.meeting_date, state))
+    return tuple(out)
+
+
+def actions_document(store: AgendaStore, team: str, now: datetime, minutes_of) -> dict:
+    """`notes/<team>/actions.json` (shape in docs/extending.md); `minutes_of(meeting_id)` gives the .md path."""
+    return {
+        "team": team,
+        "updated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "open": [{"n": a.n, "owner": owner_label(a), "text": a.text, "meeting": a.meeting_date,
+                  "minutes": minutes_of(a.meeting_id)} for a in store.open_actions(team)],
+    }
+
+
+def write_actions_file(folder: Path, document: dict) -> bool:
+    """Write `actions.json` atomically, only when the open actions changed; True if written."""
+    path = folder / "actions.json"
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if isinstance(old, dict) and old.get("open") == document["open"] and old.get("team") == document["team"]:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return True

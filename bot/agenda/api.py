@@ -1,0 +1,18 @@
+"""What other features read of the agenda (the schedule's reminders show "the agenda so far")."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from bot.agenda.store import AgendaStore
+
+
+def agenda_items(db: Database, team: str) -> list[dict]:
+    """The agenda of `team`'s next meeting, in order, as plain values.
+
+    Each item is `{"n": 1, "text": ..., "owner": nick of who added it,
+    "carried": True if an earlier meeting left it uncovered}`; `n` is the number
+    `!agenda` shows and `#topic N` takes.
+    """
+    return [{"n": n, "text": item.text, "owner": item.owner, "carried": item.carried > 0}
+            for n, item in enumerate(AgendaStore(db).waiting(team), 1)]
