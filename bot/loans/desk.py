@@ -1,0 +1,319 @@
+"""The loan desk: carries out one step of one loan, for chat and CLI alike.
+
+Each method checks the step with the pure model, writes it with conditional
+updates (a loan moves only from the state it was read in; an asset is taken
+only while available), records the event, and returns the public answer plus
+the direct messages it causes. A refused step raises `Refused` with an answer
+that names the current state and what can be done next. Callers hold a
+transaction around a call, and call `LoanStore.lock()` first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.core.message import DirectMessage
+from bot.loans.config import LoanSettings
+from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, AssetStatus, Kind, Loan, Refusal, State,
+                             Step, asset_status_after, decide, position)
+from bot.loans.store import LoanStore
+
+_GPU_TARGET = re.compile(r"gfx[0-9a-z]{2,6}|sm_\d{2,3}[a-z]?|xe[-_]?[a-z0-9]+", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+")
+SYSTEM = Actor("sigbot", "sigbot", admin=True, system=True)
+
+
+class Refused(Exception):
+    """A step that may not be taken; `text` is the answer for the person who asked."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+@dataclass
+class Done:
+    text: str
+    dms: list[DirectMessage] = field(default_factory=list)
+
+
+def stable_identity(who: str) -> bool:
+    """A Matrix ID, an IRC services account or a CLI user; never an IRC nick!user@host, which anyone can take."""
+    return who.startswith(("@", "irc:", "cli:")) and "!" not in who
+
+
+def ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+class Desk:
+    def __init__(self, store: LoanStore, team: str, settings: LoanSettings, now: datetime):
+        self.store = store
+        self.team = team
+        self.settings = settings
+        self.now = now
+
+    def actor(self, who: str, name: str) -> Actor:
+        return Actor(who, name, admin=who in self.settings.admins)
+
+    # --- reading -------------------------------------------------------------
+
+    def loan(self, n: int) -> Loan:
+        loan = self.store.loan(n)
+        if loan is None or loan.team != self.team:
+            raise Refused(f"There is no loan #{n}. Say !loan list to see the loans.")
+        return loan
+
+    def waiting(self) -> list[Loan]:
+        return self.store.loans(self.team, WAITING)
+
+    def position(self, loan: Loan) -> int | None:
+        return position(loan, self.waiting())
+
+    # --- the requester's steps ----------------------------------------------
+
+    def request(self, actor: Actor, target: str, purpose: str, weeks: int | None, no_shipping: bool) -> Done:
+        target = target.lower()
+        kind = self._kind_of(target)
+        if kind is None:
+            raise Refused(f"There is no asset, kind or GPU target {target!r}. Ask for an asset tag (see !hw list), "
+                          f"a kind ({', '.join(k.value for k in Kind)}) or a GPU target such as gfx1100 or sm_90.")
+        if not stable_identity(actor.id):
+            raise Refused("Identify with NickServ first: loans are kept by IRC account, not by nick.")
+        weeks = weeks or self.settings.default_weeks
+        if not 1 <= weeks <= self.settings.max_weeks:
+            raise Refused(f"A loan lasts 1 to {self.settings.max_weeks} weeks; you asked for {weeks}.")
+        if not purpose.strip():
+            raise Refused("Say what it is for: !loan request TARGET for PURPOSE [weeks N]")
+        link = (_URL.search(purpose) or [""])[0] if _URL.search(purpose) else ""
+        shipping = not no_shipping and kind not in ACCESS_KINDS
+        loan = self.store.add_loan(self.team, actor.id, actor.name, target, purpose.strip(), link, weeks, shipping,
+                                   self.now)
+        self.store.add_event(self.team, actor.id, self.now, "request", loan=loan.n, to_state=State.SUBMITTED,
+                             note=f"{target}, {weeks} weeks")
+        place = self.position(loan)
+        return Done(f"Loan request #{loan.n} for {target} ({weeks} weeks) is submitted; "
+                    f"it is {ordinal(place or 1)} in the {target} queue. A loan admin will approve or reject it.")
+
+    def withdraw(self, actor: Actor, n: int) -> Done:
+        loan = self._step(Step.WITHDRAW, n, actor)
+        return self._freed(loan, actor, f"Loan #{n} is withdrawn.", f"Loan #{n} was withdrawn.")
+
+    def received(self, actor: Actor, n: int) -> Done:
+        loan = self._step(Step.RECEIVED, n, actor)
+        return Done(f"Loan #{n} is active: enjoy it, and give it back by {_day(loan.due)}.")
+
+    def return_(self, actor: Actor, n: int, tracking: str) -> Done:
+        loan = self._step(Step.RETURN, n, actor, note=tracking)
+        return Done(f"Loan #{n} is on its way back{_with(tracking)}; a loan admin checks it in when it arrives.",
+                    self._tell_admins(actor, f"Loan #{n} ({self.asset_tag(loan)}) is on its way back"
+                                             f"{_with(tracking)}. Check it in with !loan checkin {n} [CONDITION]."))
+
+    # --- the admins' steps ---------------------------------------------------
+
+    def approve(self, actor: Actor, n: int, tag: str | None) -> Done:
+        loan = self.loan(n)
+        if loan.state is State.APPROVED and tag:  # a waiting request gets an asset by hand
+            return self._allocate_by_hand(actor, loan, tag)
+        if tag:
+            asset = self._asset(tag)
+            if asset.status is not AssetStatus.AVAILABLE:
+                raise Refused(self._busy(asset))
+        self._step(Step.APPROVE, n, actor)
+        if tag:
+            return self._allocate_by_hand(actor, self.loan(n), tag)
+        allocated = self.allocate_waiting()
+        dms = self._tell_requester(loan, actor, f"Loan #{n} ({loan.target}) is approved.")
+        mine = [d for d in allocated if d[0].n == n]
+        if mine:
+            return Done(f"Loan #{n} is approved and {mine[0][1]} is reserved for it.", dms + self.allocated_dms(mine))
+        place = self.position(self.loan(n))
+        return Done(f"Loan #{n} is approved; it waits {ordinal(place or 1)} in the {loan.target} queue for a free "
+                    f"asset.", dms + self.allocated_dms(allocated))
+
+    def reject(self, actor: Actor, n: int, reason: str) -> Done:
+        refusal = decide(Step.REJECT, self.loan(n), actor)
+        if isinstance(refusal, Refusal):
+            raise Refused(refusal.text)
+        if not reason.strip():
+            raise Refused(f"Give a reason: !loan reject {n} REASON (the requester is told it).")
+        loan = self._step(Step.REJECT, n, actor, note=reason)
+        return self._freed(loan, actor, f"Loan #{n} is rejected: {reason}",
+                           f"Loan #{n} ({loan.target}) was rejected: {reason}")
+
+    def ship(self, actor: Actor, n: int, tracking: str) -> Done:
+        loan = self.loan(n)
+        due = self.now + timedelta(weeks=loan.weeks)
+        loan = self._step(Step.SHIP, n, actor, note=tracking, due=due, shipped_at=self.now)
+        what = "shipped" if loan.shipping else "granted"
+        text = (f"Loan #{n} ({self.asset_tag(loan)}) is {what}{_with(tracking)}; due back {_day(due)}. "
+                f"Say !loan received {n} when you have it.")
+        return Done(f"Loan #{n} is {what}{_with(tracking)}; due {_day(due)}.", self._tell_requester(loan, actor, text))
+
+    def checkin(self, actor: Actor, n: int, condition: str) -> Done:
+        loan = self._step(Step.CHECKIN, n, actor, note=condition or "ok", checked_in_at=self.now)
+        self.store.expire_private(n, self.now + timedelta(days=self.settings.address_retention_days))
+        return self._freed(loan, actor, f"Loan #{n} is checked in ({loan.state}"
+                                        f"{': ' + condition if condition else ''}). Thank you!",
+                           f"Loan #{n} is checked in. Thank you!")
+
+    def extend(self, actor: Actor, n: int, weeks: int) -> Done:
+        loan = self.loan(n)
+        if weeks < 1:
+            raise Refused(f"Extend by at least one week: !loan extend {n} WEEKS")
+        if not actor.admin:  # the borrower asks; an admin decides
+            self._step(Step.ASK_EXTENSION, n, actor, note=f"{weeks} weeks", extension_asked=weeks)
+            return Done(f"Loan #{n}: your wish for {weeks} more weeks is passed on to the loan admins.",
+                        self._tell_admins(actor, f"{actor.name} asks to extend loan #{n} by {weeks} weeks "
+                                                 f"(due {_day(loan.due)}). Grant it with !loan extend {n} {weeks}."))
+        if loan.state in OUT and loan.due and loan.shipped_at:
+            limit = loan.shipped_at + timedelta(weeks=self.settings.max_weeks)
+            new_due = loan.due + timedelta(weeks=weeks)
+            if new_due > limit:
+                raise Refused(f"Loan #{n} is due {_day(loan.due)}; loans last at most {self.settings.max_weeks} "
+                              f"weeks, so it can be extended to {_day(limit)} at the latest.")
+        else:
+            new_due = None
+        loan = self._step(Step.EXTEND, n, actor, note=f"+{weeks} weeks", due=new_due, extension_asked=0)
+        return Done(f"Loan #{n} is extended; due {_day(loan.due)}.",
+                    self._tell_requester(loan, actor, f"Loan #{n} is extended; now due {_day(loan.due)}."))
+
+    def lost(self, actor: Actor, n: int) -> Done:
+        loan = self._step(Step.LOST, n, actor)
+        return Done(f"Loan #{n} is marked lost; {self.asset_tag(loan)} is missing from the inventory.")
+
+    def close(self, n: int) -> None:
+        """sigbot closes a checked-in loan once its retention time is over."""
+        self._step(Step.CLOSE, n, SYSTEM, note="shipping details deleted")
+
+    # --- private details, only ever in a direct message ----------------------
+
+    def give_details(self, actor: Actor, n: int, details: str) -> Done:
+        loan = self.loan(n)
+        if actor.id != loan.requester:
+            raise Refused(f"Only {loan.requester_name}, who asked for loan #{n}, can give its shipping details.")
+        if loan.state in {State.REJECTED, State.WITHDRAWN, State.CLOSED, State.LOST}:
+            raise Refused(f"Loan #{n} is {loan.state}: it needs no shipping details.")
+        # Kept until the loan is checked in plus the retention time; the longest a loan can run bounds it.
+        expires = self.now + timedelta(weeks=self.settings.max_weeks + 4,
+                                       days=self.settings.address_retention_days)
+        self.store.set_private(n, details, self.now, expires)
+        self.store.add_event(self.team, actor.id, self.now, "details", loan=n, note="shipping details given")
+        return Done(f"Thank you: the shipping details of loan #{n} are stored privately and deleted "
+                    f"{self.settings.address_retention_days} days after the loan is checked in.",
+                    self._tell_admins(actor, f"Loan #{n}: shipping details received. Say !loan address {n} "
+                                             f"here to read them."))
+
+    def read_details(self, actor: Actor, n: int) -> Done:
+        loan = self.loan(n)
+        if not actor.admin and actor.id != loan.requester:
+            raise Refused("Only a loan admin or the borrower can read a loan's shipping details.")
+        details = self.store.private(n)
+        if details is None:
+            return Done(f"Loan #{n} has no shipping details (none given, or deleted after the loan).")
+        return Done(f"Loan #{n} ships to:\n{details}")
+
+    # --- allocation ----------------------------------------------------------
+
+    def allocate_waiting(self) -> list[tuple[Loan, str]]:
+        """Give free assets to approved requests, first come first served; returns (loan, tag) pairs."""
+        done = []
+        for loan in self.store.loans(self.team, [State.APPROVED]):
+            for asset in self.store.assets(self.team):
+                if asset.status is AssetStatus.AVAILABLE and asset.matches(loan.target):
+                    if self._take(SYSTEM, loan, asset.id, asset.tag):
+                        done.append((self.loan(loan.n), asset.tag))
+                        break
+        return done
+
+    def _freed(self, loan: Loan, actor: Actor, public: str, to_requester: str) -> Done:
+        """A loan let go of its asset (or its place): the next in line may get one now."""
+        allocated = self.allocate_waiting()
+        return Done(public, self._tell_requester(loan, actor, to_requester) + self.allocated_dms(allocated))
+
+    def _allocate_by_hand(self, actor: Actor, loan: Loan, tag: str) -> Done:
+        decision = decide(Step.ALLOCATE, loan, actor)
+        if isinstance(decision, Refusal):
+            raise Refused(decision.text)
+        asset = self._asset(tag)
+        if not self._take(actor, loan, asset.id, asset.tag):
+            raise Refused(self._busy(self.store.asset_by_id(asset.id)))
+        loan = self.loan(loan.n)
+        return Done(f"Loan #{loan.n} is approved and {asset.tag} is reserved for it.",
+                    self._tell_requester(loan, actor, f"Loan #{loan.n} ({loan.target}) is approved.")
+                    + self.allocated_dms([(loan, asset.tag)]))
+
+    def _take(self, actor: Actor, loan: Loan, asset_id: int, tag: str) -> bool:
+        """Reserve the asset and move the loan, both or neither: exactly one of two racing admins wins."""
+        with self.store.db.atomic():
+            if not self.store.take_asset(asset_id):
+                return False
+            if not self.store.move(loan.n, State.APPROVED, State.ALLOCATED, asset_id=asset_id):
+                raise Refused(f"Loan #{loan.n} changed meanwhile; say !loan show {loan.n}.")
+            self.store.add_event(self.team, actor.id, self.now, Step.ALLOCATE, loan=loan.n, asset=tag,
+                                 from_state=State.APPROVED, to_state=State.ALLOCATED, note=tag)
+        return True
+
+    def allocated_dms(self, allocated: list[tuple[Loan, str]]) -> list[DirectMessage]:
+        out = []
+        for loan, tag in allocated:
+            ask = (f" Send me your shipping address and a phone number here, in this direct chat, as: "
+                   f"!loan address {loan.n} NAME, STREET, CITY, COUNTRY, PHONE") if loan.shipping else ""
+            out.append(DirectMessage(loan.requester, f"Loan #{loan.n}: {tag} is reserved for you.{ask}"))
+        return out
+
+    # --- helpers -------------------------------------------------------------
+
+    def _step(self, step: Step, n: int, actor: Actor, note: str = "", **fields) -> Loan:
+        loan = self.loan(n)
+        decision = decide(step, loan, actor, condition=note)
+        if isinstance(decision, Refusal):
+            raise Refused(decision.text)
+        if fields.get("due", 0) is None:
+            del fields["due"]
+        if not self.store.move(n, loan.state, decision, note=note or loan.note, **fields):
+            raise Refused(f"Loan #{n} changed meanwhile; say !loan show {n}.")
+        status = asset_status_after(decision)
+        if loan.asset_id is not None and status is not None and loan.state in HOLDING:
+            self.store.set_asset_status(loan.asset_id, status, (AssetStatus.RESERVED, AssetStatus.ON_LOAN))
+        self.store.add_event(self.team, actor.id, self.now, step, loan=n, asset=self.asset_tag(loan) or None,
+                             from_state=loan.state, to_state=decision, note=note)
+        return self.loan(n)
+
+    def _asset(self, tag: str):
+        asset = self.store.asset(self.team, tag)
+        if asset is None:
+            raise Refused(f"There is no asset {tag}. Say !hw list to see the inventory.")
+        return asset
+
+    def asset_tag(self, loan: Loan) -> str:
+        return self.store.asset_by_id(loan.asset_id).tag if loan.asset_id else ""
+
+    def _busy(self, asset) -> str:
+        holder = self.store.holder_of(asset.id)
+        by = f" for loan #{holder.n}" if holder else ""
+        return f"{asset.tag} is {asset.status}{by}, not available. Say !hw list to see what is free."
+
+    def _kind_of(self, target: str) -> Kind | None:
+        if target in {k.value for k in Kind}:
+            return Kind(target)
+        for asset in self.store.assets(self.team):
+            if asset.matches(target) and asset.status is not AssetStatus.RETIRED:
+                return asset.kind
+        return Kind.GPU if _GPU_TARGET.fullmatch(target) else None
+
+    def _tell_requester(self, loan: Loan, actor: Actor, text: str) -> list[DirectMessage]:
+        return [] if actor.id == loan.requester else [DirectMessage(loan.requester, text)]
+
+    def _tell_admins(self, actor: Actor, text: str) -> list[DirectMessage]:
+        return [DirectMessage(a, text) for a in self.settings.admins if a != actor.id]
+
+
+def _with(tracking: str) -> str:
+    return f" (tracking: {tracking})" if tracking else ""
+
+
+def _day(when: datetime | None) -> str:
+    return f"{when:%Y-%m-%d}" if when else "no date yet"
