@@ -1,0 +1,172 @@
+"""`sigbot farm-agent`: collect this host's GPUs and send them to sigbot.
+
+Runs whichever vendor tools exist (nvidia-smi; amd-smi, else rocm-smi;
+xpu-smi is detected and logged but not parsed yet), each with a timeout, turns
+their output into one `HostReport` with the parsers of this package, and POSTs
+it, signed (see signing.py), every `interval` seconds.  A tool that is missing,
+hangs or prints something unreadable costs its GPUs, never the agent.
+
+Standard library only (urllib), so a farm host needs nothing but
+``pip install sigbot``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from bot.farm import report as rep
+from bot.farm.amd import parse_amd_smi_json, parse_rocm_smi_json
+from bot.farm.nvidia import parse_nvidia_smi_csv, parse_nvidia_smi_xml
+from bot.farm.report import HostReport
+from bot.farm.signing import signed_headers
+
+log = logging.getLogger(__name__)
+
+TOOL_TIMEOUT = 20.0  # nvidia-smi can take seconds on a busy 8-GPU host; a hung driver never returns
+MAX_OUTPUT = 8 * 1024 * 1024
+
+NVIDIA_QUERY = ("index,name,uuid,pci.bus_id,memory.total,memory.used,utilization.gpu,temperature.gpu,"
+                "power.draw,power.limit,driver_version,compute_cap,ecc.errors.uncorrected.volatile.total")
+NVIDIA_APPS = "gpu_uuid,pid,process_name,used_gpu_memory"
+
+# Runs a tool: argv -> stdout, or None when it is missing, fails or hangs.
+Runner = Callable[[list[str]], "str | None"]
+
+
+def run_tool(argv: list[str], timeout: float = TOOL_TIMEOUT) -> str | None:
+    path = shutil.which(argv[0])
+    if path is None:
+        return None
+    try:
+        done = subprocess.run([path, *argv[1:]], capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        log.warning("%s timed out after %.0f s", " ".join(argv), timeout)
+        return None
+    except OSError as exc:
+        log.warning("%s could not run: %s", argv[0], exc)
+        return None
+    if done.returncode != 0:
+        log.info("%s exited %d: %s", " ".join(argv), done.returncode,
+                 done.stderr.decode("utf-8", "replace").strip()[:200])
+        return None
+    return done.stdout[:MAX_OUTPUT].decode("utf-8", "replace")
+
+
+def _nvidia(run: Runner, host: str) -> HostReport | None:
+    """The CSV query (it carries compute_cap); the XML log where it fails (old drivers lack fields)."""
+    csv = run(["nvidia-smi", f"--query-gpu={NVIDIA_QUERY}", "--format=csv,nounits"])
+    if csv is not None:
+        apps = run(["nvidia-smi", f"--query-compute-apps={NVIDIA_APPS}", "--format=csv,nounits"])
+        version = run(["nvidia-smi", "--version"])
+        try:
+            return parse_nvidia_smi_csv(csv, host=host, apps_text=apps, version_text=version)
+        except ValueError as exc:
+            log.warning("nvidia-smi CSV unreadable, trying -q -x: %s", exc)
+    xml = run(["nvidia-smi", "-q", "-x"])
+    try:
+        return parse_nvidia_smi_xml(xml, host=host) if xml is not None else None
+    except ValueError as exc:
+        log.warning("nvidia-smi output unreadable: %s", exc)
+        return None
+
+
+def _amd(run: Runner, host: str) -> HostReport | None:
+    """amd-smi where installed; rocm-smi (deprecated) otherwise."""
+    try:
+        metric = run(["amd-smi", "metric", "--json"])
+        if metric is not None:
+            static = run(["amd-smi", "static", "--json"])
+            version = run(["amd-smi", "version", "--json"])
+            try:
+                return parse_amd_smi_json(metric, static, version, host=host)
+            except ValueError:
+                # Only the metric is essential: retry without the companions.
+                return parse_amd_smi_json(metric, host=host)
+        rocm = run(["rocm-smi", "--showallinfo", "--json"])
+        return parse_rocm_smi_json(rocm, host=host) if rocm is not None else None
+    except ValueError as exc:
+        log.warning("amd-smi/rocm-smi output unreadable: %s", exc)
+        return None
+
+
+def merge(host: str, parts: list[HostReport], collected_at: str) -> HostReport:
+    """One report from each vendor's: GPUs renumbered after the previous vendor's where indices clash."""
+    gpus: list[rep.Gpu] = []
+    for part in parts:
+        offset = 0 if not gpus else max(g.index for g in gpus) + 1
+        clash = any(g.index in {x.index for x in gpus} for g in part.gpus)
+        gpus += [replace(g, index=g.index + offset) if clash else g for g in part.gpus]
+    first = next((p.driver_version for p in parts if p.driver_version), None)
+    return HostReport(
+        host=host, gpus=tuple(gpus[: rep.MAX_GPUS]), driver_version=first,
+        cuda_version=next((p.cuda_version for p in parts if p.cuda_version), None),
+        rocm_version=next((p.rocm_version for p in parts if p.rocm_version), None),
+        collected_at=collected_at,
+    )
+
+
+def collect(host: str, now: datetime, run: Runner = run_tool) -> HostReport:
+    parts = [p for p in (_nvidia(run, host), _amd(run, host)) if p is not None]
+    if run(["xpu-smi", "discovery", "-j"]) is not None:
+        log.info("xpu-smi found: Intel GPUs are not read by the agent yet; use the XPU Manager exporter")
+    return merge(host, parts, now.isoformat(timespec="seconds"))
+
+
+@dataclass
+class Sender:
+    """POSTs signed reports with urllib, retrying with exponential backoff and jitter."""
+
+    url: str
+    host: str
+    secret: str
+    timeout: float = 10.0
+    attempts: int = 5
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+    def send(self, body: bytes) -> bool:
+        delay = 1.0
+        for attempt in range(1, self.attempts + 1):
+            # Re-signed on every attempt: a retry minutes later must not be stale.
+            headers = signed_headers(self.host, self.secret, int(self.clock()), body)
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    response.read(4096)
+                    return True
+            except urllib.error.HTTPError as exc:
+                reason = exc.read(300).decode("utf-8", "replace").strip()
+                if 400 <= exc.code < 500 and exc.code != 429:
+                    # Refused (bad secret, unknown host, malformed): retrying cannot help.
+                    log.error("sigbot refused the report: %d %s", exc.code, reason)
+                    return False
+                log.warning("attempt %d: sigbot answered %d %s", attempt, exc.code, reason)
+            except (urllib.error.URLError, OSError) as exc:
+                log.warning("attempt %d: cannot reach %s: %s", attempt, self.url, exc)
+            if attempt < self.attempts:
+                self.sleep(delay + random.uniform(0, delay / 2))
+                delay = min(delay * 2, 60.0)
+        return False
+
+
+def report_body(report: HostReport) -> bytes:
+    return json.dumps(report.to_json(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def default_host() -> str:
+    return socket.gethostname().split(".")[0] or "unknown"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,139 @@
+"""The farm's published state: one `FarmView` built from the store, and status.json.
+
+`notes/<team>/farm/status.json` follows docs/extending.md; the plots lie
+beside it.  Files are written atomically and only when their content changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.config.model import Team
+from bot.farm.alerts import HostSnapshot, Snapshot
+from bot.farm.config import FarmSettings, Machine
+from bot.farm.report import HostReport
+from bot.farm.store import CiRun, FarmStore
+
+RUNS_SHOWN = 20
+
+
+def farm_dir(team: Team) -> Path:
+    return team.notes_dir / "farm"
+
+
+def plot_name(host: str, span: str) -> str:
+    """File name of a host's plot; host names are checked by the config (letters, digits, . - _)."""
+    return f"{host}-{span}.svg"
+
+
+@dataclass(frozen=True)
+class HostView:
+    machine: Machine
+    last_seen: datetime | None
+    report: HostReport | None
+    online: bool
+
+    @property
+    def busy(self) -> bool:
+        return self.report is not None and any(g.processes for g in self.report.gpus)
+
+
+@dataclass(frozen=True)
+class PlatformView:
+    platform: str
+    runs: tuple[CiRun, ...]  # newest first
+
+    @property
+    def latest(self) -> CiRun:
+        return self.runs[0]
+
+
+@dataclass(frozen=True)
+class FarmView:
+    team: str
+    settings: FarmSettings
+    hosts: tuple[HostView, ...]
+    platforms: tuple[PlatformView, ...]
+    alerts: tuple[dict, ...]  # active alerts from the alert state
+    now: datetime
+
+    def snapshot(self) -> Snapshot:
+        main = self.settings.main_branch
+        return Snapshot(
+            hosts=tuple(HostSnapshot(h.machine, h.last_seen, h.report) for h in self.hosts),
+            ci_main=tuple((p.platform, tuple(r.result for r in p.runs if r.branch == main)[:2])
+                          for p in self.platforms))
+
+
+def farm_view(store: FarmStore, team: str, settings: FarmSettings, now: datetime) -> FarmView:
+    seen = {h.host: h for h in store.hosts(team)}
+    limit = timedelta(seconds=settings.interval_seconds * settings.offline_after_intervals)
+    hosts = []
+    for m in settings.machines:
+        h = seen.get(m.name)
+        hosts.append(HostView(m, h.last_seen if h else None, h.report if h else None,
+                              h is not None and now - h.last_seen <= limit))
+    platforms = tuple(PlatformView(p, tuple(store.runs(team, p, RUNS_SHOWN))) for p in store.platforms(team))
+    alerts = tuple(sorted(store.alert_state(team).get("active", {}).values(), key=lambda a: a["since"]))
+    return FarmView(team, settings, tuple(hosts), tuple(p for p in platforms if p.runs), alerts, now)
+
+
+def status_json(view: FarmView, plots: list[dict]) -> dict:
+    hosts = []
+    for h in view.hosts:
+        r = h.report
+        hosts.append({
+            "host": h.machine.name, "online": h.online, "busy": h.busy,
+            "last_seen": h.last_seen.isoformat() if h.last_seen else None,
+            "expected_gpus": h.machine.gpus, "labels": list(h.machine.labels),
+            "gpus": [g.to_json() for g in r.gpus] if r else [],
+            "driver_version": r.driver_version if r else None,
+            "cuda_version": r.cuda_version if r else None,
+            "rocm_version": r.rocm_version if r else None,
+        })
+    ci = [{
+        "platform": p.platform, "runs": len(p.runs), "passed": p.latest.passed, "failed": p.latest.failed,
+        "skipped": p.latest.skipped, "failing": list(p.latest.failing), "url": p.latest.url,
+        "result": p.latest.result, "finished": p.latest.finished.isoformat(),
+        "pass_rate": round(sum(r.result == "passed" for r in p.runs) / len(p.runs), 3),
+    } for p in view.platforms]
+    return {
+        "team": view.team, "updated": view.now.isoformat(timespec="seconds"), "hosts": hosts,
+        "alerts": [{"kind": a["kind"], "host": a["subject"], "since": a["since"], "text": a["text"]}
+                   for a in view.alerts],
+        "ci": ci, "plots": plots,
+    }
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomic write (temporary file + rename), skipped when the content is the same."""
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_status(folder: Path, status: dict) -> bool:
+    # "updated" changes every time; compare without it so unchanged state is not rewritten.
+    path = folder / "status.json"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if {**old, "updated": None} == {**status, "updated": None}:
+                return False
+        except ValueError:
+            pass
+    return write_if_changed(path, json.dumps(status, indent=2, ensure_ascii=False).encode("utf-8"))

@@ -1,0 +1,207 @@
+"""The farm's web endpoints: agent reports, CI webhooks and uploads, and the published plots.
+
+    POST /farm/report                          signed agent report (signing.py)
+    POST /farm/github                          GitHub workflow_job webhook (X-Hub-Signature-256)
+    POST /farm/junit?platform=P[&branch=B&url=U]         JUnit XML, Authorization: Bearer <ci token>
+    POST /farm/testing-farm?platform=P[&branch=B]        Testing Farm request JSON, same token
+    GET  /farm/<team>/                         the team's farm page (status and plots)
+    GET  /farm/<team>/<file>                   status.json and the SVG plots
+
+Refusals say why (in a short text body) and store nothing: 401 for a
+missing, bad, stale or replayed signature or token, 403 for an unknown host,
+400 for a malformed body, 413 (from the web server) for one over 1 MiB.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+import re
+
+from aiohttp import web
+
+from bot.config.model import ConfigError, Secret
+from bot.farm import ci, service
+from bot.farm.config import FarmSettings
+from bot.farm.publish import farm_dir
+from bot.farm.report import HostReport
+from bot.farm.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
+from bot.farm.store import FarmStore
+from bot.farm.values import shorten
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(svg|json)")
+_TYPES = {"svg": "image/svg+xml", "json": "application/json"}
+
+
+def farm_teams(rt: Runtime) -> list[tuple[str, FarmSettings]]:
+    return [(team.name, settings) for team, settings in service.farm_teams(rt)]
+
+
+def _secret(secret: Secret | None) -> str | None:
+    """The secret's value; None (and an error in the log) where it cannot be read."""
+    if secret is None:
+        return None
+    try:
+        return secret.get()
+    except ConfigError as exc:
+        log.error("farm: %s", exc)
+        return None
+
+
+def _refuse(status: int, why: str) -> web.Response:
+    return web.Response(status=status, text=why + "\n")
+
+
+def add_routes(rt: Runtime, app: web.Application) -> None:
+    verifier = ReportVerifier()
+    store = FarmStore(rt.store.db)
+
+    async def report(request: web.Request) -> web.Response:
+        body = await request.read()
+        host = request.headers.get(HOST_HEADER, "")
+        machines = [(team, s.machine(host)) for team, s in farm_teams(rt)]
+        machines = [(team, m) for team, m in machines if m is not None and m.secret is not None]
+        if not machines:
+            log.warning("farm report from unknown host %r refused (from %s)", shorten(host), request.remote)
+            return _refuse(403, "unknown host")
+        now = rt.now().timestamp()
+        ts, sig = request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER)
+        why, good = "bad signature", None
+        # A host declared by several teams: each secret is tried once, so the
+        # replay memory does not mistake the second try for a replay.
+        for secret in dict.fromkeys(filter(None, (_secret(m.secret) for _, m in machines))):
+            if (why := verifier.check(secret, ts, sig, body, now)) is None:
+                good = secret
+                break
+        accepted = [team for team, m in machines if good is not None and _secret(m.secret) == good]
+        if not accepted:
+            log.warning("farm report from %s refused: %s", host, why)
+            return _refuse(401, why)
+        try:
+            parsed = HostReport.from_json(json.loads(body))
+        except (ValueError, RecursionError) as exc:
+            return _refuse(400, f"malformed report: {shorten(exc, 200)}")
+        if parsed.host != host:
+            return _refuse(400, f"malformed report: host {shorten(parsed.host)!r} is not the signing host")
+        with rt.store.transaction():
+            for team in accepted:
+                store.record_report(team, parsed, rt.now(), "agent")
+        return web.json_response({"ok": True, "gpus": len(parsed.gpus)})
+
+    async def github(request: web.Request) -> web.Response:
+        body = await request.read()
+        header = request.headers.get("X-Hub-Signature-256")
+        teams = [(team, s) for team, s in farm_teams(rt)
+                 if (want := _secret(s.github_secret)) and github_signature_ok(want, body, header)]
+        if not teams:
+            log.warning("GitHub webhook with a missing or bad signature refused (from %s)", request.remote)
+            return _refuse(401, "bad or missing X-Hub-Signature-256")
+        event = request.headers.get("X-GitHub-Event", "")
+        if event == "ping":
+            return web.json_response({"ok": True, "pong": True})
+        if event != "workflow_job":
+            return web.json_response({"ok": True, "ignored": shorten(event, 40)}, status=202)
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            return _refuse(400, f"malformed JSON: {shorten(exc, 120)}")
+        stored = 0
+        for team, settings in teams:
+            labels = {label for m in settings.machines for label in m.labels}
+            try:
+                run = ci.workflow_job(payload, labels, rt.now())
+            except ValueError as exc:
+                return _refuse(400, str(exc))
+            if run is not None:
+                stored += store.record_run(team, run)
+        return web.json_response({"ok": True, "stored": stored})
+
+    def _token_teams(request: web.Request) -> list[str]:
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        return [team for team, s in farm_teams(rt)
+                if token and (want := _secret(s.ci_token))
+                and hmac.compare_digest(want.encode(), token.encode("utf-8", "replace"))]
+
+    async def upload(request: web.Request, parse) -> web.Response:
+        body = await request.read()
+        teams = _token_teams(request)
+        if not teams:
+            log.warning("CI upload to %s without a valid token refused (from %s)", request.path, request.remote)
+            return _refuse(401, "missing or bad bearer token")
+        try:
+            platform = ci.check_platform(request.query.get("platform"))
+            branch = request.query.get("branch") or None
+            run = parse(body, platform, branch, request.query.get("url"))
+        except ValueError as exc:
+            return _refuse(400, str(exc))
+        stored = sum(store.record_run(team, run) for team in teams) if run else 0
+        return web.json_response({"ok": True, "stored": stored})
+
+    async def junit(request: web.Request) -> web.Response:
+        return await upload(request, lambda body, p, b, url: ci.junit(body, p, b, url, rt.now()))
+
+    def _testing_farm(body: bytes, platform: str, branch: str | None, url: str | None):
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"malformed JSON: {shorten(exc, 120)}") from None
+        return ci.testing_farm(payload, platform, branch, rt.now())
+
+    async def testing_farm(request: web.Request) -> web.Response:
+        return await upload(request, _testing_farm)
+
+    async def page(request: web.Request) -> web.Response:
+        team = request.match_info["team"]
+        folder = _team_folder(rt, team)
+        status_file = folder / "status.json" if folder else None
+        if status_file is None or not status_file.is_file():
+            raise web.HTTPNotFound(text="no farm status for this team\n")
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+        return web.Response(text=render_page(status), content_type="text/html")
+
+    async def file(request: web.Request) -> web.StreamResponse:
+        team, name = request.match_info["team"], request.match_info["name"]
+        folder = _team_folder(rt, team)
+        m = _FILE.fullmatch(name)
+        if folder is None or m is None or not (folder / name).is_file():
+            raise web.HTTPNotFound(text="no such file\n")
+        return web.Response(body=(folder / name).read_bytes(), content_type=_TYPES[m.group(1)])
+
+    app.router.add_post("/farm/report", report)
+    app.router.add_post("/farm/github", github)
+    app.router.add_post("/farm/junit", junit)
+    app.router.add_post("/farm/testing-farm", testing_farm)
+    app.router.add_get("/farm/{team}/", page)
+    app.router.add_get("/farm/{team}/{name}", file)
+
+
+def _team_folder(rt: Runtime, name: str):
+    team = rt.config.team(name)
+    if team is None or not isinstance(team.sections.get("farm"), FarmSettings):
+        return None
+    return farm_dir(team)
+
+
+def render_page(status: dict) -> str:
+    """The team's farm page; every value from a report is HTML-escaped."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(h['host'])}</td><td>{'online' if h['online'] else 'offline'}</td>"
+        f"<td>{len(h['gpus'])}/{e(str(h['expected_gpus'] or '?'))}</td>"
+        f"<td>{e(', '.join(g['name'] or '?' for g in h['gpus'][:4]))}</td><td>{e(h['last_seen'] or 'never')}</td></tr>"
+        for h in status["hosts"])
+    alerts = "".join(f"<li>{e(a['text'])} (since {e(a['since'])})</li>" for a in status["alerts"]) or "<li>none</li>"
+    ci_rows = "".join(f"<tr><td>{e(c['platform'])}</td><td>{c['passed']}</td><td>{c['failed']}</td>"
+                      f"<td>{c['skipped']}</td><td>{e(', '.join(c['failing'][:5]))}</td></tr>" for c in status["ci"])
+    plots = "".join(f"<figure><img src=\"{e(p['file'])}\" alt=\"{e(p['title'])}\"><figcaption>{e(p['title'])}"
+                    "</figcaption></figure>" for p in status["plots"])
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Farm: {e(status['team'])}</title></head>"
+            f"<body><h1>GPU farm of {e(status['team'])}</h1><p>Updated {e(status['updated'])}</p>"
+            "<table><tr><th>host</th><th>state</th><th>GPUs</th><th>models</th><th>last report</th></tr>"
+            f"{rows}</table><h2>Alerts</h2><ul>{alerts}</ul><h2>CI</h2><table><tr><th>platform</th><th>passed</th>"
+            f"<th>failed</th><th>skipped</th><th>failing</th></tr>{ci_rows}</table><h2>Plots</h2>{plots}</body></html>")
