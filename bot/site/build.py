@@ -1,0 +1,347 @@
+"""Build the archive site from the notes folder, re-rendering only what changed.
+
+Every output file has a *signature*: a hash of everything it is made from
+(input hashes, the summaries it lists, the templates and this package's code).
+The manifest `.sigbot-site.json` in the output folder keeps the signatures of
+the last build and the input hashes (by size and mtime, see sources.py), so a
+build after one new meeting renders that meeting, its neighbours (prev/next
+links), its team's page and feed, the home page and the newest search segment,
+and leaves the rest alone. Outputs whose input disappeared are removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from bot.meeting.paths import contained
+from bot.meeting.render import DEFAULT_TEMPLATES
+from bot.site import search
+from bot.site.markup import MinutesRenderer, item_lines, log_html
+from bot.site.pages import farm_context, loans_context, schedule_entries, open_actions, year_groups
+from bot.site.sources import InputCache, MeetingFiles, meeting_summary, read_json, read_text, scan_meetings
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = DEFAULT_TEMPLATES / "site"
+MANIFEST = ".sigbot-site.json"
+MANIFEST_VERSION = 1
+FEED_ENTRIES = 20
+RECENT_ON_HOME = 10
+_PLOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.(png|svg|jpg|jpeg|webp|gif)$")
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    title: str = "Meeting notes"
+    public_url: str | None = None  # for absolute links in feeds and webcal:// subscribe links
+
+
+@dataclass
+class BuildReport:
+    meetings: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def _sig(*parts: Any) -> str:
+    # repr, not json.dumps: several times faster, and stable for the plain values passed here
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:24]
+
+
+def _code_signature() -> str:
+    """Templates, static files and this package's code: a change re-renders everything."""
+    h = hashlib.sha1(str(MANIFEST_VERSION).encode())
+    for folder in (TEMPLATES, Path(__file__).parent):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".j2", ".css", ".js", ".py"):
+                h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+class _Output:
+    """Writes a file only when its signature changed; remembers what this build produced."""
+
+    def __init__(self, root: Path, old: dict[str, str], report: BuildReport):
+        self.root = root
+        self._root = os.fspath(root)
+        self.old = old
+        self.pages: dict[str, str] = {}
+        self.report = report
+
+    def stale(self, rel: str, sig: str) -> bool:
+        self.pages[rel] = sig
+        return self.old.get(rel) != sig or not os.path.exists(f"{self._root}/{rel}")
+
+    def write(self, rel: str, text: str) -> None:
+        path = contained(self.root, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        self.report.written.append(rel)
+
+    def copy(self, rel: str, source: Path | str) -> None:
+        path = contained(self.root, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(path)
+        self.report.written.append(rel)
+
+    def put(self, rel: str, sig: str, render) -> None:
+        if self.stale(rel, sig):
+            self.write(rel, render())
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """One per process: compiling the templates costs more than an incremental build (auto_reload still
+    notices an edited template)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["utc"] = _utc_text
+    return env
+
+
+def _utc_text(iso: str) -> str:
+    """"2024-05-01T15:00:00Z" as "2024-05-01 15:00 UTC" (what readers without scripts see)."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    return f"{t:%Y-%m-%d %H:%M} UTC"
+
+
+def _root(rel: str) -> str:
+    return "../" * rel.count("/")
+
+
+def _relative(page: str, target: str) -> str:
+    """The URL of site path `target` from the page at site path `page`."""
+    here, there = posixpath.dirname(page), posixpath.dirname(target)
+    if here == there:
+        return target[len(there) + 1:] if there else target
+    return posixpath.relpath(target, here or ".")
+
+
+class SiteBuilder:
+    def __init__(self, notes: Path, out: Path, options: SiteOptions | None = None):
+        self.notes = notes.resolve()
+        self.out = out.resolve()
+        self.options = options or SiteOptions()
+        self.env = _environment()
+        self.renderer = MinutesRenderer()
+
+    def build(self) -> BuildReport:
+        report = BuildReport()
+        manifest = self._load_manifest()
+        code = _code_signature()
+        old_pages = manifest.get("pages", {}) if manifest.get("code") == code else {}
+        cache = InputCache(self.notes, manifest.get("inputs"))
+        out = _Output(self.out, old_pages, report)
+        old_summaries: dict[str, dict] = manifest.get("summaries", {})
+        summaries: dict[str, dict] = {}
+
+        teams = scan_meetings(self.notes)
+        if self._out_inside_notes():
+            teams.pop(self.out.relative_to(self.notes).parts[0], None)
+        self._static(out, code)
+        all_meetings: list[tuple[MeetingFiles, dict, dict[str, str]]] = []
+        team_pages = []
+        for team, meetings in teams.items():
+            rows = []
+            for files in meetings:
+                hashes = {kind: cache.digest(p) for kind, p in
+                          (("md", files.md), ("log", files.log), ("json", files.json)) if p is not None}
+                saved = old_summaries.get(files.rel)
+                if saved and saved.get("_json") == hashes["json"]:
+                    summary = saved
+                else:
+                    summary = meeting_summary(read_json(files.json), files)
+                    summary["_json"] = hashes["json"]
+                summaries[files.rel] = summary
+                rows.append((files, summary, hashes))
+            for i, (files, summary, hashes) in enumerate(rows):
+                prev = rows[i - 1][1] if i > 0 else None
+                nxt = rows[i + 1][1] if i + 1 < len(rows) else None
+                self._meeting(out, code, files, summary, hashes, prev, nxt)
+            all_meetings += rows
+            team_pages.append(self._team(out, code, cache, team, [r[1] for r in rows]))
+            report.meetings += len(rows)
+        self._home(out, code, cache, team_pages, [r[1] for r in all_meetings])
+        self._search(out, code, all_meetings)
+
+        for rel in set(old_pages) - set(out.pages):
+            try:
+                contained(self.out, rel).unlink()
+                report.removed.append(rel)
+            except (FileNotFoundError, ValueError):
+                pass
+        self._save_manifest({"version": MANIFEST_VERSION, "code": code, "inputs": cache.current,
+                             "summaries": summaries, "pages": out.pages})
+        return report
+
+    # --- pages ----------------------------------------------------------------
+
+    def _page(self, template: str, rel: str, **ctx: Any) -> str:
+        return self.env.get_template(template).render(root=_root(rel), site_title=self.options.title, **ctx)
+
+    def _static(self, out: _Output, code: str) -> None:
+        for path in sorted((TEMPLATES / "static").iterdir()):
+            out.put(f"static/{path.name}", code, path.read_text)
+
+    def _meeting(self, out: _Output, code: str, files: MeetingFiles, summary: dict, hashes: dict[str, str],
+                 prev: dict | None, nxt: dict | None) -> None:
+        rel = files.rel
+        for kind, ext in (("md", ".md"), ("log", ".log.txt"), ("json", ".json")):
+            source = getattr(files, kind)
+            if source is not None and out.stale(rel + ext, hashes[kind]):
+                out.copy(rel + ext, source)
+        neighbours = tuple(s and {"url": _relative(rel, s["rel"] + ".html"), "title": s["title"],
+                                  "started": s["started"]} for s in (prev, nxt))
+        sig = _sig(code, hashes, neighbours, summary["title"])
+
+        def render() -> str:
+            assert files.md is not None
+            log_text = read_text(files.log) if files.log else ""
+            record = read_json(files.json) if files.json else None
+            minutes = self.renderer.render(read_text(files.md),
+                                           files.stem + ".log.txt",
+                                           item_lines(record) if isinstance(record, dict) else None)
+            return self._page("meeting.html.j2", rel + ".html", m=summary, team=files.team,
+                              minutes=Markup(minutes), log=Markup(log_html(log_text)) if log_text else None,
+                              prev=neighbours[0], next=neighbours[1], stem=files.stem)
+
+        out.put(rel + ".html", sig, render)
+
+    def _team(self, out: _Output, code: str, cache: InputCache, team: str, meetings: list[dict]) -> dict:
+        folder = self.notes / team
+        published = {name: self._published(cache, folder / name) for name in
+                     ("calendar.ics", "schedule.json", "actions.json", "loans.json", "farm/status.json")}
+        schedule = schedule_entries(read_json(folder / "schedule.json")) if published["schedule.json"] else []
+        if published["calendar.ics"] and out.stale(f"{team}/calendar.ics", published["calendar.ics"]):
+            out.copy(f"{team}/calendar.ics", folder / "calendar.ics")
+        known = {m["rel"].split("/", 1)[1]: m["rel"] for m in meetings}
+        listing = [{k: m[k] for k in ("rel", "title", "started", "_json")} for m in meetings]
+        info = {"name": team, "count": len(meetings), "last": meetings[-1] if meetings else None,
+                "schedule": schedule, "loans": bool(published["loans.json"]),
+                "farm": bool(published["farm/status.json"]), "calendar": bool(published["calendar.ics"])}
+
+        def team_page() -> str:
+            actions = open_actions(read_json(folder / "actions.json"), known) if published["actions.json"] else []
+            return self._page("team.html.j2", f"{team}/index.html", team=info, years=year_groups(meetings, team),
+                              actions=actions, webcal=self._webcal(f"{team}/calendar.ics"))
+
+        out.put(f"{team}/index.html", _sig(code, listing, published, self.options.public_url), team_page)
+        recent = listing[-FEED_ENTRIES:]
+        out.put(f"{team}/atom.xml", _sig(code, recent, self.options.public_url),
+                lambda: self._page("atom.xml.j2", f"{team}/atom.xml", team=team, entries=list(reversed(
+                    meetings[-FEED_ENTRIES:])), base=(self.options.public_url or "").rstrip("/")))
+        if published["loans.json"]:
+            out.put(f"{team}/loans.html", _sig(code, published["loans.json"]),
+                    lambda: self._page("loans.html.j2", f"{team}/loans.html", team=team,
+                                       loans=loans_context(read_json(folder / "loans.json"))))
+        if published["farm/status.json"]:
+            farm = farm_context(read_json(folder / "farm" / "status.json"))
+            plots = [p for p in farm["plots"] if _PLOT.match(str(p["file"])) and (folder / "farm" / p["file"]).is_file()]
+            for plot in plots:
+                rel = f"{team}/farm/{plot['file']}"
+                if out.stale(rel, cache.digest(folder / "farm" / plot["file"])):
+                    out.copy(rel, folder / "farm" / plot["file"])
+            farm["plots"] = plots
+            out.put(f"{team}/farm.html", _sig(code, published["farm/status.json"], plots),
+                    lambda: self._page("farm.html.j2", f"{team}/farm.html", team=team, farm=farm))
+        return info
+
+    def _home(self, out: _Output, code: str, cache: InputCache, teams: list[dict], meetings: list[dict]) -> None:
+        recent = sorted(meetings, key=lambda m: m["started"], reverse=True)[:RECENT_ON_HOME]
+        calendar = self._published(cache, self.notes / "calendar.ics")
+        if calendar and out.stale("calendar.ics", calendar):
+            out.copy("calendar.ics", self.notes / "calendar.ics")
+        sig = _sig(code, teams, [m["rel"] for m in recent], calendar, self.options.title)
+        out.put("index.html", sig, lambda: self._page("home.html.j2", "index.html", teams=teams, recent=recent,
+                                                      calendar=bool(calendar), webcal=self._webcal("calendar.ics")))
+        out.put("search.html", _sig(code, self.options.title), lambda: self._page("search.html.j2", "search.html"))
+
+    def _search(self, out: _Output, code: str, meetings: list[tuple[MeetingFiles, dict, dict[str, str]]]) -> None:
+        ordered = sorted(meetings, key=lambda r: (r[1]["started"], r[0].rel))
+        shards: dict[str, list[str]] = {}
+        old_index = self._old_index()
+        size = search.SEGMENT_SIZE
+        for first in range(0, len(ordered), size):
+            segment, rows = f"s{first // size:04d}", ordered[first:first + size]
+            sig = _sig(code, [(f.rel, h.get("log"), s["title"], s["started"]) for f, s, h in rows])
+            if not out.stale(f"search/{segment}/docs.json", sig) and segment in old_index:
+                shards[segment] = old_index[segment]
+                for key in shards[segment]:
+                    out.pages[f"search/{segment}/{key}.json"] = sig
+                continue
+            docs = (search.SearchDoc(f.rel + ".html", s["title"], f.team, s["started"][:10],
+                                     f.rel + ".log.txt" if f.log else "",
+                                     read_text(f.log) if f.log else "")
+                    for f, s, h in rows)
+            files = search.build_segment(docs)
+            shards[segment] = [name[:-5] for name in files if name != "docs.json"]
+            for name, text in files.items():
+                out.pages[f"search/{segment}/{name}"] = sig
+                out.write(f"search/{segment}/{name}", text)
+        index = search.index_json(shards)
+        out.put("search/index.json", _sig(index), lambda: index)
+
+    # --- helpers --------------------------------------------------------------
+
+    def _published(self, cache: InputCache, path: Path) -> str | None:
+        """The content hash of a feature's published file, None when it is absent."""
+        try:
+            return cache.digest(path) if path.is_file() else None
+        except OSError:
+            return None
+
+    def _webcal(self, rel: str) -> str | None:
+        url = self.options.public_url
+        if not url or not url.startswith(("http://", "https://")):
+            return None
+        return "webcal://" + url.split("://", 1)[1].rstrip("/") + "/" + rel
+
+    def _out_inside_notes(self) -> bool:
+        return self.out != self.notes and self.notes in self.out.parents
+
+    def _old_index(self) -> dict[str, list[str]]:
+        try:
+            return json.loads((self.out / "search" / "index.json").read_text())["segments"]
+        except (OSError, ValueError, KeyError):
+            return {}
+
+    def _load_manifest(self) -> dict:
+        try:
+            data = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION else {}
+
+    def _save_manifest(self, data: dict) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.out / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.out / MANIFEST)
+
+
+def build_site(notes: Path, out: Path, options: SiteOptions | None = None) -> BuildReport:
+    """Render `notes` into the static site `out` (incrementally when `out` holds an earlier build)."""
+    return SiteBuilder(notes, out, options).build()

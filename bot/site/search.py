@@ -1,0 +1,97 @@
+"""The prebuilt full-text index that search.js reads on a static host.
+
+Every line of every log (nick and text) and every meeting's title is indexed.
+The index is split twice so that a search downloads little and a new meeting
+rewrites little:
+
+- in chronological chunks of SEGMENT_SIZE meetings (a *segment*): a new
+  meeting is the newest, so a build after it rewrites only the last segment
+  (a meeting imported into the past rewrites the segments after it);
+- inside a segment, by the first two characters of each word (a *shard*), so a
+  query word fetches one small file per segment, and prefix search ("pack" finds
+  "packaging") works.
+
+    search/index.json                {"version": 1, "segments": {"s0000": ["pa", "ro", "x6b65", ...]}}
+    search/<segment>/docs.json       [[page url, title, team, "YYYY-MM-DD", log url or ""], ...]
+    search/<segment>/<shard>.json    {"word": "doc:line,line;doc:line", ...}
+
+Line 0 is the meeting's title (the result links to the page's top).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SEGMENT_SIZE = 40  # meetings per segment: ~35 segments for ten years of five teams
+WORD = re.compile(r"\w{2,40}")
+INDEX_VERSION = 1
+_ASCII_KEY = re.compile(r"^[a-z0-9]{2}$")
+
+
+def shard_key(word: str) -> str:
+    """A file-name-safe key for a word's first two characters (search.js computes the same)."""
+    head = word[:2]
+    return head if _ASCII_KEY.match(head) else "x" + head.encode("utf-8").hex()
+
+
+def words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    url: str  # the meeting page, relative to the site root
+    title: str
+    team: str
+    date: str
+    log_url: str  # the raw .log.txt (search.js reads result lines from it), "" without a log
+    log: str  # the log's text
+
+
+def build_segment(docs: Iterable[SearchDoc]) -> dict[str, str]:
+    """The files of one segment: {file name: JSON text}."""
+    postings: dict[str, list[int]] = {}
+    doc_rows = []
+    for number, doc in enumerate(docs):
+        doc_rows.append([doc.url, doc.title, doc.team, doc.date, doc.log_url])
+        base = number << 20  # line numbers stay below 2**20 (a million lines)
+        for word in words(doc.title):
+            postings.setdefault(word, []).append(base)
+        findall = WORD.findall
+        for line_no, line in enumerate(doc.log.lower().split("\n")[: (1 << 20) - 1], 1):
+            # "HH:MM:SS " is not worth indexing; nick and text are.
+            for word in set(findall(line, 9)):
+                postings.setdefault(word, []).append(base | line_no)
+    shards: dict[str, dict[str, str]] = {}
+    for word, refs in postings.items():
+        shards.setdefault(shard_key(word), {})[word] = _encode(refs)
+    files = {f"{key}.json": json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+             for key, body in shards.items()}
+    files["docs.json"] = json.dumps(doc_rows, ensure_ascii=False, separators=(",", ":"))
+    return files
+
+
+def _encode(refs: list[int]) -> str:
+    """[doc << 20 | line, ...] (sorted) as "doc:line,line;doc:line"."""
+    groups: list[str] = []
+    current = -1
+    lines: list[str] = []
+    for ref in refs:
+        doc = ref >> 20
+        if doc != current:
+            if lines:
+                groups.append(f"{current}:{','.join(lines)}")
+            current, lines = doc, []
+        lines.append(str(ref & 0xFFFFF))
+    if lines:
+        groups.append(f"{current}:{','.join(lines)}")
+    return ";".join(groups)
+
+
+def index_json(segments: dict[str, list[str]]) -> str:
+    """search/index.json: the segments and, for each, the shards it has (no 404s for the script)."""
+    return json.dumps({"version": INDEX_VERSION, "segments": {k: sorted(v) for k, v in sorted(segments.items())}},
+                      separators=(",", ":"))
