@@ -16,19 +16,15 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import p90, publish, with_synapse  # noqa: E402
 from matrix_users import BotProcess, User, make_room  # noqa: E402
-from servers.synapse import Synapse, ensure_synapse, synapse_venv  # noqa: E402
-
-
-def p90(values: list[float]) -> float:
-    return statistics.quantiles(values, n=10)[-1]
+from servers.synapse import Synapse  # noqa: E402
 
 
 async def first_notice_after(user: User, room: str, sender: str, timeout: float = 30) -> None:
@@ -89,17 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
-    python = ensure_synapse(synapse_venv())
-    with tempfile.TemporaryDirectory() as tmp:
-        synapse = Synapse(python, Path(tmp) / "synapse")
-        synapse.start()
-        try:
-            times = asyncio.run(measure(synapse, Path(tmp), args.rounds))
-        finally:
-            synapse.stop()
-    text = report(times, args.rounds)
-    print(text)
-    (ROOT / "bench" / "results-matrix.md").write_text(text)
+    times = with_synapse(lambda synapse, tmp: asyncio.run(measure(synapse, tmp, args.rounds)))
+    publish("matrix", report(times, args.rounds))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Everything a chat command can change has an equivalent here for admins.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -85,6 +86,10 @@ def run(ctx: click.Context, log_format: str) -> None:
         asyncio.run(run_bot(config))
     except RuntimeError as exc:  # login refused, homeserver unreachable at start...
         click.echo(f"sigbot: {exc}", err=True)
+        sys.exit(1)
+    except sqlite3.Error as exc:
+        click.echo(f"sigbot: cannot open the database {config.database}: {exc} "
+                   "(is its folder writable, and is there free space?)", err=True)
         sys.exit(1)
 
 
@@ -207,3 +212,26 @@ def demo(out_dir: Path) -> None:
         path = write_notes(minutes, contained(out_dir.resolve()), RenderContext("demo", "Europe/Berlin"))
         data = json.loads(path.with_suffix("").with_suffix(".json").read_text())
         click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")
+
+
+from bot.farm.cli import farm_agent  # noqa: E402  (the agent's command lives with the farm)
+
+main.add_command(farm_agent)
+
+from bot.agenda.cli import agenda_cli  # noqa: E402
+
+main.add_command(agenda_cli)
+
+from bot.site.cli import serve, site  # noqa: E402  (the archive site's commands live with the site)
+
+main.add_command(site)
+main.add_command(serve)
+
+from bot.schedule.cli import schedule  # noqa: E402  (the schedule's commands live with the schedule)
+
+main.add_command(schedule)
+
+from bot.loans.cli import hw_group, loans_group  # noqa: E402  (the loans' commands live with the loans)
+
+main.add_command(loans_group)
+main.add_command(hw_group)

@@ -14,16 +14,19 @@ redaction or a restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.agenda import hooks as agenda_hooks
+from bot import metrics
 from bot.config import Config, Team
 from bot.core.commands import Registry, Scope
 from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
-from bot.meeting.minutes import build_minutes
+from bot.meeting.minutes import Minutes, build_minutes
 from bot.meeting.model import LogLine, MeetingState
 from bot.meeting.paths import meeting_dir
 from bot.meeting.render import RenderContext, write_notes
@@ -54,7 +57,7 @@ class RoomCall:
 
     def scrub(self) -> None:
         if self.line_id is not None:
-            self.dispatcher.store.scrub_line(self.line_id)
+            self.dispatcher.scrub_line(self.line_id)
 
 
 class Dispatcher:
@@ -64,8 +67,18 @@ class Dispatcher:
         self.registry = registry
         self.bot_nick = bot_nick
         self._states: dict[int, MeetingState] = {}
+        # Called as hook(team name, path of the .md, minutes) after a meeting's notes are written
+        # (the archive site rebuilds and commits from there); a hook must only queue work.
+        self.notes_written: list[Callable[[str, Path, Minutes], None]] = []
 
     # --- entry points used by the adapters ----------------------------------
+
+    def scrub_line(self, line_id: int) -> None:
+        """Forget what a line said; a running meeting is folded again from the scrubbed log."""
+        self.store.scrub_line(line_id)
+        meeting_id = self.store.line(line_id).meeting_id
+        if meeting_id is not None:
+            self._states.pop(meeting_id, None)
 
     def handle(self, msg: Message) -> list[Effect]:
         """Store `msg`, then act on it. A redelivered event id is ignored."""
@@ -80,6 +93,7 @@ class Dispatcher:
         record = self.store.add_line(msg, team.name, running.id if running else None, self._privileged(team, msg))
         if record is None:
             return []
+        metrics.EVENTS.labels(msg.network.value).inc()
         return self._act(team, record, msg)
 
     def edit(self, event_id: str, text: str, when: datetime) -> list[Effect]:
@@ -132,6 +146,13 @@ class Dispatcher:
                 effects += self._publish(record, state)
         return effects
 
+    def chairs_running_meeting(self, msg: Message, line_id: int | None) -> bool:
+        """Whether `msg`'s sender chairs the meeting running in its room (for room commands' rights)."""
+        meeting = self.store.running_meeting(msg.room)
+        if meeting is None or line_id is None:
+            return False
+        return engine.is_chair(self._state(meeting, line_id), _log_line(self.store.line(line_id), msg.text))
+
     # --- internals ----------------------------------------------------------
 
     def _privileged(self, team: Team, msg: Message) -> bool:
@@ -155,9 +176,12 @@ class Dispatcher:
 
     def _act_on_line(self, team: Team, record: LineRecord, msg: Message, text: str) -> list[Effect]:
         call = self.registry.parse(text) if record.kind is LineKind.SAID else None
+        if call is not None:
+            metrics.COMMANDS.labels(call.command.name).inc()
         effects: list[Effect] = []
         meeting = self.store.meeting(record.meeting_id) if record.meeting_id else None
-        if meeting is None and call and call.command.name == "startmeeting":
+        started = meeting is None and call is not None and call.command.name == "startmeeting"
+        if started:
             meeting = self.store.start_meeting(team.name, record.room, record.time)
             self.store.assign_line(record.id, meeting.id)
             self._states[meeting.id] = engine.begin(_log_line(record, text), record.room)
@@ -167,16 +191,20 @@ class Dispatcher:
             args = call.args if call.command.name == "help" else ""
             answer = help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list."
             effects.append(Reply(record.room, answer))
+        if started:  # the agenda and the open actions, said (and logged) right after the start
+            effects += agenda_hooks.meeting_started(self.store.db, team.name, meeting.id, record.room)
         if call and call.command.scope is Scope.ROOM:
             effects += call.command.handler(RoomCall(team, msg, call.args, record.privileged, self, record.id))
         return effects
 
     def _act_direct(self, record: LineRecord, msg: Message) -> list[Effect]:
         """A direct message: only commands declared `direct=True` run; answers stay in the DM."""
-        call = self.registry.parse(msg.text.strip())
+        call = self.registry.parse(msg.text.strip()) if msg.kind is LineKind.SAID else None
         effects: list[Effect]
         with self.store.transaction():
-            if call is None:
+            if msg.kind is not LineKind.SAID:
+                effects = []  # notices and emotes are never commands
+            elif call is None:
                 effects = [Reply(msg.room, "I answer commands here. Say !help for the list.")]
             elif call.command.name in ("help", "commands"):
                 args = call.args if call.command.name == "help" else ""
@@ -217,6 +245,7 @@ class Dispatcher:
             return
         state = self._states.pop(meeting.id)
         self.store.end_meeting(meeting.id, state.ended or when, state.name)
+        agenda_hooks.meeting_ended(self.store.db, meeting.team, meeting.id, build_minutes(state))
         ended.append((self.store.meeting(meeting.id), state))
 
     def _say(self, team: Team, room: str, text: str, when: datetime, kind: LineKind,
@@ -254,8 +283,15 @@ class Dispatcher:
                 return []
         minutes = build_minutes(state)
         folder = meeting_dir(team.notes_dir.parent, team.notes_dir.name, minutes.started)
-        path = write_notes(minutes, folder, RenderContext(team.name, team.timezone), team.template_dir)
+        sections = agenda_hooks.minutes_sections(self.store.db, meeting.id, meeting.ended)
+        path = write_notes(minutes, folder, RenderContext(team.name, team.timezone, **sections), team.template_dir)
         self.store.set_notes_path(meeting.id, str(path))
+        agenda_hooks.publish_actions(self.store.db, team, meeting.ended or minutes.ended)
+        for hook in self.notes_written:
+            try:
+                hook(team.name, path, minutes)
+            except Exception:
+                log.exception("a notes_written hook failed; the notes are written")
         return [Reply(meeting.room, f"Meeting ended. Minutes: {self._link(path)}")]
 
     def _link(self, path: Path) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from bot.app import build_dispatcher
 from bot.chat.matrix import MatrixAdapter
 from bot.config import Config
+from bot.relay.bridge import start_relay
 from bot.runtime import Runtime, start_services
 from bot.web.server import build_app, start_web
 
@@ -55,9 +56,11 @@ async def run_bot(config: Config, now: Callable[[], datetime] | None = None,
     await adapter.join_rooms()
     log.info("sigbot is up as %s in %d room(s)", config.matrix.user_id, len(adapter.room_ids))
     rt.deliver = adapter.deliver
-    adapter.deliver(dispatcher.recover())
+    # With [irc], the relay connects and makes rt.deliver answer on both networks.
+    irc = [start_relay(rt, adapter, stop)] if config.irc is not None else []
+    rt.deliver(dispatcher.recover())
     web_runner = await start_web(build_app(rt), config.web_listen)
-    tasks = [asyncio.create_task(adapter.sync_forever(stop)), *start_services(rt, stop)]
+    tasks = [asyncio.create_task(adapter.sync_forever(stop)), *irc, *start_services(rt, stop)]
     await stop.wait()
     log.info("stopping (meeting state is already stored)")
     for task in tasks:

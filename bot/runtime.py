@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import import_module
@@ -31,9 +31,18 @@ log = logging.getLogger(__name__)
 
 SERVICES: list[str] = [
     "bot.meeting.timers:end_forgotten_meetings",
+    "bot.schedule.reminders:reminder_service",
+    "bot.loans.reminders:loan_reminders",
+    "bot.farm.service:watch",
+    "bot.farm.scrape:scrape",
+    "bot.site.publish:publish_service",
 ]
 
 WEB_ROUTES: list[str] = [
+    "bot.schedule.web:add_routes",
+    "bot.relay.web:add_routes",
+    "bot.farm.web:add_routes",
+    "bot.site.routes:add_routes",  # last: the site catches every other GET path
 ]
 
 
@@ -52,6 +61,25 @@ class Runtime:
     @property
     def store(self) -> Store:
         return self.dispatcher.store
+
+
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def ticks(stop: asyncio.Event, seconds: float) -> AsyncIterator[None]:
+    """For a periodic service: yields at once and then every `seconds` until `stop`.
+
+    The loop body catches and logs its own exceptions, so one failed round
+    does not end the service.
+    """
+    while not stop.is_set():
+        yield
+        await sleep_or_stop(stop, seconds)
 
 
 def load(target: str) -> Any:
@@ -73,7 +101,4 @@ async def _guarded(target: str, rt: Runtime, stop: asyncio.Event) -> None:
             raise
         except Exception:
             log.exception("service %s failed; restarting it in 10 s", target)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=10)
-            except asyncio.TimeoutError:
-                pass
+            await sleep_or_stop(stop, 10)

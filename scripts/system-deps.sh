@@ -6,6 +6,8 @@ set -euo pipefail
 
 need=()
 command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need+=(ngircd)
+# Headless Chromium for the archive site's browser tests (tests/test_site_browser.py).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -101,13 +101,12 @@ class BotProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(self.config), "run"],
                                      cwd=self.tmp, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log)
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until this start's first sync is done: from then on, what users say is read, not skipped as history."""
         deadline = time.monotonic() + timeout
         log = self.tmp / f"bot-{self.starts}.log"
         while time.monotonic() < deadline:
-            if "sigbot is up" in log.read_text():
-                # the first sync after login is where history is skipped; give it one turn
-                await asyncio.sleep(1.0)
+            if "matrix: synced; reading new messages" in log.read_text():
                 return
             assert self.proc and self.proc.poll() is None, log.read_text()
             await asyncio.sleep(0.1)
@@ -127,7 +126,7 @@ class BotProcess:
                 self.proc.kill()
 
     def notes(self) -> dict:
-        files = list((self.tmp / "notes" / "wg").rglob("*.json"))
+        files = list((self.tmp / "notes" / "wg").glob("[0-9]*/*.json"))  # minutes only, not notes/<team>/actions.json
         assert len(files) == 1, files
         return json.loads(files[0].read_text())
 

@@ -44,7 +44,7 @@ class Room:
         return self.bot.handle(self.message(who, text, kind))
 
     def notes(self) -> dict:
-        files = list((self.config.notes_dir / "wg").rglob("*.json"))
+        files = list((self.config.notes_dir / "wg").glob("[0-9]*/*.json"))  # minutes only, not notes/<team>/actions.json
         assert len(files) == 1, files
         return json.loads(files[0].read_text())
 

@@ -14,20 +14,30 @@ import json
 import logging
 import os
 import random
+import sqlite3
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import ClientError
-from nio import AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomResolveAliasResponse, SyncError, WhoamiResponse
+from nio import (Api, AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomCreateResponse, RoomGetStateEventResponse,
+                 RoomMessagesResponse, RoomPreset, RoomResolveAliasResponse, SyncError, WhoamiResponse)
 
+from bot import metrics
 from bot.chat.backoff import Backoff
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
-from bot.config import Config, MatrixSettings
-from bot.core.message import Effect, Message, Network, React, Reply
+from bot.config import Config, MatrixSettings, Team
+from bot.core.message import DirectMessage, Effect, Message, Network, React, Reply
 from bot.dispatch import Dispatcher
+from bot.runtime import sleep_or_stop
 
 log = logging.getLogger(__name__)
 SYNC_TOKEN_KEY = "matrix.next_batch"
+DIRECT_KEY = "matrix.direct_rooms"
+SEEN_KEY = "matrix.seen_rooms"
+ENCRYPTED_KEY = "matrix.encryption_notice"
+GAP_PAGES = 50
 SEND_ATTEMPTS = 12
 
 
@@ -46,6 +56,20 @@ class MatrixAdapter:
         self.senders: list[asyncio.Task] = []
         self.warned_encrypted: set[str] = set()
         self.last_sync: datetime | None = None
+        # The IRC relay (bot/relay/bridge.py) hooks in here: it is told of every
+        # event read in a team room (team, event source, sender's display name),
+        # and the dispatcher's answers go through `route`, to both networks.
+        self.on_room_event: list[Callable[[Team | None, dict, str], None]] = []
+        self.route: Callable[[list[Effect]], None] = self.deliver
+        # Direct chats: room id -> the one person it is with, and back.
+        self.direct_users: dict[str, str] = json.loads(self.store.get_value(DIRECT_KEY) or "{}")
+        self.direct_rooms: dict[str, str] = {user: room for room, user in self.direct_users.items()}
+        self.direct_queue: asyncio.Queue | None = None
+        self.storage_error: str | None = None  # set while the database cannot be written
+        # Rooms whose history before the bot's join has been skipped already.
+        # None for a database from before this was kept: the first sync then marks every room seen.
+        seen = self.store.get_value(SEEN_KEY)
+        self.seen_rooms: set[str] | None = set(json.loads(seen)) if seen else None
 
     # --- session -----------------------------------------------------------
 
@@ -54,7 +78,20 @@ class MatrixAdapter:
         return self.config.data_dir / "matrix-session.json"
 
     async def login(self) -> None:
-        """Reuse the stored device and token; log in (once) when there is none."""
+        """Reuse the stored device and token; log in (once) when there is none.
+
+        An unreachable homeserver at start is a RuntimeError that names it: the
+        operator sees what is wrong instead of a traceback.
+        """
+        try:
+            await self._login()
+        except (OSError, ClientError, asyncio.TimeoutError) as exc:
+            if self.client is not None:
+                await self.client.close()
+            raise RuntimeError(f"cannot reach the Matrix homeserver {self.settings.homeserver}: "
+                               f"{exc.__class__.__name__}: {exc} (is it running? is matrix.homeserver right?)") from None
+
+    async def _login(self) -> None:
         self.client = AsyncClient(
             self.settings.homeserver, self.settings.user_id,
             # nio honours M_LIMIT_EXCEEDED's retry_after_ms itself; other
@@ -124,16 +161,31 @@ class MatrixAdapter:
                 resp = await self.client.join(room_id)
                 if isinstance(resp, JoinError):
                     log.error("matrix: cannot join %s (team %s): %s; invite me", name, team.name, resp.message)
+                    continue
+            state = await self.client.room_get_state_event(room_id, "m.room.encryption")
+            if isinstance(state, RoomGetStateEventResponse):
+                await self._check_encrypted(room_id, known=True)
 
     async def _answer_invites(self, sync) -> None:
+        """Join team rooms and direct chats; decline everything else."""
         assert self.client is not None
-        for room_id in sync.rooms.invite:
+        for room_id, info in sync.rooms.invite.items():
+            inviter = _direct_inviter(info.invite_state, self.settings.user_id)
             if room_id in self.names:
                 log.info("matrix: accepting the invite to %s", self.names[room_id])
                 await self.client.join(room_id)
+            elif inviter:
+                log.info("matrix: accepting a direct chat from %s", inviter)
+                if not isinstance(await self.client.join(room_id), JoinError):
+                    self._remember_direct(room_id, inviter)
             else:
                 log.warning("matrix: declining an invite to %s: no team uses that room", room_id)
                 await self.client.room_leave(room_id)
+
+    def _remember_direct(self, room_id: str, user: str) -> None:
+        self.direct_users[room_id] = user
+        self.direct_rooms[user] = room_id
+        self.store.set_value(DIRECT_KEY, json.dumps(self.direct_users))
 
     # --- reading -----------------------------------------------------------
 
@@ -152,29 +204,115 @@ class MatrixAdapter:
                 await sleep_or_stop(stop, delay)
                 continue
             backoff.healthy()
-            self.last_sync = datetime.now(timezone.utc)
             await self._answer_invites(resp)
-            if token is None:
-                log.info("matrix: first start, old history is not replayed as commands")
-            else:
-                for room_id, room in resp.rooms.join.items():
-                    if room_id in self.names:
-                        self._check_encrypted(room_id)
-                        for event in room.timeline.events:
-                            self._handle_event(room_id, event)
+            if token is None or self.seen_rooms is None:
+                self.seen_rooms = self.seen_rooms or set()
+                self._mark_seen(resp.rooms.join)
+            try:
+                if token is None:
+                    log.info("matrix: first start, old history is not replayed as commands")
+                else:
+                    for room_id, room in resp.rooms.join.items():
+                        if room_id in self.names or room_id in self.direct_users:
+                            await self._read_room(room_id, room.timeline, token)
+                # Stored only after the whole batch is handled: a crash before this
+                # line makes the server send the batch again, and dedup by event id
+                # keeps every line exactly once.
+                self.store.set_value(SYNC_TOKEN_KEY, resp.next_batch)
+            except sqlite3.Error as exc:
+                # The disk is full or read-only: keep the old token so the batch
+                # comes again, and try again until the condition clears.
+                self._storage_failed(exc)
+                await sleep_or_stop(stop, backoff.next_delay())
+                continue
+            if token is None or self.last_sync is None:
+                log.info("matrix: synced; reading new messages")  # tests wait for this line
             token = resp.next_batch
-            # Stored only after the whole batch is handled: a crash before this
-            # line makes the server send the batch again, and dedup by event id
-            # keeps every line exactly once.
-            self.store.set_value(SYNC_TOKEN_KEY, token)
+            self.last_sync = datetime.now(timezone.utc)
+            self._storage_ok()
 
-    def _handle_event(self, room_id: str, event) -> None:
-        source = getattr(event, "source", None) or {}
+    def _storage_failed(self, exc: Exception) -> None:
+        """Say once, in the log and in the team rooms, that lines cannot be stored; nothing is acted on meanwhile."""
+        log.error("storage: cannot write the database %s: %s; messages are not handled until it can "
+                  "(they are read again then, none is lost)", self.config.database, exc)
+        if self.storage_error is None:
+            self.storage_error = str(exc)
+            self._tell_teams(f"sigbot cannot write its database ({exc}). I am not handling messages until this "
+                             "is fixed; everything said meanwhile is read when it is.")
+
+    def _storage_ok(self) -> None:
+        if self.storage_error is not None:
+            self.storage_error = None
+            log.info("storage: the database can be written again; catching up")
+            self._tell_teams("sigbot can write its database again and has caught up.")
+
+    def _tell_teams(self, text: str) -> None:
+        for name in self.room_ids:
+            self._enqueue(name, "m.room.message", notice_content(text))
+
+    def _mark_seen(self, rooms) -> None:
+        assert self.seen_rooms is not None
+        self.seen_rooms.update(rooms)
+        self.store.set_value(SEEN_KEY, json.dumps(sorted(self.seen_rooms)))
+
+    async def _read_room(self, room_id: str, timeline, since: str) -> None:
+        """Handle one room's new events, in order, with none missed and no old history replayed."""
+        if room_id in self.names:
+            await self._check_encrypted(room_id)
+        events = [getattr(e, "source", None) or {} for e in timeline.events]
+        if self.seen_rooms is not None and room_id not in self.seen_rooms:
+            # Newly joined: the timeline may show history from before the bot
+            # was there, which must not run as commands. Read only what follows
+            # the bot's own join.
+            events = _after_own_join(events, self.settings.user_id)
+            self._mark_seen([room_id])
+        elif timeline.limited and timeline.prev_batch:
+            events = await self._gap(room_id, timeline.prev_batch, since) + events
+        for source in events:
+            self._handle_event(room_id, source)
+
+    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[dict]:
+        """Events the server left out of a limited sync (more were sent than the timeline holds).
+
+        Pages back from the timeline's start to the previous sync token; dedup
+        by event id in the store makes any overlap harmless.
+        """
+        assert self.client is not None
+        events: list[dict] = []
+        start = prev_batch
+        for _ in range(GAP_PAGES):
+            resp = await self.client.room_messages(room_id, start=start, end=since, limit=100)
+            if not isinstance(resp, RoomMessagesResponse):
+                log.error("matrix: could not fetch the events missed in %s: %s", room_id, getattr(resp, "message", resp))
+                break
+            events = [getattr(e, "source", None) or {} for e in reversed(resp.chunk)] + events
+            if not resp.chunk or not resp.end or resp.end == start:
+                break
+            start = resp.end
+        else:
+            log.error("matrix: more than %d pages missed in %s; the oldest were not read", GAP_PAGES, room_id)
+        log.info("matrix: read %d missed event(s) in %s", len(events), room_id)
+        return events
+
+    def _handle_event(self, room_id: str, source: dict) -> None:
         sender = source.get("sender")
-        if not sender or sender == self.settings.user_id:
+        if not sender:
             return
+        if sender == self.settings.user_id:  # the hooks learn who our relayed lines stand for; nothing to handle
+            if room_id in self.names:
+                self._tell_hooks(room_id, source, sender)
+            return
+        # An event read again after a crash (its batch was not acknowledged) is
+        # not relayed again: the hooks hear of it only the first time it is stored.
+        event_id = source.get("event_id")
+        seen = bool(event_id) and self.store.line_by_event(event_id) is not None
         try:
-            self.deliver(self._effects_of(room_id, source))
+            effects = self._effects_of(room_id, source)
+            if room_id in self.names and not seen:
+                self._tell_hooks(room_id, source, sender)
+            self.route(effects)
+        except sqlite3.Error:
+            raise  # the database cannot be written: the whole batch is retried
         except Exception:  # one bad event must never stop the bot
             log.exception("matrix: failed to handle event %s in %s", source.get("event_id"), room_id)
 
@@ -189,28 +327,50 @@ class MatrixAdapter:
         incoming = read_message(source.get("content") or {})
         if incoming is None:
             return []
+        direct = room_id in self.direct_users
+        if direct and source["sender"] != self.direct_users[room_id]:
+            return []  # someone else invited into a direct chat: not theirs to use
         if incoming.edits:
-            return self.dispatcher.edit(incoming.edits, incoming.text, when)
+            # An edit in a direct chat is not stored: what was said there may be private.
+            return [] if direct else self.dispatcher.edit(incoming.edits, incoming.text, when)
         assert self.client is not None
         room = self.client.rooms.get(room_id)
-        name = self.names[room_id]
-        team = self.config.team_for_room(name)
+        name = room_id if direct else self.names[room_id]
+        team = None if direct else self.config.team_for_room(name)
         level = room.power_levels.get_user_level(source["sender"]) if room else 0
         msg = Message(
             network=Network.MATRIX, room=name, sender=source["sender"],
             nick=(room.user_name(source["sender"]) if room else None) or source["sender"],
             text=incoming.text, time=when, kind=incoming.kind, event_id=source.get("event_id"),
-            privileged=team is not None and level >= team.chair_power_level,
+            privileged=team is not None and level >= team.chair_power_level, direct=direct,
         )
         return self.dispatcher.handle(msg)
 
-    def _check_encrypted(self, room_id: str) -> None:
+    async def _check_encrypted(self, room_id: str, known: bool = False) -> None:
+        """Say once (ever: remembered in the database), in the log and in the room, that it cannot be read."""
         assert self.client is not None
         room = self.client.rooms.get(room_id)
-        if room is not None and room.encrypted and room_id not in self.warned_encrypted:
-            self.warned_encrypted.add(room_id)
-            log.error("matrix: room %s is encrypted; sigbot does not support encrypted rooms yet and cannot read it",
-                      self.names[room_id])
+        encrypted = known or (room is not None and room.encrypted)
+        if not encrypted or room_id in self.warned_encrypted:
+            return
+        self.warned_encrypted.add(room_id)
+        name = self.names[room_id]
+        log.error("matrix: room %s is encrypted; sigbot does not support encrypted rooms yet and cannot read it", name)
+        key = f"{ENCRYPTED_KEY}.{room_id}"
+        if self.store.get_value(key):
+            return
+        # nio refuses to send unencrypted into an encrypted room, so this one
+        # notice goes through the plain client-server API; servers accept it.
+        text = ("sigbot cannot work in this room: it is end-to-end encrypted, and sigbot does not support "
+                "encrypted rooms yet. Use an unencrypted room for the team (encryption cannot be turned off "
+                "in a room once on).")
+        method, path, data = Api.room_send(self.client.access_token, room_id, "m.room.message",
+                                            notice_content(text), str(uuid.uuid4()))
+        resp = await self.client.send(method, path, data, headers={"Content-Type": "application/json"})
+        if resp.status == 200:
+            self.store.set_value(key, "1")
+        else:
+            log.error("matrix: could not post the encryption notice in %s: HTTP %s", name, resp.status)
 
     # --- writing -----------------------------------------------------------
 
@@ -220,9 +380,57 @@ class MatrixAdapter:
                 self._enqueue(effect.room, "m.room.message", notice_content(effect.text))
             elif isinstance(effect, React) and effect.event_id:
                 self._enqueue(effect.room, "m.reaction", reaction_content(effect.event_id, effect.key))
+            elif isinstance(effect, DirectMessage) and effect.user.startswith("@"):
+                self._direct(effect)
+
+    def _direct(self, effect: DirectMessage) -> None:
+        """Direct messages go through one queue, so a chat is opened once and messages keep their order."""
+        if self.direct_queue is None:
+            self.direct_queue = asyncio.Queue()
+            self.senders.append(asyncio.get_running_loop().create_task(self._direct_loop(self.direct_queue)))
+        self.direct_queue.put_nowait(effect)
+
+    async def _direct_loop(self, queue: asyncio.Queue) -> None:
+        assert self.client is not None
+        while True:
+            effect: DirectMessage = await queue.get()
+            room_id = self.direct_rooms.get(effect.user)
+            if room_id is None:
+                resp = await self.client.room_create(is_direct=True, invite=[effect.user],
+                                                     preset=RoomPreset.trusted_private_chat)
+                if not isinstance(resp, RoomCreateResponse):
+                    # The text is private: log who and why, never what.
+                    log.error("matrix: cannot open a direct chat with %s (%s); a message to them was not sent",
+                              effect.user, getattr(resp, "message", resp))
+                    continue
+                room_id = resp.room_id
+                self._remember_direct(room_id, effect.user)
+                self._mark_seen([room_id])
+            self._enqueue(room_id, "m.room.message", notice_content(effect.text))
+
+    def _tell_hooks(self, room_id: str, source: dict, sender: str) -> None:
+        room = self.client.rooms.get(room_id) if self.client else None
+        name = (room.user_name(sender) if room else None) or sender
+        team = self.config.team_for_room(self.names[room_id])
+        for hook in self.on_room_event:
+            try:
+                hook(team, source, name)
+            except Exception:
+                log.exception("matrix: a room event hook failed on %s", source.get("event_id"))
+
+    def post(self, room_name: str, content: dict) -> None:
+        """Send an m.room.message with the caller's content (the relay's IRC lines) to a team room, in order."""
+        self._enqueue(room_name, "m.room.message", content)
+
+    def members(self, room_name: str) -> dict[str, str]:
+        """Display name -> user id of a team room's members, the bot left out (for mentions)."""
+        room = self.client.rooms.get(self.room_ids.get(room_name, "")) if self.client else None
+        if room is None:
+            return {}
+        return {user.display_name or uid: uid for uid, user in room.users.items() if uid != self.settings.user_id}
 
     def _enqueue(self, room_name: str, event_type: str, content: dict) -> None:
-        room_id = self.room_ids.get(room_name)
+        room_id = self.room_ids.get(room_name) or (room_name if room_name in self.direct_users else None)
         if room_id is None:
             log.debug("matrix: not sending to %s: not a Matrix room of any team", room_name)
             return
@@ -246,6 +454,7 @@ class MatrixAdapter:
                 if hasattr(resp, "event_id"):
                     break
                 if attempt == SEND_ATTEMPTS:
+                    metrics.SEND_FAILURES.labels("matrix").inc()
                     log.error("matrix: giving up sending to %s after %d attempts (%s): %s",
                               self.names.get(room_id, room_id), attempt, resp, content.get("body", content))
                     break
@@ -261,8 +470,22 @@ class MatrixAdapter:
             await self.client.close()
 
 
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass
+def _direct_inviter(invite_state: list, me: str) -> str | None:
+    """Who invited us, when the invite is marked as a direct chat (is_direct)."""
+    for event in invite_state:
+        # nio moves a stripped member event's content out of `source` into attributes.
+        content = getattr(event, "content", None) or {}
+        if getattr(event, "state_key", None) == me and getattr(event, "membership", None) == "invite" \
+                and content.get("is_direct"):
+            return getattr(event, "sender", None)
+    return None
+
+
+def _after_own_join(events: list[dict], me: str) -> list[dict]:
+    """The events after the bot's own join in a newly joined room's timeline (none if the join is not there)."""
+    for i in range(len(events) - 1, -1, -1):
+        e = events[i]
+        if (e.get("type") == "m.room.member" and e.get("state_key") == me
+                and (e.get("content") or {}).get("membership") == "join"):
+            return events[i + 1:]
+    return []

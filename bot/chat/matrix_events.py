@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from bot.core.message import LineKind
 
 # Raw HTML in replies is disabled: a reply may quote what a user said.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 _MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
 KINDS = {"m.text": LineKind.SAID, "m.emote": LineKind.ME, "m.notice": LineKind.NOTICE}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
+from bot.relay.config import double_bridging
 
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 # Room ids of room version 12 (Synapse 1.135+) have no server part: `!<hash>`.
@@ -104,11 +105,23 @@ def _matrix(c: Checker, data: dict, base: Path) -> MatrixSettings | None:
 def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
     path = "irc"
     c.table(data, path, {"host", "port", "tls", "tls_verify", "nick", "username", "sasl_account",
-                         "sasl_password_env", "sasl_password_file", "client_cert_file"})
+                         "sasl_password_env", "sasl_password_file", "client_cert_file", "realname",
+                         "ping_interval", "silence_timeout", "reconnect_cap_seconds", "burst", "line_interval"})
     port = c.get(data, "port", path, int, 6697)
     if not 0 < port < 65536:
         c.error(f"{path}.port", f"{port} is not a TCP port")
     cert = c.get(data, "client_cert_file", path, str)
+    ping = c.get(data, "ping_interval", path, float, 100.0)
+    silence = c.get(data, "silence_timeout", path, float, 300.0)
+    if ping <= 0 or silence <= ping:
+        c.error(f"{path}.silence_timeout", "must be more than ping_interval, which must be more than 0")
+    cap = c.get(data, "reconnect_cap_seconds", path, float, 1800.0)
+    if cap < 2:
+        c.error(f"{path}.reconnect_cap_seconds", "must be at least 2")
+    burst = c.get(data, "burst", path, int, 4)
+    interval = c.get(data, "line_interval", path, float, 2.0)
+    if burst < 1 or interval <= 0:
+        c.error(f"{path}.burst", "burst must be at least 1 and line_interval more than 0")
     return IrcSettings(
         host=c.get(data, "host", path, str, "", required=True),
         port=port,
@@ -119,6 +132,12 @@ def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
         sasl_account=c.get(data, "sasl_account", path, str),
         sasl_password=c.secret(data, "sasl_password", path, base),
         client_cert=(base / cert) if cert else None,
+        realname=c.get(data, "realname", path, str),
+        ping_interval=ping,
+        silence_timeout=silence,
+        reconnect_cap_seconds=cap,
+        burst=burst,
+        line_interval=interval,
     )
 
 
@@ -210,6 +229,8 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
                                      SectionContext(base, None, "UTC"))
                   for key in ROOT_SECTIONS},
     )
+    for where, problem in double_bridging(config):
+        c.error(where, problem)
     if c.errors:
         raise ConfigError(c.errors)
     return config

@@ -73,6 +73,12 @@ class IrcSettings:
     sasl_account: str | None = None
     sasl_password: Secret | None = None
     client_cert: Path | None = None  # SASL EXTERNAL
+    realname: str | None = None  # default: says it is a bot and names bot.admin_contact
+    ping_interval: float = 100.0  # seconds of silence before we PING
+    silence_timeout: float = 300.0  # seconds of silence after which the connection is dead
+    reconnect_cap_seconds: float = 1800.0  # longest wait between reconnect attempts
+    burst: int = 4  # lines sent at once before pacing starts
+    line_interval: float = 2.0  # then one line per this many seconds (Libera asks for 2)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,14 @@ from pathlib import Path
 from typing import Any
 
 TEAM_SECTIONS: dict[str, str] = {
+    "schedule": "bot.schedule.config:parse_team",
+    "relay": "bot.relay.config:parse_team",
+    "loans": "bot.loans.config:parse_team",
+    "farm": "bot.farm.config:parse_team",
 }
 
 ROOT_SECTIONS: dict[str, str] = {
+    "site": "bot.site.config:parse_site",
 }
 
 

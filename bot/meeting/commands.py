@@ -11,7 +11,7 @@ import re
 
 from bot.core.commands import CommandCall, Registry, Role, Scope
 from bot.core.message import Effect, MeetingEnded, React, Reply
-from bot.meeting.engine import add_item
+from bot.meeting.engine import add_item, agenda_topic
 from bot.meeting.model import Chair, ItemKind, LogLine, MeetingState
 
 MEETING_COMMANDS = Registry()
@@ -77,15 +77,16 @@ def meetingname(state: MeetingState, line: LogLine, call: CommandCall) -> list[E
     "topic",
     role=Role.CHAIR,
     scope=Scope.MEETING,
-    summary="start a new topic; the items that follow belong to it",
-    usage="topic TEXT",
-    examples=("#topic CI workflow",),
+    summary="start a new topic; the items that follow belong to it; a number takes that agenda item",
+    usage="topic TEXT | N",
+    examples=("#topic CI workflow", "#topic 2"),
 )
 def topic(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not call.args:
         return _usage(state, call)
-    add_item(state, line, ItemKind.TOPIC, call.args)
-    return [Reply(state.room, f"Topic: {call.args}")]
+    text = agenda_topic(state, call.args)
+    add_item(state, line, ItemKind.TOPIC, text)
+    return [Reply(state.room, f"Topic: {text}")]
 
 
 def _item_command(kind: ItemKind, role: Role, summary: str, example: str, aliases: tuple[str, ...] = ()):

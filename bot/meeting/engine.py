@@ -18,6 +18,8 @@ from bot.meeting.model import Entry, ItemKind, LogLine, MeetingState
 
 # MeetBot records a line that starts with one of these as a link.
 _URL_START = re.compile(r"(?:https?|irc|ftp|ssh)://\S|mailto:\S", re.IGNORECASE)
+# How the bot announces an agenda item at #startmeeting (bot/agenda writes it with agenda_line).
+_AGENDA_LINE = re.compile(r"Agenda item (\d+) \([^()]*\): (.+)")
 
 
 def split_lines(text: str) -> list[str]:
@@ -51,6 +53,7 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
     state.attendees[line.nick] = state.attendees.get(line.nick, 0) + 1
     state.attendee_ids.setdefault(line.nick, line.sender)
     state.attendee_networks.setdefault(line.nick, line.network)
+    read_agenda(state, line)
     if line.kind is LineKind.TIMEOUT:
         state.ended, state.timed_out = line.time, True
         return []
@@ -66,6 +69,43 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
     if call.command.role is not Role.ANYONE and not is_chair(state, line):
         return [Reply(state.room, refusal(state, call))]
     return call.command.handler(state, line, call)
+
+
+def agenda_line(n: int, text: str, note: str) -> str:
+    """One announced agenda item, e.g. `Agenda item 2 (Alice, carried over): CI workflow`."""
+    note = re.sub(r"[()\s]+", " ", note).strip()  # the parentheses delimit it
+    return f"Agenda item {n} ({note}): {text}"
+
+
+def read_agenda(state: MeetingState, line: LogLine) -> None:
+    """Learn the agenda from the log itself, so that `#topic N` replays the same.
+
+    Why here and not in the dispatcher: `#topic 2` stays in the log as said,
+    and the text it takes comes from the agenda the bot announced at
+    #startmeeting (lines written by `agenda_line`). A stored log and the
+    `.log.txt` (where the bot's lines read as ordinary lines) therefore fold to
+    the same minutes with no database at hand. Only the opening lines count:
+    those said by the speaker of the meeting's second line (the bot, which
+    answers #startmeeting) before anyone else speaks, so nobody can redefine
+    an item later in the meeting.
+    """
+    if not state.opening or len(state.lines) < 2:
+        return
+    if len(state.lines) == 2:
+        state.announcer = line.nick
+    if line.nick != state.announcer:
+        state.opening = False
+        return
+    match = _AGENDA_LINE.fullmatch(line.text)
+    if match:
+        state.agenda.setdefault(int(match[1]), match[2])
+
+
+def agenda_topic(state: MeetingState, args: str) -> str:
+    """The topic `#topic ARGS` sets: agenda item N for a bare announced number, else ARGS."""
+    if args.isdigit() and int(args) in state.agenda:
+        return state.agenda[int(args)]
+    return args
 
 
 def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start: bool = True) -> MeetingState | None:

@@ -77,6 +77,10 @@ class MeetingState:
     attendee_ids: dict[str, str] = field(default_factory=dict)  # nick -> sender id
     attendee_networks: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)  # nick -> aliases
+    # The agenda as the bot announced it when the meeting opened (see engine.read_agenda).
+    agenda: dict[int, str] = field(default_factory=dict)
+    announcer: str | None = None  # who spoke the meeting's second line (the bot, live)
+    opening: bool = True  # still in the lines the announcer said right after #startmeeting
 
     @property
     def running(self) -> bool:

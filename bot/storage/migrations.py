@@ -15,6 +15,11 @@ MIGRATIONS = Migrations("sigbot")
 # in its store module, named here as "module:attribute" and applied after the
 # core's, in this order. Never reorder; only append.
 FEATURE_MIGRATIONS: list[str] = [
+    "bot.agenda.store:AGENDA_MIGRATIONS",
+    "bot.relay.store:MIGRATIONS",
+    "bot.schedule.store:MIGRATIONS",
+    "bot.loans.store:LOAN_MIGRATIONS",
+    "bot.farm.store:MIGRATIONS",
 ]
 
 

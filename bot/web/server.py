@@ -11,12 +11,17 @@ import logging
 
 from aiohttp import web
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from bot.metrics import REGISTRY, RuntimeCollector
 from bot.runtime import WEB_ROUTES, Runtime, load
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # larger request bodies get 413 before a handler sees them
 RUNTIME = web.AppKey("runtime", Runtime)
+RUNTIME_METRICS = web.AppKey("runtime_metrics", CollectorRegistry)
+HEALTHY_SYNC_AGE = 180.0
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -32,13 +37,32 @@ async def _security_headers(request: web.Request, handler) -> web.StreamResponse
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 while the bot is in touch with its homeserver (synced within 3 minutes), else 503."""
+    rt = request.app[RUNTIME]
+    matrix = rt.state.get("matrix")
+    last = getattr(matrix, "last_sync", None)
+    age = (rt.now() - last).total_seconds() if last else None
+    ok = matrix is None or (age is not None and age < HEALTHY_SYNC_AGE)
+    body = {"ok": ok, "matrix_last_sync_age_s": None if age is None else round(age, 1),
+            "storage_error": getattr(matrix, "storage_error", None)}
+    if body["storage_error"]:
+        body["ok"] = False
+    return web.json_response(body, status=200 if body["ok"] else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    text = generate_latest(REGISTRY) + generate_latest(request.app[RUNTIME_METRICS])
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def build_app(rt: Runtime, routes: list[str] | None = None) -> web.Application:
     app = web.Application(middlewares=[_security_headers], client_max_size=MAX_BODY)
     app[RUNTIME] = rt
+    gauges = CollectorRegistry(auto_describe=True)
+    gauges.register(RuntimeCollector(rt))
+    app[RUNTIME_METRICS] = gauges
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     for target in WEB_ROUTES if routes is None else routes:
         load(target)(rt, app)
     return app
