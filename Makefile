@@ -18,10 +18,14 @@ system-deps:
 	@scripts/system-deps.sh
 
 demo: $(STAMP)
+	@scripts/system-deps.sh demo
 	@$(VENV)/bin/python scripts/demo.py
 
 test: system-deps $(STAMP)
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: system-deps $(STAMP)
+	@$(VENV)/bin/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .venv-synapse var .pytest_cache .hypothesis

@@ -16,7 +16,7 @@ import click
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.config.load import secret_problems
-from bot.meeting.paths import contained, slugify
+from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
 from bot.registry import build_registry
@@ -204,12 +204,13 @@ def farm_parse(fmt: str, file, host: str, apps, static, version_file) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("notes/demo"),
               show_default=True)
 def demo(out_dir: Path) -> None:
-    """Replay the bundled sample meetings into notes/ (the local demo, for now)."""
+    """Replay the bundled sample meetings into notes/demo/<YYYY>/ (what `make demo` shows in the archive)."""
     samples = Path(__file__).resolve().parent / "samples"
     for log in sorted(samples.glob("*.log.txt")):
         minutes = replay(log.read_text(encoding="utf-8"), date_from_name(log) or date.today(),
                          channel_from_name(log), build_registry())
-        path = write_notes(minutes, contained(out_dir.resolve()), RenderContext("demo", "Europe/Berlin"))
+        folder = meeting_dir(out_dir.resolve().parent, out_dir.name, minutes.started)
+        path = write_notes(minutes, folder, RenderContext("demo", "Europe/Berlin"))
         data = json.loads(path.with_suffix("").with_suffix(".json").read_text())
         click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")
 

@@ -6,8 +6,11 @@ set -euo pipefail
 
 need=()
 command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need+=(ngircd)
-# Headless Chromium for the archive site's browser tests (tests/test_site_browser.py).
-command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+# Headless Chromium for the archive site's browser tests (tests/test_site_browser.py);
+# the demo (`system-deps.sh demo`) needs only the IRC server.
+if [ "${1:-test}" != "demo" ]; then
+    command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
