@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.agenda import hooks as agenda_hooks
 from bot import metrics
+from bot.agenda import hooks as agenda_hooks
 from bot.config import Config, Team
-from bot.core.commands import Registry, Scope
+from bot.core.commands import CommandCall, Registry, Scope
 from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
@@ -188,9 +188,7 @@ class Dispatcher:
         if meeting is not None and meeting.status == "running":
             effects += engine.apply(self._state(meeting, record.id), _log_line(record, text), self.registry)
         elif call and call.command.name in ("help", "commands"):
-            args = call.args if call.command.name == "help" else ""
-            answer = help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list."
-            effects.append(Reply(record.room, answer))
+            effects.append(self._help(call, record.room))
         if started:  # the agenda and the open actions, said (and logged) right after the start
             effects += agenda_hooks.meeting_started(self.store.db, team.name, meeting.id, record.room)
         if call and call.command.scope is Scope.ROOM:
@@ -207,14 +205,18 @@ class Dispatcher:
             elif call is None:
                 effects = [Reply(msg.room, "I answer commands here. Say !help for the list.")]
             elif call.command.name in ("help", "commands"):
-                args = call.args if call.command.name == "help" else ""
-                effects = [Reply(msg.room, help_answer(args, self.registry) or f"There is no command {args!r}.")]
+                effects = [self._help(call, msg.room)]
             elif not call.command.direct:
                 effects = [Reply(msg.room, f"!{call.command.name} works in your team's room, not in a direct message.")]
             else:
                 effects = list(call.command.handler(RoomCall(None, msg, call.args, False, self, record.id)))
             self.store.mark_handled(record.id)
         return effects
+
+    def _help(self, call: CommandCall, room: str) -> Reply:
+        """The answer to !help [COMMAND] or !commands outside a meeting."""
+        args = call.args if call.command.name == "help" else ""
+        return Reply(room, help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list.")
 
     def _state(self, meeting: MeetingRecord, before: int) -> MeetingState:
         """The meeting's state, folding its stored lines older than line `before` if not cached."""

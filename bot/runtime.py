@@ -19,11 +19,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import import_module
 from typing import Any
 
 from bot.config import Config
 from bot.core.message import Effect
+from bot.core.targets import load
 from bot.dispatch import Dispatcher
 from bot.storage import Store
 
@@ -80,11 +80,6 @@ async def ticks(stop: asyncio.Event, seconds: float) -> AsyncIterator[None]:
     while not stop.is_set():
         yield
         await sleep_or_stop(stop, seconds)
-
-
-def load(target: str) -> Any:
-    module, _, name = target.partition(":")
-    return getattr(import_module(module), name)
 
 
 def start_services(rt: Runtime, stop: asyncio.Event) -> list[asyncio.Task]:

@@ -8,7 +8,6 @@ The open actions of a team are published to `notes/<team>/actions.json`
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
+from bot.core.files import write_json_if_changed
 from bot.meeting.minutes import Minutes
 from bot.meeting.render import md_escape
 
@@ -116,15 +116,4 @@ def actions_document(store: AgendaStore, team: str, now: datetime, minutes_of) -
 
 def write_actions_file(folder: Path, document: dict) -> bool:
     """Write `actions.json` atomically, only when the open actions changed; True if written."""
-    path = folder / "actions.json"
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = None
-    if isinstance(old, dict) and old.get("open") == document["open"] and old.get("team") == document["team"]:
-        return False
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return True
+    return write_json_if_changed(folder / "actions.json", document)

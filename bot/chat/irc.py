@@ -37,6 +37,7 @@ from bot.chat.irc_proto import (
 from bot.chat.irc_tracker import Tracker
 from bot.chat.token_bucket import TokenBucket
 from bot.config import ConfigError, IrcSettings
+from bot.runtime import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,7 @@ class IrcConnection(ServerLines):
                 break
             delay = backoff.next_delay()
             log.info("irc: reconnecting to %s in %.1f s", where, delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await sleep_or_stop(stop, delay)
 
     async def _session(self, stop: asyncio.Event) -> None:
         s = self.settings

@@ -205,10 +205,10 @@ class MatrixAdapter:
                 continue
             backoff.healthy()
             await self._answer_invites(resp)
-            if token is None or self.seen_rooms is None:
-                self.seen_rooms = self.seen_rooms or set()
-                self._mark_seen(resp.rooms.join)
             try:
+                if token is None or self.seen_rooms is None:
+                    self.seen_rooms = self.seen_rooms or set()
+                    self._mark_seen(resp.rooms.join)
                 if token is None:
                     log.info("matrix: first start, old history is not replayed as commands")
                 else:
@@ -225,7 +225,7 @@ class MatrixAdapter:
                 self._storage_failed(exc)
                 await sleep_or_stop(stop, backoff.next_delay())
                 continue
-            if token is None or self.last_sync is None:
+            if self.last_sync is None:
                 log.info("matrix: synced; reading new messages")  # tests wait for this line
             token = resp.next_batch
             self.last_sync = datetime.now(timezone.utc)

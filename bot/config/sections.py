@@ -17,9 +17,10 @@ Team sections are TOML tables inside a team, `[teams.loans]` under a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Any
+
+from bot.core.targets import load
 
 TEAM_SECTIONS: dict[str, str] = {
     "schedule": "bot.schedule.config:parse_team",
@@ -41,5 +42,4 @@ class SectionContext:
 
 
 def parse_section(target: str, checker: Any, data: dict, path: str, ctx: SectionContext) -> Any:
-    module, _, name = target.partition(":")
-    return getattr(import_module(module), name)(checker, data, path, ctx)
+    return load(target)(checker, data, path, ctx)

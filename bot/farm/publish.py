@@ -6,14 +6,12 @@ beside it.  Files are written atomically and only when their content changed.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.config.model import Team
+from bot.core.files import write_json_if_changed
 from bot.farm.alerts import HostSnapshot, Snapshot
 from bot.farm.config import FarmSettings, Machine
 from bot.farm.report import HostReport
@@ -110,30 +108,5 @@ def status_json(view: FarmView, plots: list[dict]) -> dict:
     }
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomic write (temporary file + rename), skipped when the content is the same."""
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
 def write_status(folder: Path, status: dict) -> bool:
-    # "updated" changes every time; compare without it so unchanged state is not rewritten.
-    path = folder / "status.json"
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            if {**old, "updated": None} == {**status, "updated": None}:
-                return False
-        except ValueError:
-            pass
-    return write_if_changed(path, json.dumps(status, indent=2, ensure_ascii=False).encode("utf-8"))
+    return write_json_if_changed(folder / "status.json", status)

@@ -24,7 +24,7 @@ from bot.farm.report import HostReport
 from bot.farm.service import farm_teams
 from bot.farm.store import FarmStore
 from bot.farm.values import shorten
-from bot.runtime import Runtime
+from bot.runtime import Runtime, ticks
 
 log = logging.getLogger(__name__)
 MAX_SCRAPE = 8 * 1024 * 1024
@@ -101,12 +101,8 @@ async def scrape(rt: Runtime, stop: asyncio.Event) -> None:
     store = FarmStore(rt.store.db)
     period = min(interval for _, interval, _ in targets)
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        while not stop.is_set():
+        async for _ in ticks(stop, period):
             await scrape_once(session, store, targets, rt.now(), rt)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=period)
-            except asyncio.TimeoutError:
-                pass
 
 
 async def scrape_once(session, store: FarmStore, targets, now: datetime, rt: Runtime) -> int:

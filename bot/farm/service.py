@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config.model import Team
+from bot.core.files import write_if_changed
 from bot.core.message import Effect, Reply
 from bot.farm import plots, render
 from bot.farm.alerts import evaluate
 from bot.farm.config import FarmSettings
-from bot.farm.publish import farm_dir, farm_view, plot_name, status_json, write_if_changed, write_status
+from bot.farm.publish import farm_dir, farm_view, plot_name, status_json, write_status
 from bot.farm.store import FarmStore
 from bot.runtime import Runtime, ticks
 

@@ -6,12 +6,10 @@ than `updated` changed. Never addresses, contact details or serial numbers.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from bot.core.files import write_json_if_changed
 from bot.loans.model import WAITING, position
 from bot.loans.store import LoanStore
 
@@ -32,18 +30,4 @@ def loans_document(store: LoanStore, team: str, now: datetime) -> dict:
 
 def publish(store: LoanStore, team: str, notes_dir: Path, now: datetime) -> bool:
     """Write the team's loans.json if its content changed; True when written."""
-    path = notes_dir / "loans.json"
-    doc = loans_document(store, team, now)
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-        if {**old, "updated": doc["updated"]} == doc:
-            return False
-    except (OSError, ValueError):
-        pass
-    notes_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=notes_dir, prefix=".loans.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return True
+    return write_json_if_changed(notes_dir / "loans.json", loans_document(store, team, now))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from bot.core.files import write_atomic
 from bot.meeting.minutes import Minutes, log_text, minutes_json
 from bot.meeting.model import Entry, ItemKind
 from bot.meeting.paths import contained, notes_stem
@@ -88,8 +89,5 @@ def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir
         ".md": render_markdown(minutes, ctx, template_dir),
     }
     for ext, text in outputs.items():
-        path = contained(folder, stem + ext)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(contained(folder, stem + ext), text)
     return contained(folder, stem + ".md")

@@ -7,12 +7,12 @@ carries a whole feed. The web server serves the same bytes.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config, Team
+from bot.core.files import write_if_changed, write_json_if_changed
 from bot.schedule.changes import settings, team_state
 from bot.schedule.feed import TeamSchedule, build_calendar
 from bot.schedule.store import ScheduleStore
@@ -59,31 +59,8 @@ def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
             written.append(team.notes_dir / "calendar.ics")
         data = schedule_json(store, team, now)
         path = team.notes_dir / "schedule.json"
-        if _json_changed(path, data):
-            write_if_changed(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+        if write_json_if_changed(path, data):
             written.append(path)
     if teams and write_if_changed(config.notes_dir / "calendar.ics", feed(config, store, None, now)):
         written.append(config.notes_dir / "calendar.ics")
     return written
-
-
-def _json_changed(path: Path, data: dict) -> bool:
-    """Whether schedule.json says something new (its `updated` time alone does not count)."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True
-    return {**old, "updated": None} != {**data, "updated": None}
-
-
-def write_if_changed(path: Path, content: bytes) -> bool:
-    try:
-        if path.read_bytes() == content:
-            return False
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
-    tmp.replace(path)
-    return True

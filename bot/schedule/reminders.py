@@ -112,10 +112,6 @@ def reminder_text(team: Team, due: Due, now: datetime, agenda: list[dict] | None
     return "\n".join(lines)
 
 
-def _agenda(store: ScheduleStore, team: Team) -> list[dict] | None:
-    return agenda_items(store.db, team.name)
-
-
 def remind(rt: Runtime, now: datetime) -> datetime | None:
     """Post and record every due notice of every team; returns the next planned time."""
     store = ScheduleStore(rt.store.db)
@@ -129,7 +125,7 @@ def remind(rt: Runtime, now: datetime) -> datetime | None:
         agenda = None
         for item in due_reminders(occ, s.reminders, s.grace, sent, now):
             if item.what != CANCELLED and agenda is None:
-                agenda = _agenda(store, team)
+                agenda = agenda_items(store.db, team.name)
             effects.append(Reply(team.home, reminder_text(team, item, now, agenda)))
             store.mark_sent(team.name, *item.key, now)
             sent.add(item.key)

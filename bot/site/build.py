@@ -27,6 +27,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from bot.core.files import write_atomic
 from bot.meeting.paths import contained
 from bot.meeting.render import DEFAULT_TEMPLATES
 from bot.site import search
@@ -87,11 +88,7 @@ class _Output:
         return self.old.get(rel) != sig or not os.path.exists(f"{self._root}/{rel}")
 
     def write(self, rel: str, text: str) -> None:
-        path = contained(self.root, rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(contained(self.root, rel), text)
         self.report.written.append(rel)
 
     def copy(self, rel: str, source: Path | str) -> None:
@@ -336,10 +333,7 @@ class SiteBuilder:
         return data if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION else {}
 
     def _save_manifest(self, data: dict) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.out / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.out / MANIFEST)
+        write_atomic(self.out / MANIFEST, json.dumps(data, separators=(",", ":")))
 
 
 def build_site(notes: Path, out: Path, options: SiteOptions | None = None) -> BuildReport:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.core.targets import load
+
 MIGRATIONS = Migrations("sigbot")
 
 # Each feature keeps its own tables with its own `Migrations("sigbot-<feature>")`
@@ -24,13 +26,7 @@ FEATURE_MIGRATIONS: list[str] = [
 
 
 def all_migrations() -> list[Migrations]:
-    from importlib import import_module
-
-    features = []
-    for target in FEATURE_MIGRATIONS:
-        module, _, name = target.partition(":")
-        features.append(getattr(import_module(module), name))
-    return [MIGRATIONS, *features]
+    return [MIGRATIONS, *(load(target) for target in FEATURE_MIGRATIONS)]
 
 
 @MIGRATIONS()

@@ -13,8 +13,9 @@ from aiohttp import web
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from bot.core.targets import load
 from bot.metrics import REGISTRY, RuntimeCollector
-from bot.runtime import WEB_ROUTES, Runtime, load
+from bot.runtime import WEB_ROUTES, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,11 @@ async def _healthz(request: web.Request) -> web.Response:
     matrix = rt.state.get("matrix")
     last = getattr(matrix, "last_sync", None)
     age = (rt.now() - last).total_seconds() if last else None
-    ok = matrix is None or (age is not None and age < HEALTHY_SYNC_AGE)
+    storage_error = getattr(matrix, "storage_error", None)
+    ok = (matrix is None or (age is not None and age < HEALTHY_SYNC_AGE)) and not storage_error
     body = {"ok": ok, "matrix_last_sync_age_s": None if age is None else round(age, 1),
-            "storage_error": getattr(matrix, "storage_error", None)}
-    if body["storage_error"]:
-        body["ok"] = False
-    return web.json_response(body, status=200 if body["ok"] else 503)
+            "storage_error": storage_error}
+    return web.json_response(body, status=200 if ok else 503)
 
 
 async def _metrics(request: web.Request) -> web.Response:
