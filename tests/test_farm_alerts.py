@@ -144,7 +144,7 @@ def test_history_keeps_raw_samples_a_day_then_hourly_means_for_a_month():
     hourly = [s for s in store.samples("ml", "h100", T0) if s.time < end - timedelta(days=1)]
     assert abs(hourly[0].temp - 42.5) < 1e-9  # the mean of 40, 41, ... 45
     store.compact(end + timedelta(days=40))
-    assert store.counts() == {"farm_samples": 0, "farm_hourly": 0, "farm_ci_runs": 0}
+    assert store.counts() == {"farm_samples": 0, "farm_hourly": 0, "farm_ci_runs": 0, "farm_ci_jobs": 0}
 
 
 def test_samples_are_bounded_however_often_a_host_reports():

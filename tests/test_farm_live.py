@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.config import parse_config
 from bot.dispatch import Dispatcher
 from bot.farm import scrape
+from bot.farm.report import HostReport
 from bot.farm.signing import signed_headers
 from bot.farm.store import FarmStore
 from bot.registry import build_registry
@@ -50,6 +51,16 @@ def farm(tmp_path, monkeypatch):
             ]}}]}, tmp_path / "sigbot.toml")
     rt = Runtime(config, Dispatcher(config, open_store(tmp_path / "db.sqlite"), build_registry()))
     return rt, FarmStore(rt.store.db)
+
+
+async def _loopback_server(path: str, handler) -> tuple[web.AppRunner, int]:
+    """A second HTTP server on loopback (an exporter, an artifact host) answering GET `path`."""
+    app = web.Application()
+    app.router.add_get(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
 
 
 async def _serve(rt):
@@ -279,17 +290,11 @@ def test_a_prometheus_exporter_on_loopback_is_scraped_into_the_machine_report(fa
     rt, store = farm
     text = (FIX / "prometheus" / "amd-device-metrics-exporter-mi300x.prom").read_text()
 
-    async def main():
-        exporter = web.Application()
+    async def metrics(request):
+        return web.Response(text=text, content_type="text/plain")
 
-        async def metrics(request):
-            return web.Response(text=text, content_type="text/plain")
-        exporter.router.add_get("/metrics", metrics)
-        runner = web.AppRunner(exporter)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
+    async def main():
+        runner, port = await _loopback_server("/metrics", metrics)
         machine = rt.config.team("ml").sections["farm"].machine("mi300")
         from dataclasses import replace
         targets = [("ml", 10, replace(machine, prometheus=f"http://127.0.0.1:{port}/metrics")),
@@ -317,3 +322,102 @@ def test_a_prometheus_server_answer_reads_like_an_exporter_scrape():
     assert (report.host, report.gpus[0].temperature_c, report.gpus[0].utilization_pct) == ("a100", 71.0, 88.0)
     with pytest.raises(ValueError, match="did not succeed"):
         scrape.vector_to_text({"status": "error"})
+
+
+def _queue_event(job_id: int, action: str, labels: list[str], created: datetime, runner: str | None = None) -> dict:
+    stamp = created.isoformat().replace("+00:00", "Z")
+    return {"action": action, "workflow_job": {
+        "id": job_id, "name": f"gpu-tests-{job_id}", "labels": labels, "head_branch": "main", "conclusion": None,
+        "created_at": stamp, "started_at": stamp if action != "queued" else None, "runner_name": runner,
+        "html_url": f"https://github.com/o/r/actions/runs/7/job/{job_id}"}}
+
+
+def test_workflow_job_webhooks_fill_the_ci_queue_that_farm_shows(farm):
+    rt, store = farm
+    from bot.core.message import Message, Network
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    rocm, cuda = ["self-hosted", "rocm-gfx942"], ["self-hosted", "cuda-sm90"]
+    events = [
+        _queue_event(21, "queued", rocm, now - timedelta(minutes=17)),
+        _queue_event(22, "queued", rocm, now - timedelta(minutes=2)),
+        _queue_event(23, "in_progress", cuda, now - timedelta(minutes=4), runner="h100"),
+        _queue_event(23, "queued", cuda, now - timedelta(minutes=4)),  # arrives late: ignored
+        _queue_event(24, "queued", ["ubuntu-latest"], now),  # GitHub-hosted: not the farm's
+        _queue_event(25, "queued", rocm, now - timedelta(minutes=30)),
+        {**_queue_event(25, "completed", rocm, now - timedelta(minutes=30), runner="mi300"),
+         "workflow_job": {**_queue_event(25, "completed", rocm, now)["workflow_job"], "conclusion": "success",
+                          "completed_at": now.isoformat()}},
+    ]
+
+    async def main():
+        runner, url = await _serve(rt)
+        try:
+            return [await _post(url + "/farm/github", *_github("gh-secret", e)) for e in events]
+        finally:
+            await runner.cleanup()
+
+    answers = asyncio.run(main())
+    assert [a[0] for a in answers] == [200] * len(events)
+    assert answers[-1][1] == '{"ok": true, "stored": 1}'  # the completed job is also a run
+    store.record_report("ml", HostReport.from_json(json.loads(_report())), now, "agent")
+
+    def say(text):
+        msg = Message(Network.MATRIX, "#ml:example.org", "@alice:example.org", "alice", text, now, event_id=text)
+        return "\n".join(e.text for e in rt.dispatcher.handle(msg))
+
+    answer = say("!farm")
+    assert "2 CI job(s) waiting (longest 17 min), 1 running" in answer, answer
+    assert "Queue: rocm-gfx942 2 waiting, cuda-sm90 1 running" in answer
+    assert "1/2 machines online, 1 busy" in answer and "| h100 | busy |" in answer
+    assert "CI: gpu-tests-23 (cuda-sm90)" in say("!farm h100")
+
+
+# A Testing Farm results.xml (tmt's xunit): outcomes in result attributes.
+TF_XUNIT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<testsuites overall-result="failed">
+  <testsuite name="/plans/gpu" result="failed" tests="3" stage="complete">
+    <testcase name="/tests/smoke" result="passed"/>
+    <testcase name="/tests/rocm/hipcc" result="failed"/>
+    <testcase name="/tests/rocm/rccl" result="skipped"/>
+  </testsuite>
+</testsuites>"""
+
+
+def test_testing_farm_requests_get_their_counts_from_the_xunit_fetched_only_from_artifact_hosts(farm):
+    rt, store = farm
+    from dataclasses import replace
+    fetched = []
+
+    async def results(request):
+        fetched.append(request.path)
+        return web.Response(body=TF_XUNIT, content_type="application/xml")
+
+    async def main():
+        art_runner, port = await _loopback_server("/{rid}/results.xml", results)
+        team = rt.config.team("ml")
+        # The artifact host is this loopback server (Testing Farm itself is not reachable from CI).
+        team.sections["farm"] = replace(team.sections["farm"], testing_farm_artifacts=(f"http://127.0.0.1:{port}/",))
+        runner, url = await _serve(rt)
+        auth = {"Authorization": "Bearer ci-token"}
+        out = []
+        try:
+            for n, xunit_url in enumerate([f"http://127.0.0.1:{port}/aa/results.xml",
+                                           f"http://127.0.0.1:{port}/bb/missing.xml",
+                                           "https://evil.example/results.xml"]):
+                request = {"id": f"6bf8e0a2-7d19-4c39-9d4c-2b5f0c0d1e9{n}", "state": "complete",
+                           "result": {"overall": "failed", "xunit_url": xunit_url}}
+                out.append(await _post(url + f"/farm/testing-farm?platform=rocm-gfx94{n}&branch=main",
+                                       json.dumps(request).encode(), auth))
+        finally:
+            await runner.cleanup()
+            await art_runner.cleanup()
+        return out
+
+    answers = asyncio.run(main())
+    assert [a[0] for a in answers] == [200, 200, 200]
+    assert fetched == ["/aa/results.xml"]  # the missing one 404s before the handler; evil.example never asked
+    runs = {r.platform: r for r in store.runs("ml")}
+    good = runs["rocm-gfx940"]
+    assert (good.passed, good.failed, good.skipped, good.failing) == (1, 1, 1, ("/tests/rocm/hipcc",))
+    for platform in ("rocm-gfx941", "rocm-gfx942"):  # no xunit: the overall result alone
+        assert (runs[platform].passed, runs[platform].failed, runs[platform].result) == (0, 1, "failed")

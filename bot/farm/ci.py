@@ -4,23 +4,31 @@ Pure: bytes or decoded JSON in, a `CiRun` (or None for an event that is not a
 finished run) out, `ValueError` with a reason for anything unreadable.
 
 * workflow_job (https://docs.github.com/en/webhooks/webhook-events-and-payloads#workflow_job):
-  ``action`` queued/in_progress/completed, ``workflow_job.conclusion``
-  success/failure/skipped/cancelled/timed_out, ``labels``, ``head_branch``,
-  ``html_url``.  Only completed jobs are runs; the platform is the first of the
-  job's labels that the team names (a machine's labels), else the last label.
+  ``action`` queued/waiting/in_progress/completed, ``workflow_job.conclusion``
+  success/failure/skipped/cancelled/timed_out, ``labels``, ``runner_name``,
+  ``created_at``, ``head_branch``, ``html_url``.  Every action moves the job
+  in the CI queue (`job_state`); completed jobs are also runs
+  (`workflow_job`).  The platform is the first of the job's labels that the
+  team names (a machine's labels), else the last label.
 * JUnit XML has no official schema: ``<testsuites>`` or a bare ``<testsuite>``,
   ``<testcase>`` with a ``<failure>``, ``<error>`` or ``<skipped>`` child.
-  Parsed with defusedxml: DTDs and entities are refused.
+  Testing Farm's xunit (tmt) says it in an attribute instead:
+  ``<testcase result="failed">``, and a plan without test cases is one
+  ``<testsuite result=... tests=N>``.  Parsed with defusedxml: DTDs and
+  entities are refused.
 * Testing Farm request (https://api.testing-farm.io/redoc): ``id``, ``state``
   (new/queued/running/complete/error/canceled), ``result.overall``
-  (passed/failed/error/skipped/unknown), ``result.xunit_url``,
-  ``run.artifacts``.
+  (passed/failed/error/skipped/unknown), ``result.xunit`` (the results
+  inline, older API) or ``result.xunit_url``, ``run.artifacts``.  The counts
+  and failing test names come from the xunit (`testing_farm_xunit` says
+  where it is; web.py fetches a URL only from the configured artifact hosts).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError
@@ -29,7 +37,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from bot.farm import values
-from bot.farm.store import CiRun
+from bot.farm.store import JOB_STATES, CiJob, CiRun
 
 PLATFORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")
 MAX_NAME = 200
@@ -52,22 +60,42 @@ def _text(raw: Any, limit: int = MAX_NAME) -> str | None:
     return values.clean_text(raw, limit) if isinstance(raw, str) else None
 
 
-def workflow_job(payload: Any, known_platforms: set[str], now: datetime) -> CiRun | None:
+def _job(payload: Any, known_platforms: set[str]) -> tuple[dict, str, str]:
+    """The workflow_job object, its platform and its id, or ValueError."""
     if not isinstance(payload, dict) or not isinstance(payload.get("workflow_job"), dict):
         raise ValueError("workflow_job: no workflow_job object")
-    if payload.get("action") != "completed":
-        return None
     job = payload["workflow_job"]
-    labels = [label for label in job.get("labels") or [] if isinstance(label, str) and PLATFORM.fullmatch(label)]
+    raw_labels = job.get("labels") if isinstance(job.get("labels"), list) else []
+    labels = [label for label in raw_labels if isinstance(label, str) and PLATFORM.fullmatch(label)]
     platform = next((label for label in labels if label in known_platforms), labels[-1] if labels else None)
     if platform is None:
         raise ValueError("workflow_job: the job has no usable runner label to name its platform")
     job_id = job.get("id")
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise ValueError("workflow_job: workflow_job.id must be a number")
+    return job, platform, str(job_id)
+
+
+def job_state(payload: Any, known_platforms: set[str], now: datetime) -> CiJob | None:
+    """Where a workflow_job event puts its job in the queue; None for an action GitHub may add later."""
+    job, platform, job_id = _job(payload, known_platforms)
+    action = payload.get("action")
+    if action not in JOB_STATES:
+        return None
+    state = "queued" if action == "waiting" else action
+    stamp = {"queued": "created_at", "in_progress": "started_at", "completed": "completed_at"}[state]
+    return CiJob(job_id=job_id, platform=platform, state=state, since=_time(job.get(stamp), now),
+                 runner=_text(job.get("runner_name"), 100), name=_text(job.get("name")),
+                 url=_url(job.get("html_url")), matched=platform in known_platforms)
+
+
+def workflow_job(payload: Any, known_platforms: set[str], now: datetime) -> CiRun | None:
+    job, platform, job_id = _job(payload, known_platforms)
+    if payload.get("action") != "completed":
+        return None
     result = _CONCLUSIONS.get(job.get("conclusion"), "error")
     name = _text(job.get("name")) or "job"
-    return CiRun(platform=platform, source="github", run_key=str(job_id), branch=_text(job.get("head_branch")),
+    return CiRun(platform=platform, source="github", run_key=job_id, branch=_text(job.get("head_branch")),
                  finished=_time(job.get("completed_at"), now), result=result,
                  passed=int(result == "passed"), failed=int(result == "failed"), skipped=int(result == "skipped"),
                  failing=(name,) if result == "failed" else (), url=_url(job.get("html_url")))
@@ -84,43 +112,89 @@ def _time(raw: Any, now: datetime) -> datetime:
     return now
 
 
-def junit(body: bytes, platform: str, branch: str | None, url: str | None, now: datetime) -> CiRun:
+@dataclass(frozen=True)
+class Counts:
+    passed: int
+    failed: int
+    skipped: int
+    failing: tuple[str, ...]
+
+    @property
+    def result(self) -> str:
+        return "failed" if self.failed else "passed" if self.passed else "skipped"
+
+
+# tmt/Testing Farm result words; "info" and "warn" do not fail a plan.
+_CASE_RESULTS = {"passed": "passed", "pass": "passed", "info": "passed", "warn": "passed",
+                 "failed": "failed", "fail": "failed", "error": "failed", "errored": "failed",
+                 "skipped": "skipped", "skip": "skipped", "not_applicable": "skipped", "pending": "skipped"}
+
+
+def _case_outcome(case) -> str:
+    tags = {child.tag for child in case}
+    if tags & {"failure", "error"}:
+        return "failed"
+    if "skipped" in tags:
+        return "skipped"
+    return _CASE_RESULTS.get((case.get("result") or "").lower(), "passed")
+
+
+def xunit_counts(body: bytes, what: str = "JUnit XML") -> Counts:
+    """Pass/fail/skip counts and failing names of a JUnit or Testing Farm xunit document."""
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
-        raise ValueError(f"JUnit XML refused: {type(exc).__name__} (no DTDs or entities)") from None
+        raise ValueError(f"{what} refused: {type(exc).__name__} (no DTDs or entities)") from None
     except ParseError as exc:
-        raise ValueError(f"JUnit XML is not well-formed: {values.shorten(exc, 100)}") from None
+        raise ValueError(f"{what} is not well-formed: {values.shorten(exc, 100)}") from None
     if root.tag not in ("testsuites", "testsuite"):
-        raise ValueError(f"JUnit XML: root is <{values.shorten(root.tag, 40)}>, not <testsuites> or <testsuite>")
-    passed = failed = skipped = 0
+        raise ValueError(f"{what}: root is <{values.shorten(root.tag, 40)}>, not <testsuites> or <testsuite>")
+    outcomes = {"passed": 0, "failed": 0, "skipped": 0}
     failing: list[str] = []
-    for n, case in enumerate(root.iter("testcase")):
+    # A Testing Farm plan that ran no test cases still says how it went.
+    suites = [s for s in root.iter("testsuite") if s.find("testcase") is None and s.get("result")]
+    for n, case in enumerate([*root.iter("testcase"), *suites]):
         if n >= MAX_CASES:
-            raise ValueError(f"JUnit XML: more than {MAX_CASES} test cases")
-        tags = {child.tag for child in case}
-        if tags & {"failure", "error"}:
-            failed += 1
+            raise ValueError(f"{what}: more than {MAX_CASES} test cases")
+        outcome = _case_outcome(case)
+        outcomes[outcome] += 1
+        if outcome == "failed" and len(failing) < 50:
             cls, name = case.get("classname"), case.get("name")
             label = _text(f"{cls}.{name}" if cls and name else name or cls or "?")
-            if label and len(failing) < 50:
+            if label:
                 failing.append(label)
-        elif "skipped" in tags:
-            skipped += 1
-        else:
-            passed += 1
-    if passed + failed + skipped == 0:
-        raise ValueError("JUnit XML: no <testcase> elements")
+    if sum(outcomes.values()) == 0:
+        raise ValueError(f"{what}: no <testcase> elements")
+    return Counts(outcomes["passed"], outcomes["failed"], outcomes["skipped"], tuple(failing))
+
+
+def junit(body: bytes, platform: str, branch: str | None, url: str | None, now: datetime) -> CiRun:
+    counts = xunit_counts(body)
     digest = hashlib.sha256(body).hexdigest()[:32]  # the same upload twice is one run
-    result = "failed" if failed else "passed" if passed else "skipped"
-    return CiRun(platform=platform, source="junit", run_key=digest, branch=branch, finished=now, result=result,
-                 passed=passed, failed=failed, skipped=skipped, failing=tuple(failing), url=_url(url))
+    return CiRun(platform=platform, source="junit", run_key=digest, branch=branch, finished=now,
+                 result=counts.result, passed=counts.passed, failed=counts.failed, skipped=counts.skipped,
+                 failing=counts.failing, url=_url(url))
 
 
 _TF_RESULTS = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped"}
+MAX_XUNIT_BYTES = 8 * 1024 * 1024
 
 
-def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime) -> CiRun | None:
+def testing_farm_xunit(payload: Any) -> bytes | str | None:
+    """Where a finished request's results are: the xunit itself (bytes), its URL (str), or None."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    if not isinstance(result, dict):
+        return None
+    inline = result.get("xunit")
+    if isinstance(inline, str) and inline.strip():
+        return inline.encode("utf-8")[:MAX_XUNIT_BYTES]
+    url = result.get("xunit_url")
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) < 500 else None
+
+
+def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
+                 xunit: bytes | None = None) -> CiRun | None:
+    """A finished request as a run; with its `xunit`, the counts and failing tests too."""
     if not isinstance(payload, dict):
         raise ValueError("Testing Farm: expected a request object")
     request_id, state = payload.get("id"), payload.get("state")
@@ -134,8 +208,9 @@ def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime)
     overall = "cancelled" if state == "canceled" else "error" if state == "error" else \
         _TF_RESULTS.get(result.get("overall"), "error")
     run = payload.get("run") if isinstance(payload.get("run"), dict) else {}
+    counts = xunit_counts(xunit, "Testing Farm xunit") if xunit is not None else \
+        Counts(int(overall == "passed"), int(overall in ("failed", "error")), int(overall == "skipped"), ())
     return CiRun(platform=platform, source="testing-farm", run_key=request_id, branch=branch,
                  finished=_time(payload.get("updated"), now), result=overall,
-                 passed=int(overall == "passed"), failed=int(overall in ("failed", "error")),
-                 skipped=int(overall == "skipped"),
+                 passed=counts.passed, failed=counts.failed, skipped=counts.skipped, failing=counts.failing,
                  url=_url(run.get("artifacts")) or _url(result.get("xunit_url")))

@@ -10,6 +10,7 @@
     main_branch = "main"
     github_secret_env = "FARM_GITHUB_SECRET"   # workflow_job webhook secret
     ci_token_env = "FARM_CI_TOKEN"             # bearer token for JUnit and Testing Farm uploads
+    testing_farm_artifacts = ["https://artifacts.testing-farm.io/"]  # where a request's xunit_url may be fetched
 
     [[teams.farm.machines]]
     name = "gpu1"                  # the host name the agent sends (X-Sigbot-Host)
@@ -39,6 +40,10 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,252}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")
 _SELECTOR = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\s*(=~?|!=|!~)\s*"[^"\\{}]*"'
                        r'(\s*,\s*[A-Za-z_][A-Za-z0-9_]*\s*(=~?|!=|!~)\s*"[^"\\{}]*")*')
+
+
+TESTING_FARM_ARTIFACTS = ("https://artifacts.testing-farm.io/", "https://artifacts.dev.testing-farm.io/",
+                          "https://artifacts.osci.redhat.com/")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class FarmSettings:
     ci_token: Secret | None = None
     busy_pct: float = 10.0
     timezone: str = "UTC"
+    # URL prefixes sigbot may fetch a Testing Farm request's xunit from: only
+    # these, so an upload cannot make sigbot request an arbitrary address.
+    testing_farm_artifacts: tuple[str, ...] = TESTING_FARM_ARTIFACTS
 
     @property
     def enabled(self) -> bool:
@@ -164,7 +172,7 @@ def parse_team(c, data: dict, path: str, ctx) -> FarmSettings:
     c.table(data, path, {"machines", "interval_seconds", "offline_after_intervals", "temperature_c",
                          "temperature_minutes", "hysteresis_c", "ecc_quiet_hours", "alerts_per_hour",
                          "digest_time", "main_branch", "github_secret_env", "github_secret_file",
-                         "ci_token_env", "ci_token_file", "busy_pct"})
+                         "ci_token_env", "ci_token_file", "busy_pct", "testing_farm_artifacts"})
     raw_machines = c.get(data, "machines", path, list, [])
     machines = [m for i, d in enumerate(raw_machines) if (m := _machine(c, d, f"{path}.machines[{i}]", ctx.base))]
     names = [m.name for m in machines]
@@ -188,4 +196,18 @@ def parse_team(c, data: dict, path: str, ctx) -> FarmSettings:
         ci_token=c.secret(data, "ci_token", path, ctx.base),
         busy_pct=c.get(data, "busy_pct", path, float, 10.0),
         timezone=ctx.timezone,
+        testing_farm_artifacts=_prefixes(c, data, "testing_farm_artifacts", path),
     )
+
+
+def _prefixes(c, data: dict, key: str, path: str) -> tuple[str, ...]:
+    """URL prefixes ending in "/" (so "https://a.io" cannot match "https://a.io.evil.org")."""
+    raw = c.get(data, key, path, list, list(TESTING_FARM_ARTIFACTS))
+    good = []
+    for i, prefix in enumerate(raw):
+        if not isinstance(prefix, str) or not re.fullmatch(r"https?://[^\s/?#]+/[^\s?#]*", prefix) \
+                or not prefix.endswith("/"):
+            c.error(f"{path}.{key}[{i}]", f"{str(prefix)[:80]!r} is not a URL prefix ending in /")
+        else:
+            good.append(prefix)
+    return tuple(good)

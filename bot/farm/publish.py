@@ -15,7 +15,7 @@ from bot.core.files import write_json_if_changed
 from bot.farm.alerts import HostSnapshot, Snapshot
 from bot.farm.config import FarmSettings, Machine
 from bot.farm.report import HostReport
-from bot.farm.store import CiRun, FarmStore
+from bot.farm.store import CiJob, CiRun, FarmStore
 
 RUNS_SHOWN = 20
 
@@ -35,10 +35,52 @@ class HostView:
     last_seen: datetime | None
     report: HostReport | None
     online: bool
+    busy_pct: float = 10.0
+    running: tuple[CiJob, ...] = ()  # CI jobs running on this machine's runner(s)
 
     @property
     def busy(self) -> bool:
-        return self.report is not None and any(g.processes for g in self.report.gpus)
+        """Running a CI job, or any GPU running a process or above busy_pct utilization."""
+        if not self.online:
+            return False
+        if self.running:
+            return True
+        return self.report is not None and any(
+            g.processes or (g.utilization_pct or 0) >= self.busy_pct for g in self.report.gpus)
+
+
+def runs_on(job: CiJob, machine: Machine) -> bool:
+    """A self-hosted runner is named after its host: "gpu1", or "gpu1-2" for a second runner on it."""
+    runner = (job.runner or "").lower()
+    name = machine.name.lower()
+    return runner == name or (runner.startswith(name) and not runner[len(name)].isalnum())
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The CI queue: jobs waiting for a runner, jobs running, per platform."""
+
+    jobs: tuple[CiJob, ...]
+    now: datetime
+
+    @property
+    def waiting(self) -> tuple[CiJob, ...]:
+        return tuple(j for j in self.jobs if j.state == "queued")
+
+    @property
+    def running(self) -> tuple[CiJob, ...]:
+        return tuple(j for j in self.jobs if j.state == "in_progress")
+
+    def oldest_wait(self) -> timedelta | None:
+        waits = [self.now - j.since for j in self.waiting]
+        return max(waits) if waits else None
+
+    def per_platform(self) -> list[tuple[str, int, int]]:
+        """(platform, waiting, running), the longest queue first."""
+        names = sorted({j.platform for j in self.jobs})
+        rows = [(p, sum(j.platform == p for j in self.waiting), sum(j.platform == p for j in self.running))
+                for p in names]
+        return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
 
 
 @dataclass(frozen=True)
@@ -59,6 +101,7 @@ class FarmView:
     platforms: tuple[PlatformView, ...]
     alerts: tuple[dict, ...]  # active alerts from the alert state
     now: datetime
+    queue: QueueView | None = None
 
     def snapshot(self) -> Snapshot:
         main = self.settings.main_branch
@@ -71,14 +114,19 @@ class FarmView:
 def farm_view(store: FarmStore, team: str, settings: FarmSettings, now: datetime) -> FarmView:
     seen = {h.host: h for h in store.hosts(team)}
     limit = timedelta(seconds=settings.interval_seconds * settings.offline_after_intervals)
+    jobs = store.jobs(team, now)
+    # With machines declared, the queue is their jobs (a repository's jobs on
+    # GitHub's own runners are not the farm's); without, every job counts.
+    queue = QueueView(tuple(j for j in jobs if j.matched or not settings.machines), now)
     hosts = []
     for m in settings.machines:
         h = seen.get(m.name)
         hosts.append(HostView(m, h.last_seen if h else None, h.report if h else None,
-                              h is not None and now - h.last_seen <= limit))
+                              h is not None and now - h.last_seen <= limit, settings.busy_pct,
+                              tuple(j for j in queue.running if runs_on(j, m))))
     platforms = tuple(PlatformView(p, tuple(store.runs(team, p, RUNS_SHOWN))) for p in store.platforms(team))
     alerts = tuple(sorted(store.alert_state(team).get("active", {}).values(), key=lambda a: a["since"]))
-    return FarmView(team, settings, tuple(hosts), tuple(p for p in platforms if p.runs), alerts, now)
+    return FarmView(team, settings, tuple(hosts), tuple(p for p in platforms if p.runs), alerts, now, queue)
 
 
 def status_json(view: FarmView, plots: list[dict]) -> dict:
@@ -87,6 +135,7 @@ def status_json(view: FarmView, plots: list[dict]) -> dict:
         r = h.report
         hosts.append({
             "host": h.machine.name, "online": h.online, "busy": h.busy,
+            "ci_jobs": [{"name": j.name, "platform": j.platform, "url": j.url} for j in h.running],
             "last_seen": h.last_seen.isoformat() if h.last_seen else None,
             "expected_gpus": h.machine.gpus, "labels": list(h.machine.labels),
             "gpus": [g.to_json() for g in r.gpus] if r else [],
@@ -104,8 +153,17 @@ def status_json(view: FarmView, plots: list[dict]) -> dict:
         "team": view.team, "updated": view.now.isoformat(timespec="seconds"), "hosts": hosts,
         "alerts": [{"kind": a["kind"], "host": a["subject"], "since": a["since"], "text": a["text"]}
                    for a in view.alerts],
-        "ci": ci, "plots": plots,
+        "ci": ci, "queue": queue_json(view.queue), "plots": plots,
     }
+
+
+def queue_json(queue: QueueView | None) -> dict:
+    if queue is None:
+        return {"waiting": 0, "running": 0, "oldest_wait_s": None, "platforms": []}
+    oldest = queue.oldest_wait()
+    return {"waiting": len(queue.waiting), "running": len(queue.running),
+            "oldest_wait_s": int(oldest.total_seconds()) if oldest is not None else None,
+            "platforms": [{"platform": p, "waiting": w, "running": r} for p, w, r in queue.per_platform()]}
 
 
 def write_status(folder: Path, status: dict) -> bool:

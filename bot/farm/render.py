@@ -8,8 +8,10 @@ inject links or markup through a farm host.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.farm.alerts import AlertEvent
-from bot.farm.publish import FarmView, HostView, PlatformView, plot_name
+from bot.farm.publish import FarmView, HostView, PlatformView, QueueView, plot_name
 from bot.meeting.render import md_escape
 
 MAX_LIST = 3  # names listed before "+N more"
@@ -30,6 +32,35 @@ def _platform(p: PlatformView) -> str:
     return text + f" [{passed}/{len(p.runs)} passed]"
 
 
+def duration(span: timedelta) -> str:
+    """A wait as people say it: "under a minute", "12 min", "3 h 5 min", "2 d 4 h"."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _queue_head(queue: QueueView | None) -> str:
+    if queue is None or not queue.jobs:
+        return "CI queue empty"
+    text = f"{len(queue.waiting)} CI job(s) waiting"
+    oldest = queue.oldest_wait()
+    if oldest is not None:
+        text += f" (longest {duration(oldest)})"
+    return text + f", {len(queue.running)} running"
+
+
+def _queue_row(platform: str, waiting: int, running: int) -> str:
+    parts = [f"{waiting} waiting"] * bool(waiting) + [f"{running} running"] * bool(running)
+    return f"{md_escape(platform)} {' + '.join(parts)}"
+
+
 def farm_url(base: str | None, team: str) -> str | None:
     return f"{base.rstrip('/')}/farm/{team}/" if base else None
 
@@ -40,13 +71,15 @@ def summary(view: FarmView, base_url: str | None, table: bool = False) -> str:
     offline = [md_escape(h.machine.name) for h in view.hosts if not h.online]
     busy = [h for h in online if h.busy]
     lines = [f"**Farm {md_escape(view.team)}**: {len(online)}/{len(view.hosts)} machines online, "
-             f"{len(busy)} busy, {len(view.alerts)} alert(s)"]
+             f"{len(busy)} busy, {_queue_head(view.queue)}, {len(view.alerts)} alert(s)"]
     if offline:
         lines.append("Offline: " + _some(offline))
     if view.alerts:
         lines.append("Alerts: " + _some([md_escape(a["text"]) for a in view.alerts], 2))
     if view.platforms:
         lines.append("CI: " + "; ".join(_platform(p) for p in view.platforms[:4]))
+    if view.queue is not None and view.queue.jobs:
+        lines.append("Queue: " + _some([_queue_row(*row) for row in view.queue.per_platform()]))
     if table and view.hosts:
         lines += ["", "| machine | state | GPUs | util | max temp |", "|---|---|---|---|---|"]
         lines += [_row(h) for h in view.hosts]
@@ -75,6 +108,8 @@ def host_detail(view: FarmView, host: HostView, base_url: str | None) -> str:
     m, r = host.machine, host.report
     seen = host.last_seen.strftime("%Y-%m-%d %H:%M UTC") if host.last_seen else "never"
     head = f"**{md_escape(m.name)}**: {'online' if host.online else 'offline'}, last report {seen}"
+    if host.running:
+        head += " · CI: " + _some([md_escape(f"{j.name or 'job'} ({j.platform})") for j in host.running], 2)
     if r is None:
         return head
     versions = [f"{k} {md_escape(v)}" for k, v in (("driver", r.driver_version), ("CUDA", r.cuda_version),

@@ -2,7 +2,8 @@
 
 History is bounded: raw samples (at most one per host every MIN_SAMPLE_SECONDS)
 are kept for a day, then folded into hourly means kept for a month; older rows
-are dropped.  CI runs are kept for a month, at most MAX_RUNS per platform.
+are dropped.  CI runs are kept for a month, at most MAX_RUNS per platform;
+the jobs of the CI queue until a day after they finish.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ MIGRATIONS = Migrations("sigbot-farm")
 
 RAW_KEEP = timedelta(days=1)
 HOURLY_KEEP = timedelta(days=31)
+# GitHub cancels a job queued for 24 h, and a self-hosted job may run for 5
+# days; a job whose later events were lost is forgotten after that.
+JOB_KEEP = timedelta(days=5)
+DONE_KEEP = timedelta(days=1)  # finished jobs are remembered against late "queued" events
 MIN_SAMPLE_SECONDS = 5
 MAX_RUNS = 200
 MAX_FAILING = 50  # failing test names kept per run
@@ -44,6 +49,14 @@ def m001_farm_tables(db: Database) -> None:
     db["farm_ci_runs"].create_index(["team", "source", "run_key"], unique=True)
     db["farm_ci_runs"].create_index(["team", "platform", "finished"])
     db["farm_alert_state"].create({"team": str, "state": str}, pk="team")
+
+
+@MIGRATIONS()
+def m002_ci_queue(db: Database) -> None:
+    """GitHub Actions jobs not yet finished: the CI queue of `!farm`."""
+    db["farm_ci_jobs"].create({"team": str, "job_id": str, "platform": str, "state": str, "since": str,
+                               "runner": str, "name": str, "url": str, "matched": int,
+                               "updated": str}, pk=("team", "job_id"))
 
 
 def _iso(when: datetime) -> str:
@@ -83,6 +96,25 @@ class CiRun:
     skipped: int = 0
     failing: tuple[str, ...] = ()
     url: str | None = None
+
+
+# GitHub's actions, in the order a job goes through them ("waiting": held for
+# an environment's approval, not yet queued for a runner).
+JOB_STATES = {"waiting": 0, "queued": 0, "in_progress": 1, "completed": 2}
+
+
+@dataclass(frozen=True)
+class CiJob:
+    """One GitHub Actions job as the CI queue sees it."""
+
+    job_id: str
+    platform: str
+    state: str  # queued | in_progress | completed
+    since: datetime  # queued: created_at; in_progress: started_at; completed: completed_at
+    runner: str | None = None
+    name: str | None = None
+    url: str | None = None
+    matched: bool = False  # a label of the job names one of the team's machines
 
 
 class FarmStore:
@@ -146,9 +178,11 @@ class FarmStore:
             self.db.execute("DELETE FROM farm_samples WHERE time < ?", [cutoff])
             self.db.execute("DELETE FROM farm_hourly WHERE time < ?", [_iso(now - HOURLY_KEEP)])
             self.db.execute("DELETE FROM farm_ci_runs WHERE finished < ?", [_iso(now - HOURLY_KEEP)])
+            self.db.execute("DELETE FROM farm_ci_jobs WHERE (state = 'completed' AND updated < ?) OR updated < ?",
+                            [_iso(now - DONE_KEEP), _iso(now - JOB_KEEP)])
 
     def counts(self) -> dict[str, int]:
-        return {t: self.db[t].count for t in ("farm_samples", "farm_hourly", "farm_ci_runs")}
+        return {t: self.db[t].count for t in ("farm_samples", "farm_hourly", "farm_ci_runs", "farm_ci_jobs")}
 
     # --- CI -----------------------------------------------------------------
 
@@ -180,6 +214,31 @@ class FarmStore:
     def platforms(self, team: str) -> list[str]:
         return [r["platform"] for r in self.db.query(
             "SELECT DISTINCT platform FROM farm_ci_runs WHERE team = ? ORDER BY platform", [team])]
+
+    def record_job(self, team: str, job: CiJob, now: datetime) -> bool:
+        """Move a job forward in the queue; False for an event older than what is stored.
+
+        Webhooks may arrive out of order or twice: a job never goes back from
+        in_progress to queued, nor from completed to anything.
+        """
+        rows = list(self.db.query("SELECT state FROM farm_ci_jobs WHERE team = ? AND job_id = ?",
+                                  [team, job.job_id]))
+        if rows and JOB_STATES[rows[0]["state"]] >= JOB_STATES[job.state]:
+            return False
+        self.db["farm_ci_jobs"].upsert(
+            {"team": team, "job_id": job.job_id, "platform": job.platform, "state": job.state,
+             "since": _iso(job.since),
+             "runner": job.runner, "name": job.name, "url": job.url, "matched": int(job.matched),
+             "updated": _iso(now)}, pk=("team", "job_id"))
+        return True
+
+    def jobs(self, team: str, now: datetime) -> list[CiJob]:
+        """Queued and running jobs, oldest first (a job silent for JOB_KEEP is not counted)."""
+        rows = self.db.query("SELECT * FROM farm_ci_jobs WHERE team = ? AND state != 'completed' AND updated >= ?"
+                             " ORDER BY since, job_id", [team, _iso(now - JOB_KEEP)])
+        return [CiJob(job_id=r["job_id"], platform=r["platform"], state=r["state"],
+                      since=datetime.fromisoformat(r["since"]), runner=r["runner"], name=r["name"], url=r["url"],
+                      matched=bool(r["matched"])) for r in rows]
 
     # --- alert state ----------------------------------------------------------
 

@@ -3,7 +3,9 @@
     POST /farm/report                          signed agent report (signing.py)
     POST /farm/github                          GitHub workflow_job webhook (X-Hub-Signature-256)
     POST /farm/junit?platform=P[&branch=B&url=U]         JUnit XML, Authorization: Bearer <ci token>
-    POST /farm/testing-farm?platform=P[&branch=B]        Testing Farm request JSON, same token
+    POST /farm/testing-farm?platform=P[&branch=B]        Testing Farm request JSON, same token; its
+                                               xunit (inline, or fetched from testing_farm_artifacts)
+                                               gives the counts and failing tests
     GET  /farm/<team>/                         the team's farm page (status and plots)
     GET  /farm/<team>/<file>                   status.json and the SVG plots
 
@@ -14,16 +16,19 @@ missing, bad, stale or replayed signature or token, 403 for an unknown host,
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
 import logging
 import re
+from datetime import timedelta
 
+import aiohttp
 from aiohttp import web
 
 from bot.config.model import ConfigError, Secret
-from bot.farm import ci, service
+from bot.farm import ci, render, service
 from bot.farm.config import FarmSettings
 from bot.farm.publish import farm_dir
 from bot.farm.report import HostReport
@@ -35,6 +40,7 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(svg|json)")
 _TYPES = {"svg": "image/svg+xml", "json": "application/json"}
+XUNIT_TIMEOUT = 20.0
 
 
 def farm_teams(rt: Runtime) -> list[tuple[str, FarmSettings]]:
@@ -110,14 +116,19 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         except (ValueError, RecursionError) as exc:
             return _refuse(400, f"malformed JSON: {shorten(exc, 120)}")
         stored = 0
+        now = rt.now()
         for team, settings in teams:
             labels = {label for m in settings.machines for label in m.labels}
             try:
-                run = ci.workflow_job(payload, labels, rt.now())
+                job = ci.job_state(payload, labels, now)
+                run = ci.workflow_job(payload, labels, now)
             except ValueError as exc:
                 return _refuse(400, str(exc))
-            if run is not None:
-                stored += store.record_run(team, run)
+            with rt.store.transaction():
+                if job is not None:
+                    store.record_job(team, job, now)
+                if run is not None:
+                    stored += store.record_run(team, run)
         return web.json_response({"ok": True, "stored": stored})
 
     def _token_teams(request: web.Request) -> list[str]:
@@ -136,21 +147,38 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         try:
             platform = ci.check_platform(request.query.get("platform"))
             branch = request.query.get("branch") or None
-            run = parse(body, platform, branch, request.query.get("url"))
+            run = await parse(body, platform, branch, request.query.get("url"), teams)
         except ValueError as exc:
             return _refuse(400, str(exc))
         stored = sum(store.record_run(team, run) for team in teams) if run else 0
         return web.json_response({"ok": True, "stored": stored})
 
-    async def junit(request: web.Request) -> web.Response:
-        return await upload(request, lambda body, p, b, url: ci.junit(body, p, b, url, rt.now()))
+    async def _junit(body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]):
+        return ci.junit(body, platform, branch, url, rt.now())
 
-    def _testing_farm(body: bytes, platform: str, branch: str | None, url: str | None):
+    async def junit(request: web.Request) -> web.Response:
+        return await upload(request, _junit)
+
+    async def _testing_farm(body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]):
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise ValueError(f"malformed JSON: {shorten(exc, 120)}") from None
-        return ci.testing_farm(payload, platform, branch, rt.now())
+        run = ci.testing_farm(payload, platform, branch, rt.now())
+        if run is None:
+            return None
+        where = ci.testing_farm_xunit(payload)
+        if isinstance(where, str):
+            allowed = {prefix for team, s in farm_teams(rt) if team in teams for prefix in s.testing_farm_artifacts}
+            where = await _fetch_xunit(where, allowed)
+        if where is None:
+            return run
+        try:
+            return ci.testing_farm(payload, platform, branch, rt.now(), xunit=where)
+        except ValueError as exc:
+            # The request itself is good: keep its overall result, say why the details are missing.
+            log.warning("Testing Farm request %s: %s", run.run_key, exc)
+            return run
 
     async def testing_farm(request: web.Request) -> web.Response:
         return await upload(request, _testing_farm)
@@ -180,6 +208,28 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
     app.router.add_get("/farm/{team}/{name}", file)
 
 
+async def _fetch_xunit(url: str, allowed: set[str]) -> bytes | None:
+    """The xunit at `url` if it lies under an allowed prefix; None (logged) otherwise or on any failure."""
+    if not any(url.startswith(prefix) for prefix in allowed):
+        log.info("Testing Farm xunit %s is not under testing_farm_artifacts; not fetched", shorten(url, 120))
+        return None
+    try:
+        timeout = aiohttp.ClientTimeout(total=XUNIT_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(url, allow_redirects=False) as response:
+                if response.status != 200:
+                    log.warning("Testing Farm xunit %s: HTTP %d", shorten(url, 120), response.status)
+                    return None
+                body = await response.content.read(ci.MAX_XUNIT_BYTES + 1)
+                if len(body) > ci.MAX_XUNIT_BYTES:
+                    log.warning("Testing Farm xunit %s: larger than %d bytes", shorten(url, 120), ci.MAX_XUNIT_BYTES)
+                    return None
+                return body
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        log.warning("Testing Farm xunit %s: %s", shorten(url, 120), shorten(exc, 120))
+        return None
+
+
 def _team_folder(rt: Runtime, name: str):
     team = rt.config.team(name)
     if team is None or not isinstance(team.sections.get("farm"), FarmSettings):
@@ -191,7 +241,7 @@ def render_page(status: dict) -> str:
     """The team's farm page; every value from a report is HTML-escaped."""
     e = html.escape
     rows = "".join(
-        f"<tr><td>{e(h['host'])}</td><td>{'online' if h['online'] else 'offline'}</td>"
+        f"<tr><td>{e(h['host'])}</td><td>{_state(h)}</td>"
         f"<td>{len(h['gpus'])}/{e(str(h['expected_gpus'] or '?'))}</td>"
         f"<td>{e(', '.join(g['name'] or '?' for g in h['gpus'][:4]))}</td><td>{e(h['last_seen'] or 'never')}</td></tr>"
         for h in status["hosts"])
@@ -204,4 +254,22 @@ def render_page(status: dict) -> str:
             f"<body><h1>GPU farm of {e(status['team'])}</h1><p>Updated {e(status['updated'])}</p>"
             "<table><tr><th>host</th><th>state</th><th>GPUs</th><th>models</th><th>last report</th></tr>"
             f"{rows}</table><h2>Alerts</h2><ul>{alerts}</ul><h2>CI</h2><table><tr><th>platform</th><th>passed</th>"
-            f"<th>failed</th><th>skipped</th><th>failing</th></tr>{ci_rows}</table><h2>Plots</h2>{plots}</body></html>")
+            f"<th>failed</th><th>skipped</th><th>failing</th></tr>{ci_rows}</table>{_queue_html(status.get('queue'))}"
+            f"<h2>Plots</h2>{plots}</body></html>")
+
+
+def _state(host: dict) -> str:
+    return "offline" if not host["online"] else "busy" if host.get("busy") else "idle"
+
+
+def _queue_html(queue: dict | None) -> str:
+    """The CI queue: jobs waiting for a runner and running, per platform."""
+    if not queue or not queue["platforms"]:
+        return "<h2>CI queue</h2><p>No CI jobs waiting or running.</p>"
+    e = html.escape
+    rows = "".join(f"<tr><td>{e(q['platform'])}</td><td>{int(q['waiting'])}</td><td>{int(q['running'])}</td></tr>"
+                   for q in queue["platforms"])
+    wait = queue.get("oldest_wait_s")
+    longest = f"<p>Longest wait: {e(render.duration(timedelta(seconds=wait)))}</p>" if wait is not None else ""
+    return (f"<h2>CI queue</h2>{longest}<table><tr><th>platform</th><th>waiting</th><th>running</th></tr>"
+            f"{rows}</table>")

@@ -75,11 +75,12 @@ _GPU_FIELDS = ("index", "name", "vendor", "target", "memory_used_mib", "memory_t
 
 def farm_context(data: Any) -> dict:
     hosts = []
-    for host in records(data, "hosts", ("host", "online", "last_seen", "expected_gpus", "gpus", "driver_version",
-                                        "cuda_version", "rocm_version")):
+    for host in records(data, "hosts", ("host", "online", "busy", "last_seen", "expected_gpus", "gpus",
+                                        "driver_version", "cuda_version", "rocm_version")):
         gpus = _texts(records({"gpus": host["gpus"]}, "gpus", _GPU_FIELDS))
-        hosts.append({**_texts([host])[0], "online": host["online"] is True, "gpus": gpus,
-                      "last_seen": iso_utc(host["last_seen"])})
+        hosts.append({**_texts([host])[0], "online": host["online"] is True, "busy": host["busy"] is True,
+                      "gpus": gpus, "last_seen": iso_utc(host["last_seen"])})
+    queue = data.get("queue") if isinstance(data, dict) else None
     return {
         "updated": iso_utc(data.get("updated")) if isinstance(data, dict) else None,
         "hosts": hosts,
@@ -87,6 +88,7 @@ def farm_context(data: Any) -> dict:
         "ci": [_ci_row(row) for row in records(data, "ci", ("platform", "runs", "passed", "failed", "skipped",
                                                              "failing", "url"))],
         "plots": _texts(records(data, "plots", ("title", "file"))),
+        "queue": _texts(records(queue, "platforms", ("platform", "waiting", "running"))),
     }
 
 
