@@ -176,25 +176,41 @@ def meeting_end(ctx: click.Context, team: str) -> None:
 
 @main.group()
 def farm() -> None:
-    """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi and exporters."""
+    """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi, xpu-smi and exporters."""
+
+
+from bot.farm.parsers import FORMATS as FARM_FORMATS  # noqa: E402  (the choices of `farm parse`)
 
 
 @farm.command("parse")
-@click.option("--format", "fmt", required=True,
-              type=click.Choice(["nvidia-smi-csv", "nvidia-smi-xml", "amd-smi-json", "rocm-smi-json", "prometheus"]))
+@click.option("--format", "fmt", required=True, type=click.Choice(FARM_FORMATS))
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"))
 @click.option("--host", default="unknown", show_default=True, help="Host name for tools that do not print it.")
 @click.option("--apps", type=click.File("r"), help="nvidia-smi --query-compute-apps CSV (nvidia-smi-csv).")
 @click.option("--static", "static", type=click.File("r"), help="amd-smi static --json (amd-smi-json).")
 @click.option("--version-file", type=click.File("r"), help="nvidia-smi --version or amd-smi version --json.")
-def farm_parse(fmt: str, file, host: str, apps, static, version_file) -> None:
+@click.option("--stats", "stats", type=click.File("r", encoding="utf-8", errors="replace"), multiple=True,
+              help="xpu-smi stats -d N -j, once per device (xpu-smi-json).")
+@click.option("--details", "details", type=click.File("r", encoding="utf-8", errors="replace"), multiple=True,
+              help="xpu-smi discovery -d N -j, once per device: memory total, driver (xpu-smi-json).")
+@click.option("--processes", type=click.File("r", encoding="utf-8", errors="replace"),
+              help="xpu-smi ps -j (xpu-smi-json), amd-smi process --json (amd-smi-json) "
+                   "or rocm-smi --showpids --json (rocm-smi-json).")
+@click.option("--gpu-list", "gpu_list", type=click.File("r", encoding="utf-8", errors="replace"),
+              help="amd-smi list --json: uuids (amd-smi-json).")
+def farm_parse(fmt: str, file, host: str, apps, static, version_file, stats, details, processes,
+               gpu_list) -> None:
     """Print the normalized JSON report of one capture (FILE, or - for stdin)."""
     from bot.farm.parsers import parse_capture
 
     try:
         report = parse_capture(fmt, file.read(), host=host, apps_text=apps.read() if apps else None,
                                static_text=static.read() if static else None,
-                               version_text=version_file.read() if version_file else None)
+                               version_text=version_file.read() if version_file else None,
+                               stats_texts=[f.read() for f in stats] or None,
+                               details_texts=[f.read() for f in details] or None,
+                               processes_text=processes.read() if processes else None,
+                               list_text=gpu_list.read() if gpu_list else None)
     except ValueError as exc:
         raise click.ClickException(f"{getattr(file, 'name', '-')}: {exc}") from None
     click.echo(json.dumps(report, indent=2, ensure_ascii=False))

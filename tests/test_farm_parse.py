@@ -404,7 +404,8 @@ def test_dispatcher_refuses_unknown_formats_and_misplaced_companions():
         parse_capture("nvidia-smi-yaml", "")
     with pytest.raises(ValueError, match="static_text"):
         parse_capture("nvidia-smi-csv", fixture("nvidia/h100-idle.csv"), static_text="{}")
-    assert FORMATS == ("nvidia-smi-csv", "nvidia-smi-xml", "amd-smi-json", "rocm-smi-json", "prometheus")
+    assert FORMATS == ("nvidia-smi-csv", "nvidia-smi-xml", "amd-smi-json", "rocm-smi-json", "xpu-smi-json",
+                       "prometheus")
 
 
 def test_absent_values_are_null_in_json():

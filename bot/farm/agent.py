@@ -1,8 +1,8 @@
 """`sigbot farm-agent`: collect this host's GPUs and send them to sigbot.
 
 Runs whichever vendor tools exist (nvidia-smi; amd-smi, else rocm-smi;
-xpu-smi is detected and logged but not parsed yet), each with a timeout, turns
-their output into one `HostReport` with the parsers of this package, and POSTs
+xpu-smi), each with a timeout, turns their output into one `HostReport`
+with the parsers of this package, and POSTs
 it, signed (see signing.py), every `interval` seconds.  A tool that is missing,
 hangs or prints something unreadable costs its GPUs, never the agent.
 
@@ -26,7 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from bot.farm import report as rep
-from bot.farm.amd import parse_amd_smi_json, parse_rocm_smi_json
+from bot.farm.amd import parse_amd_smi_json
+from bot.farm.rocm import parse_rocm_smi_json
+from bot.farm.intel import device_ids, parse_xpu_smi_json
 from bot.farm.nvidia import parse_nvidia_smi_csv, parse_nvidia_smi_xml
 from bot.farm.report import HostReport
 from bot.farm.signing import signed_headers
@@ -86,18 +88,65 @@ def _amd(run: Runner, host: str) -> HostReport | None:
     try:
         metric = run(["amd-smi", "metric", "--json"])
         if metric is not None:
-            static = run(["amd-smi", "static", "--json"])
-            version = run(["amd-smi", "version", "--json"])
+            companions = {
+                "static_text": run(["amd-smi", "static", "--json"]),
+                "version_text": run(["amd-smi", "version", "--json"]),
+                "list_text": run(["amd-smi", "list", "--json"]),  # the uuids
+                "processes_text": run(["amd-smi", "process", "--json"]),
+            }
+            given = {k: v for k, v in companions.items() if v is not None}
             try:
-                return parse_amd_smi_json(metric, static, version, host=host)
+                return parse_amd_smi_json(metric, host=host, **given)
             except ValueError:
-                # Only the metric is essential: retry without the companions.
-                return parse_amd_smi_json(metric, host=host)
+                # Only the metric is essential: keep the companions that read on their own.
+                readable = {}
+                for key, text in given.items():
+                    try:
+                        parse_amd_smi_json(metric, host=host, **{key: text})
+                        readable[key] = text
+                    except ValueError as exc:
+                        log.warning("amd-smi %s left out: %s", key.removesuffix("_text"), exc)
+                return parse_amd_smi_json(metric, host=host, **readable)
         rocm = run(["rocm-smi", "--showallinfo", "--json"])
         return parse_rocm_smi_json(rocm, host=host) if rocm is not None else None
     except ValueError as exc:
         log.warning("amd-smi/rocm-smi output unreadable: %s", exc)
         return None
+
+
+def _per_device(run: Runner, ids: list[int], argv: Callable[[int], list[str]]) -> list[str]:
+    """One call per device.  The first that fails ends the series: a hung
+    xpu-smi would otherwise cost a whole timeout per device."""
+    texts = []
+    for device in ids:
+        text = run(argv(device))
+        if text is None:
+            break
+        texts.append(text)
+    return texts
+
+
+def _intel(run: Runner, host: str) -> HostReport | None:
+    """xpu-smi: ``discovery -j``, then per device ``discovery -d N -j`` (memory
+    total, driver) and ``stats -d N -j``, then ``ps -j``.  Only the discovery
+    is essential: unreadable companions are dropped, details last."""
+    discovery = run(["xpu-smi", "discovery", "-j"])
+    if discovery is None:
+        return None
+    try:
+        ids = device_ids(discovery)
+    except ValueError as exc:
+        log.warning("xpu-smi output unreadable: %s", exc)
+        return None
+    details = _per_device(run, ids, lambda d: ["xpu-smi", "discovery", "-d", str(d), "-j"])
+    stats = _per_device(run, ids, lambda d: ["xpu-smi", "stats", "-d", str(d), "-j"])
+    ps = run(["xpu-smi", "ps", "-j"])
+    for stats_texts, ps_text, details_texts in ((stats, ps, details), ((), None, details), ((), None, ())):
+        try:
+            return parse_xpu_smi_json(discovery, stats_texts, ps_text, details_texts=details_texts, host=host)
+        except ValueError as exc:
+            log.warning("xpu-smi output unreadable, retrying with less: %s", exc)
+    return None
 
 
 def merge(host: str, parts: list[HostReport], collected_at: str) -> HostReport:
@@ -117,9 +166,7 @@ def merge(host: str, parts: list[HostReport], collected_at: str) -> HostReport:
 
 
 def collect(host: str, now: datetime, run: Runner = run_tool) -> HostReport:
-    parts = [p for p in (_nvidia(run, host), _amd(run, host)) if p is not None]
-    if run(["xpu-smi", "discovery", "-j"]) is not None:
-        log.info("xpu-smi found: Intel GPUs are not read by the agent yet; use the XPU Manager exporter")
+    parts = [p for p in (_nvidia(run, host), _amd(run, host), _intel(run, host)) if p is not None]
     return merge(host, parts, now.isoformat(timespec="seconds"))
 
 

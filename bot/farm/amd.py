@@ -1,52 +1,44 @@
-"""Parsers for AMD's tools: ``amd-smi ... --json`` and ``rocm-smi --json``.
+"""Parser for AMD's ``amd-smi ... --json``, and helpers rocm.py shares.
 
-amd-smi (ROCm 6+):
+amd-smi (ROCm 6+) splits what nvidia-smi prints at once over several
+commands, each printing a list of per-GPU objects keyed by ``"gpu"``:
 
-* ``amd-smi metric --json``: per GPU ``usage.gfx_activity``,
-  ``mem_usage.total_vram/used_vram``, ``power.socket_power``,
-  ``temperature.edge/hotspot/mem``, ``ecc.total_uncorrectable_count``.
-  Values are ``{"value": 64, "unit": "%"}`` in newer releases, bare numbers in
-  older ones, and the string ``"N/A"`` when unsupported, sometimes for a whole
-  block (``"usage": "N/A"``).  Older releases print a bare list of GPUs,
-  newer ones wrap it: ``{"gpu_data": [...]}``.  Memory says "MB" but is MiB:
-  amd-smi divides the byte count by 1024*1024 (amdsmi_commands.py, metric).
-* ``amd-smi static --json``: ``asic.market_name``,
-  ``asic.target_graphics_version`` (``gfx942``), ``bus.bdf``,
-  ``driver.version``, ``vram.size``, ``limit.socket_power`` (older:
-  ``limit.current_power``).
-* ``amd-smi version --json``: ``rocm_version``.
+* ``metric --json``: ``usage.gfx_activity``, ``mem_usage.total_vram/used_vram``
+  (early releases: ``fb_usage.total/used``), ``power.socket_power`` (ROCm 6.0:
+  ``average_socket_power``; MI300 on 6.1: ``current_socket_power``),
+  ``temperature.hotspot/edge/mem``, ``ecc.total_uncorrectable_count``.
+* ``static --json``: ``asic.market_name``, ``asic.target_graphics_version``,
+  ``bus.bdf``, ``driver.version`` (6.0: ``driver_version``), ``vram.size``
+  (6.0: ``vram_size_mb``), ``limit.socket_power`` (older: ``current_power``).
+* ``list --json``: ``bdf``, ``uuid`` (the only place amd-smi prints a uuid).
+* ``process --json``: ``process_list`` of ``{"process_info": {...}}`` with
+  ``name``, ``pid``, ``memory_usage.vram_mem`` and ``mem_usage``; an idle GPU
+  has ``{"process_info": "No running processes detected"}``.
+* ``version --json``: ``rocm_version``, and since 6.4 ``amdgpu_version``.
 
-rocm-smi (deprecated in favour of amd-smi, still everywhere):
-``rocm-smi --showallinfo --json`` prints ``card0..cardN`` plus ``system``,
-every value a string, and key spellings that drift between releases
-(``Card series`` -> ``Card Series``; ``Average Graphics Package Power (W)`` ->
-``Current Socket Graphics Package Power (W)`` on MI300).  Keys are matched
-case- and space-insensitively, trying the spellings listed below in order.
+Shapes drift between releases: a bare list (6.0-6.3, and ``metric -w``),
+``{"gpu_data": [...]}`` (6.4 and 7.x, beside ``cpu_data`` on APUs); values as
+``{"value": 64, "unit": "%"}`` (6.1+) or bare numbers (6.0), and ``"N/A"``
+for a value or a whole block (``"usage": "N/A"``).  Memory in metric/static
+says "MB" but is MiB (bytes // 1024**2 in amdsmi_commands.py); process memory
+is in bytes ("B"), bare process numbers are bytes too.  So every capture is
+read the same way: its GPU entries are merged by index with the companions'
+and each field is taken from wherever it appears, whichever single capture
+is given first (metric, static, list or process).
 
-Temperature policy for both: junction ("hotspot") first, as AMD alerts on it
+rocm-smi's JSON is read by rocm.py.
+
+Temperature policy (rocm.py follows it too): junction ("hotspot") first, as AMD alerts on it
 and MI300 reports its edge sensor as N/A; edge only where junction is absent.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from bot.farm import report, values
-from bot.farm.report import Gpu, HostReport, Vendor
-
-_MAX_JSON_CHARS = 8 * 1024 * 1024
-
-
-def _load_json(text: str, what: str) -> Any:
-    values.check_size(text, what, _MAX_JSON_CHARS)
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: "[[[[..." nested deeper than the interpreter allows.
-        raise ValueError(f"{what}: not JSON ({values.shorten(exc, 80)})") from None
-
+from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
 
 def _dig(data: Any, *path: str) -> Any:
     """data[path[0]][path[1]]...; None where a level is missing or not an object."""
@@ -64,26 +56,34 @@ def _reading(raw: Any, what: str) -> tuple[float | None, str | None]:
         return values.parse_number(raw.get("value"), what), unit if isinstance(unit, str) else None
     if isinstance(raw, list):
         raise ValueError(f"{what}: expected a value, got a {type(raw).__name__}")
-    return values.parse_number(raw, what), None
+    parts = raw.split() if isinstance(raw, str) else []
+    return values.parse_number(raw, what), parts[1] if len(parts) == 2 else None
 
 
-def _mib(raw: Any, what: str) -> int | None:
-    """amd-smi memory: "MB" means MiB (see module docstring); honour other units."""
+_MIB_PER_UNIT = {"b": 1 / 2**20, "kb": 1 / 1024, "kib": 1 / 1024, "mb": 1, "mib": 1, "gb": 1024, "gib": 1024}
+
+
+def _mib(raw: Any, what: str, default_unit: str = "mb") -> int | None:
+    """Memory in MiB: amd-smi's "MB" means MiB (see module docstring)."""
     value, unit = _reading(raw, what)
-    if value is None:
+    scale = _MIB_PER_UNIT.get((unit or default_unit).lower())
+    if value is None or scale is None:
         return None
-    scale = {"b": 1 / 2**20, "kb": 1 / 1024, "gb": 1024}.get((unit or "mb").lower(), 1)
     return values.mib(value * scale)
-
-
-def _number(raw: Any, what: str) -> float | None:
-    return _reading(raw, what)[0]
 
 
 def _first(entry: dict[str, Any], block: str, keys: tuple[str, ...]) -> float | None:
     """The first of `keys` in `entry[block]` that holds a number."""
     for key in keys:
-        value = _number(_dig(entry, block, key), f"{block}.{key}")
+        value = _reading(_dig(entry, block, key), f"{block}.{key}")[0]
+        if value is not None:
+            return value
+    return None
+
+
+def _first_mib(entry: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> int | None:
+    for path in paths:
+        value = _mib(_dig(entry, *path), ".".join(path))
         if value is not None:
             return value
     return None
@@ -109,22 +109,133 @@ def _gpu_index(entry: dict[str, Any], position: int) -> int:
     return raw
 
 
-def _target(raw: Any) -> str | None:
+def _is_version(data: Any) -> bool:
+    """``amd-smi version --json``: one object (or a list of one) without "gpu"."""
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    return isinstance(data, dict) and "rocm_version" in data and "gpu" not in data
+
+
+def gfx_target(raw: Any) -> str | None:
     """``gfx942``-style names only; rocm-smi 4.x filled such keys with PCI ids."""
     text = values.clean_text(raw, report.MAX_TARGET_CHARS)
-    return text if text and re.fullmatch(r"gfx[0-9a-f]{3,5}", text.lower()) else None
+    return text.lower() if text and re.fullmatch(r"gfx[0-9a-f]{3,5}", text.lower()) else None
 
 
-def _rocm_version(version_text: str | None) -> str | None:
-    if version_text is None:
+def product_name(raw: Any) -> str | None:
+    """Product name; skip placeholders such as ``0x1002`` (ROCm 4.3 filled
+    Card series with the PCI vendor id, early amd-smi market_name the device id)."""
+    text = values.clean_text(raw, report.MAX_NAME_CHARS)
+    return text if text and not re.fullmatch(r"0x[0-9a-fA-F]+", text) else None
+
+
+def _driver(raw: Any) -> str | None:
+    """amdgpu's version.  On inbox kernels some amd-smi builds print the whole
+    /proc/version with spaces removed ("Linuxversion6.14.0-24-generic(buildd@...")
+    (seen in ROCm/device-metrics-exporter test data): keep the kernel release."""
+    text = values.clean_text(raw, 4096)
+    if text is None:
         return None
-    data = _load_json(version_text, "amd-smi version")
+    m = re.match(r"Linux\s*version\s*([^\s(]+)", text)
+    return values.clean_text(m.group(1) if m else text, report.MAX_VERSION_CHARS)
+
+
+def _version_fields(version_text: str | None) -> tuple[str | None, str | None]:
+    """(rocm_version, amdgpu_version) of ``amd-smi version --json``."""
+    if version_text is None:
+        return None, None
+    data = values.load_json(version_text, "amd-smi version")
     if isinstance(data, list) and data:
         data = data[0]
-    version = _dig(data, "rocm_version")
-    if version is None:
+    if _dig(data, "rocm_version") is None:
         raise ValueError("amd-smi version: no rocm_version")
-    return values.clean_text(version, report.MAX_VERSION_CHARS)
+    return (values.clean_text(data["rocm_version"], report.MAX_VERSION_CHARS),
+            _driver(data.get("amdgpu_version")))
+
+
+# --- processes --------------------------------------------------------------
+
+
+def process_pid(raw: Any) -> int | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, str) and re.fullmatch(r"\s*\d{1,10}\s*", raw):
+        raw = int(raw)
+    return raw if isinstance(raw, int) and 0 < raw <= report.MAX_PID else None
+
+
+def _amd_smi_process(item: Any) -> GpuProcess | None:
+    """One ``process_list`` item; None for "No running processes detected"
+    and other entries without a pid.  The flat form (no ``process_info``) is
+    what the amdsmi Python library returns; some tools store that."""
+    info = item.get("process_info", item) if isinstance(item, dict) else None
+    if not isinstance(info, dict):
+        return None
+    pid = process_pid(info.get("pid"))
+    if pid is None:
+        return None
+    # VRAM like nvidia-smi's used_gpu_memory; the total (VRAM + GTT) only where
+    # vram_mem is absent, not where it is "N/A".
+    vram = _dig(info, "memory_usage", "vram_mem")
+    if vram is not None:
+        memory = _mib(vram, "memory_usage.vram_mem", "b")
+    else:
+        memory = _mib(info.get("mem_usage", info.get("mem")), "mem_usage", "b")
+    name = values.clean_text(info.get("name"), report.MAX_PROCESS_NAME_CHARS)
+    return GpuProcess(pid=pid, name=name, memory_mib=memory)
+
+
+def _amd_smi_processes(entry: dict[str, Any]) -> tuple[GpuProcess, ...]:
+    items = entry.get("process_list")
+    if not isinstance(items, list):  # "N/A", "No running processes detected", absent
+        return ()
+    found = (_amd_smi_process(item) for item in items)
+    return tuple(p for p in found if p is not None)[: report.MAX_PROCESSES_PER_GPU]
+
+
+# --- amd-smi ----------------------------------------------------------------
+
+
+def _merge(documents: list[tuple[str, str | None]]) -> dict[int, dict[str, Any]]:
+    """Every capture's GPU entries, merged by index; the first capture wins a key."""
+    merged: dict[int, dict[str, Any]] = {}
+    for what, text in documents:
+        if text is None:
+            continue
+        for position, entry in enumerate(_gpu_list(values.load_json(text, what), what)):
+            if "gpu" not in entry and ("cpu" in entry or "core" in entry):
+                continue  # amd-smi on hosts with EPYC/MI300A lists CPUs and cores too
+            target = merged.setdefault(_gpu_index(entry, position), {})
+            for key, value in entry.items():
+                target.setdefault(key, value)
+    if len(merged) > report.MAX_GPUS:
+        raise ValueError(f"amd-smi: more than {report.MAX_GPUS} GPUs")
+    return merged
+
+
+def _amd_smi_gpu(index: int, e: dict[str, Any]) -> Gpu:
+    temperature = _first(e, "temperature", ("hotspot", "junction", "edge"))
+    total = _first_mib(e, (("mem_usage", "total_vram"), ("fb_usage", "total"), ("fb_usage", "fb_total"),
+                           ("vram", "size"), ("vram", "vram_size_mb")))
+    used = _first_mib(e, (("mem_usage", "used_vram"), ("fb_usage", "used"), ("fb_usage", "fb_used")))
+    ecc = _first(e, "ecc", ("total_uncorrectable_count", "uncorrectable_count"))
+    return Gpu(
+        index=index,
+        vendor=Vendor.AMD,
+        name=product_name(_dig(e, "asic", "market_name")) or product_name(_dig(e, "board", "product_name")),
+        uuid=values.clean_text(e.get("uuid"), report.MAX_ID_CHARS),
+        bus_id=values.normalize_bus_id(_dig(e, "bus", "bdf") or e.get("bdf")),
+        memory_total_mib=total,
+        memory_used_mib=used,
+        utilization_pct=values.percent(_first(e, "usage", ("gfx_activity",))),
+        temperature_c=values.celsius(temperature),
+        # socket_power since ROCm 6.1; earlier releases named the reading.
+        power_w=values.watts(_first(e, "power", ("socket_power", "current_socket_power", "average_socket_power"))),
+        power_limit_w=values.watts(_first(e, "limit", ("socket_power", "current_power"))),
+        processes=_amd_smi_processes(e),
+        target=gfx_target(_dig(e, "asic", "target_graphics_version")),
+        ecc_uncorrected=values.count(ecc),
+    )
 
 
 def parse_amd_smi_json(
@@ -132,166 +243,27 @@ def parse_amd_smi_json(
     static_text: str | None = None,
     version_text: str | None = None,
     *,
+    list_text: str | None = None,
+    processes_text: str | None = None,
     host: str = "unknown",
     collected_at: str | None = None,
 ) -> HostReport:
-    """``amd-smi metric --json`` (+ optional ``static --json``, ``version --json``)."""
-    metrics = _gpu_list(_load_json(metric_text, "amd-smi metric"), "amd-smi metric")
-    statics: dict[int, dict[str, Any]] = {}
-    if static_text is not None:
-        entries = _gpu_list(_load_json(static_text, "amd-smi static"), "amd-smi static")
-        statics = {_gpu_index(e, i): e for i, e in enumerate(entries)}
-    rocm = _rocm_version(version_text)
-    gpus = []
-    driver = None
-    for position, entry in enumerate(metrics):
-        index = _gpu_index(entry, position)
-        static = statics.get(index, {})
-        temperature = _number(_dig(entry, "temperature", "hotspot"), "temperature.hotspot")
-        if temperature is None:
-            temperature = _number(_dig(entry, "temperature", "edge"), "temperature.edge")
-        # socket_power since ROCm 6.1; earlier releases named the reading.
-        power = _first(entry, "power", ("socket_power", "current_socket_power", "average_socket_power"))
-        limit = _number(_dig(static, "limit", "socket_power"), "limit.socket_power")
-        if limit is None:
-            limit = _number(_dig(static, "limit", "current_power"), "limit.current_power")
-        total = _mib(_dig(entry, "mem_usage", "total_vram"), "mem_usage.total_vram")
-        if total is None:
-            total = _mib(_dig(static, "vram", "size"), "vram.size")
-        ecc = _dig(entry, "ecc", "total_uncorrectable_count")
-        if ecc is None:
-            ecc = _dig(entry, "ecc", "uncorrectable_count")
-        driver = driver or values.clean_text(
-            _dig(static, "driver", "version") or _dig(static, "driver", "driver_version"),
-            report.MAX_VERSION_CHARS,
-        )
-        gpus.append(
-            Gpu(
-                index=index,
-                vendor=Vendor.AMD,
-                name=values.clean_text(_dig(static, "asic", "market_name"), report.MAX_NAME_CHARS),
-                uuid=values.clean_text(entry.get("uuid") or static.get("uuid"), report.MAX_ID_CHARS),
-                bus_id=values.normalize_bus_id(_dig(static, "bus", "bdf") or entry.get("bdf")),
-                memory_total_mib=total,
-                memory_used_mib=_mib(_dig(entry, "mem_usage", "used_vram"), "mem_usage.used_vram"),
-                utilization_pct=values.percent(
-                    _number(_dig(entry, "usage", "gfx_activity"), "usage.gfx_activity")
-                ),
-                temperature_c=values.celsius(temperature),
-                power_w=values.watts(power),
-                power_limit_w=values.watts(limit),
-                target=_target(_dig(static, "asic", "target_graphics_version")),
-                ecc_uncorrected=values.count(_number(ecc, "ecc.total_uncorrectable_count")),
-            )
-        )
+    """``amd-smi metric --json`` with optional companions: ``static --json``,
+    ``version --json``, ``list --json`` (uuid), ``process --json``.
+
+    The first capture may be any of them (static alone gives names, VRAM
+    totals and limits; version alone gives a host without GPUs)."""
+    if _is_version(values.load_json(metric_text, "amd-smi")):
+        version_text, metric_text = version_text or metric_text, "[]"
+    rocm, amdgpu = _version_fields(version_text)
+    merged = _merge([("amd-smi", metric_text), ("amd-smi static", static_text),
+                     ("amd-smi list", list_text), ("amd-smi process", processes_text)])
+    gpus = tuple(_amd_smi_gpu(index, entry) for index, entry in sorted(merged.items()))
+    drivers = (_driver(_dig(e, "driver", "version") or _dig(e, "driver", "driver_version")) for e in merged.values())
     return HostReport(
         host=host,
-        gpus=tuple(gpus),
-        driver_version=driver,
+        gpus=gpus,
+        driver_version=next((d for d in drivers if d), None) or amdgpu,
         rocm_version=rocm,
-        collected_at=collected_at,
-    )
-
-
-# --- rocm-smi ------------------------------------------------------------
-
-# Spellings per field, most recent first.  "Card series" became "Card Series"
-# in ROCm 6.x and "Device Name" appeared beside it; MI300 reports "Current
-# Socket Graphics Package Power" where older parts report "Average ...".
-_ROCM_KEYS = {
-    "name": ("Device Name", "Card Series", "Card series"),
-    "uuid": ("Unique ID",),
-    "bus_id": ("PCI Bus",),
-    "total": ("VRAM Total Memory (B)",),
-    "used": ("VRAM Total Used Memory (B)",),
-    "util": ("GPU use (%)",),
-    "junction": ("Temperature (Sensor junction) (C)", "Temperature (Sensor hotspot) (C)"),
-    "edge": ("Temperature (Sensor edge) (C)",),
-    "power": (
-        "Current Socket Graphics Package Power (W)",
-        "Average Graphics Package Power (W)",
-        "Average Graphics Package Power(W)",
-    ),
-    "limit": ("Max Graphics Package Power (W)",),
-    "target": ("GFX Version",),
-}
-
-
-def _norm_key(key: str) -> str:
-    return " ".join(key.lower().replace("(", " (").split())
-
-
-def _lookup(card: dict[str, Any], field: str) -> Any:
-    """The first spelling of `field` present in `card`, case- and space-insensitive."""
-    normalized = {_norm_key(k): v for k, v in card.items() if isinstance(k, str)}
-    for spelling in _ROCM_KEYS[field]:
-        value = normalized.get(_norm_key(spelling))
-        if value is not None:
-            return value
-    return None
-
-
-def _rocm_name(card: dict[str, Any]) -> str | None:
-    """Product name; skip placeholders such as ``0x1002`` (ROCm 4.3 filled
-    Card series with the PCI vendor id)."""
-    normalized = {_norm_key(k): v for k, v in card.items() if isinstance(k, str)}
-    for spelling in _ROCM_KEYS["name"]:
-        text = values.clean_text(normalized.get(_norm_key(spelling)), report.MAX_NAME_CHARS)
-        if text and not re.fullmatch(r"0x[0-9a-fA-F]+", text):
-            return text
-    return None
-
-
-def parse_rocm_smi_json(
-    text: str, *, host: str = "unknown", collected_at: str | None = None
-) -> HostReport:
-    """``rocm-smi --showallinfo --json`` (or any subset of its --show flags)."""
-    data = _load_json(text, "rocm-smi")
-    if not isinstance(data, dict):
-        raise ValueError("rocm-smi: expected an object with card0..cardN")
-    cards = []
-    for key, card in data.items():
-        m = re.fullmatch(r"card(\d{1,4})", key)
-        if m is None:
-            continue
-        if not isinstance(card, dict):
-            raise ValueError(f"rocm-smi: {key} is not an object")
-        cards.append((int(m.group(1)), card))
-    if not cards and "system" not in data:
-        raise ValueError("rocm-smi: no card0..cardN or system entry")
-    if len(cards) > report.MAX_GPUS:
-        raise ValueError(f"rocm-smi: more than {report.MAX_GPUS} GPUs")
-    gpus = []
-    for index, card in sorted(cards, key=lambda c: c[0]):
-        if index > report.MAX_INDEX:
-            raise ValueError(f"rocm-smi: card{index} index too large")
-        num = values.parse_number
-        temperature = num(_lookup(card, "junction"), "junction temperature")
-        if temperature is None:
-            temperature = num(_lookup(card, "edge"), "edge temperature")
-        gpus.append(
-            Gpu(
-                index=index,
-                vendor=Vendor.AMD,
-                name=_rocm_name(card),
-                uuid=values.clean_text(_lookup(card, "uuid"), report.MAX_ID_CHARS),
-                bus_id=values.normalize_bus_id(_lookup(card, "bus_id")),
-                memory_total_mib=values.bytes_to_mib(num(_lookup(card, "total"), "VRAM total")),
-                memory_used_mib=values.bytes_to_mib(num(_lookup(card, "used"), "VRAM used")),
-                utilization_pct=values.percent(num(_lookup(card, "util"), "GPU use")),
-                temperature_c=values.celsius(temperature),
-                power_w=values.watts(num(_lookup(card, "power"), "package power")),
-                power_limit_w=values.watts(num(_lookup(card, "limit"), "max package power")),
-                target=_target(_lookup(card, "target")),
-            )
-        )
-    system = data.get("system")
-    system = system if isinstance(system, dict) else {}
-    normalized = {_norm_key(k): v for k, v in system.items() if isinstance(k, str)}
-    return HostReport(
-        host=host,
-        gpus=tuple(gpus),
-        driver_version=values.clean_text(normalized.get("driver version"), report.MAX_VERSION_CHARS),
-        rocm_version=values.clean_text(normalized.get("rocm version"), report.MAX_VERSION_CHARS),
         collected_at=collected_at,
     )

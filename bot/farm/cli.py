@@ -43,10 +43,10 @@ def _read_secret(env: str | None, file: Path | None) -> str:
 @click.option("--once", is_flag=True, help="Collect and send (or print) one report, then exit.")
 @click.option("--print", "print_", is_flag=True, help="Print the report as JSON instead of sending it.")
 @click.option("--timeout", type=float, default=agent.TOOL_TIMEOUT, show_default=True,
-              help="Seconds each nvidia-smi/amd-smi/rocm-smi call may take.")
+              help="Seconds each nvidia-smi/amd-smi/rocm-smi/xpu-smi call may take.")
 def farm_agent(url: str | None, host: str | None, secret_env: str, secret_file: Path | None, interval: int,
                once: bool, print_: bool, timeout: float) -> None:
-    """Report this machine's GPUs (nvidia-smi, amd-smi, rocm-smi) to sigbot, signed, every --interval seconds."""
+    """Report this machine's GPUs (nvidia-smi, amd-smi, rocm-smi, xpu-smi) to sigbot, signed, every --interval seconds."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = host or agent.default_host()
 

@@ -14,6 +14,25 @@ Captured formats (real examples in tests/farm/fixtures/nvidia/):
   drivers; the fallbacks below name the drivers they were seen on.
 * ``nvidia-smi --version``: the only plain-text source of the CUDA version
   besides the XML (it is not a --query-gpu field).
+
+Public captures from other machines (tests/farm/fixtures/nvidia/public/, from
+Telegraf, netdata and nvidia_gpu_exporter test data) cover drivers 418 to 590,
+Windows (WDDM, vGPU), MIG and trimmed logs.  What they taught:
+
+* GPU ``index`` is nvidia-smi's enumeration order: the CSV ``index`` column,
+  and in the XML (which has no index element) the position of the ``<gpu>``
+  element.  ``<minor_number>`` is the /dev/nvidiaN number, not the index: it
+  is ``N/A`` on Windows and differs from the index in containers and on some
+  multi-GPU hosts (the Telegraf A100 log lists one GPU with minor number 1),
+  so CSV and XML of one host agree only by position.
+* ``bus_id``: nvidia-smi prints an 8-digit PCI domain (``00000000:1B:00.0``);
+  values.normalize_bus_id makes it ``0000:1b:00.0``, the form AMD tools and
+  sysfs use, so addresses compare across vendors.
+* A column can be present and empty of a reading while a sibling has one
+  (590 on an RTX 2070: ``average_power_draw`` N/A, ``instant_power_draw``
+  9.23 W), so CSV aliases are tried in order per row, not per header.
+* Windows tools may save captures with a byte-order mark; Windows
+  PowerShell 5's ``>`` writes UTF-16, refused with a hint to save as UTF-8.
 """
 
 from __future__ import annotations
@@ -56,6 +75,18 @@ _NO_DEVICES = "no devices were found"
 _NO_PROCESSES = "no running processes found"
 
 
+def _check_text(text: object, what: str, limit: int = 8 * 1024 * 1024) -> str:
+    """Size-checked text without a byte-order mark; UTF-16 is refused by name.
+
+    Windows PowerShell 5 redirects with UTF-16: read as UTF-8 it is full of
+    NUL characters, which nvidia-smi itself never prints.
+    """
+    text = values.check_size(text, what, limit)
+    if "\x00" in text[:4096]:
+        raise ValueError(f"{what}: NUL characters, probably UTF-16 (PowerShell's >); save the capture as UTF-8")
+    return text.removeprefix("\ufeff")
+
+
 def _split_header(line: str) -> list[str]:
     """``memory.used [MiB]`` -> ``memory.used``: the unit is dropped, values say it too."""
     return [re.sub(r"\s*\[[^\]]*\]\s*$", "", cell.strip()).lower() for cell in line.split(",")]
@@ -72,13 +103,15 @@ def _csv_rows(text: str, columns: dict[str, tuple[str, ...]], free_text: str, wh
     if not lines:
         raise ValueError(f"{what}: empty capture")
     header = _split_header(lines[0])
-    positions: dict[str, int] = {}
+    # Every column that can answer a field, best first: a row takes the first
+    # that holds a reading (power.draw may be [N/A] where power.draw.instant
+    # is not).
+    candidates: dict[str, list[int]] = {}
     for field, aliases in columns.items():
-        for alias in aliases:
-            if alias in header:
-                positions[field] = header.index(alias)
-                break
-    if not positions:
+        found = [pos for alias in aliases for pos, name in enumerate(header) if name == alias]
+        if found:
+            candidates[field] = found
+    if not candidates:
         first = lines[0].strip()
         if first.lower().rstrip(".") in (_NO_DEVICES, _NO_PROCESSES):
             return
@@ -89,13 +122,18 @@ def _csv_rows(text: str, columns: dict[str, tuple[str, ...]], free_text: str, wh
     width = len(header)
     for number, line in enumerate(lines[1:], start=2):
         cells = [c.strip() for c in line.split(",")]
-        if len(cells) > width and free_text in positions:
-            at = positions[free_text]
+        if len(cells) > width and free_text in candidates:
+            at = candidates[free_text][0]
             surplus = len(cells) - width
             cells[at : at + surplus + 1] = [", ".join(cells[at : at + surplus + 1])]
         if len(cells) != width:
             raise ValueError(f"{what}: line {number} has {len(cells)} cells, header has {width}")
-        yield {field: cells[pos] for field, pos in positions.items()}
+        yield {field: _first_reading(cells, found) for field, found in candidates.items()}
+
+
+def _first_reading(cells: list[str], positions: list[int]) -> str:
+    """The first cell that is not a no-value marker, else the first cell."""
+    return next((cells[p] for p in positions if not values.is_missing(cells[p])), cells[positions[0]])
 
 
 def _target_from_compute_cap(raw: str | None) -> str | None:
@@ -110,7 +148,7 @@ def _target_from_compute_cap(raw: str | None) -> str | None:
 
 def parse_nvidia_smi_version(text: str) -> dict[str, str | None]:
     """``nvidia-smi --version`` -> {"driver_version": ..., "cuda_version": ...}."""
-    values.check_size(text, "nvidia-smi --version", 64 * 1024)
+    text = _check_text(text, "nvidia-smi --version", 64 * 1024)
     found: dict[str, str | None] = {"driver_version": None, "cuda_version": None}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -128,7 +166,7 @@ def parse_nvidia_smi_version(text: str) -> dict[str, str | None]:
 
 def parse_nvidia_smi_apps_csv(text: str) -> dict[str, tuple[GpuProcess, ...]]:
     """``--query-compute-apps`` CSV -> processes keyed by GPU UUID (or bus id)."""
-    values.check_size(text, "nvidia-smi apps csv")
+    text = _check_text(text, "nvidia-smi apps csv")
     by_gpu: dict[str, list[GpuProcess]] = {}
     for row in _csv_rows(text, _APP_COLUMNS, "name", "nvidia-smi apps csv"):
         if "pid" not in row:
@@ -167,7 +205,7 @@ def parse_nvidia_smi_csv(
     `apps_text` (``--query-compute-apps`` CSV) adds processes; `version_text`
     (``nvidia-smi --version``) adds the CUDA version, which CSV cannot carry.
     """
-    values.check_size(text, "nvidia-smi csv")
+    text = _check_text(text, "nvidia-smi csv")
     processes = parse_nvidia_smi_apps_csv(apps_text) if apps_text is not None else {}
     version = parse_nvidia_smi_version(version_text) if version_text is not None else {}
     gpus: list[Gpu] = []
@@ -319,8 +357,13 @@ def _xml_processes(gpu: ET.Element) -> tuple[GpuProcess, ...]:
 def parse_nvidia_smi_xml(
     text: str, *, host: str = "unknown", collected_at: str | None = None
 ) -> HostReport:
-    """``nvidia-smi -q -x`` -> HostReport; missing elements become None."""
-    values.check_size(text, "nvidia-smi xml")
+    """``nvidia-smi -q -x`` -> HostReport; missing elements become None.
+
+    A GPU's index is the position of its ``<gpu>`` element (nvidia-smi's
+    enumeration order, what the CSV ``index`` column holds), not
+    ``<minor_number>``.
+    """
+    text = _check_text(text, "nvidia-smi xml")
     body = _strip_doctype(text)
     try:
         root = ET.fromstring(body)
@@ -335,11 +378,9 @@ def parse_nvidia_smi_xml(
         raise ValueError(f"nvidia-smi xml: more than {report.MAX_GPUS} GPUs")
     gpus = []
     for position, gpu in enumerate(elements):
-        # minor_number is the /dev/nvidiaN number: N/A on Windows.
-        minor = values.parse_number(_text(gpu, "minor_number"), "minor_number")
         gpus.append(
             Gpu(
-                index=position if minor is None else _index(minor),
+                index=position,
                 vendor=Vendor.NVIDIA,
                 name=values.clean_text(_text(gpu, "product_name"), report.MAX_NAME_CHARS),
                 uuid=values.clean_text(_text(gpu, "uuid"), report.MAX_ID_CHARS),

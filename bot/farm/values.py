@@ -11,9 +11,11 @@ a ValueError: a column that suddenly holds words means the format changed.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
+from typing import Any
 
 from bot.farm import report
 
@@ -176,3 +178,30 @@ def check_size(text: object, what: str, limit: int = 8 * 1024 * 1024) -> str:
     if len(text) > limit:
         raise ValueError(f"{what}: capture larger than {limit} characters")
     return text
+
+
+# The first line that opens a JSON document.  amd-smi in watch mode prints
+# "'CTRL' + 'C' to stop watching output:" first (capture in the fix for
+# ROCm/amdsmi#168), and the vendor tools may print a WARNING line before it.
+_JSON_START = re.compile(r"^[ \t]*[\[{]", re.MULTILINE)
+
+
+def load_json(text: object, what: str, limit: int = 8 * 1024 * 1024) -> Any:
+    """A bounded JSON capture, or a ValueError that says it is not JSON.
+
+    Text before the document (a tool's warning line) is skipped, and of
+    several documents (watch mode prints one per sample) the first is taken.
+    """
+    check_size(text, what, limit)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: "[[[[..." nested deeper than the interpreter allows.
+        error = exc
+    start = _JSON_START.search(text)
+    if start is not None:
+        try:
+            return json.JSONDecoder().raw_decode(text, start.end() - 1)[0]
+        except (ValueError, RecursionError):
+            pass
+    raise ValueError(f"{what}: not JSON ({shorten(error, 80)})")
