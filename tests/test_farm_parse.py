@@ -167,6 +167,27 @@ def test_nvidia_xml_reads_the_loaded_h100_with_its_two_processes():
     assert gpu.processes[0].memory_mib == 13418
 
 
+def test_two_h200s_under_load_each_get_their_own_process_in_csv_and_xml_alike():
+    """Real capture, 2 x H200 (tests/farm/fixtures/nvidia/2xh200-meta.txt): one loop per GPU."""
+    csv = parse_nvidia_smi_csv(fixture("nvidia/2xh200-load-wide.csv"),
+                               apps_text=fixture("nvidia/2xh200-load-apps.csv"))
+    xml = parse_nvidia_smi_xml(fixture("nvidia/2xh200-load.xml"))
+    for report in (csv, xml):
+        first, second = report.gpus
+        assert (first.index, first.uuid, first.bus_id) == (0, "GPU-1285417e-c1bb-6123-b38c-ed7cd5d6b518",
+                                                           "0000:00:06.0")
+        assert (second.index, second.uuid, second.bus_id) == (1, "GPU-d04fba61-51a6-4b0c-e9a2-c8f3d943caf2",
+                                                              "0000:00:07.0")
+        assert (first.name, first.memory_total_mib, first.power_limit_w) == ("NVIDIA H200", 143771, 700.0)
+        assert [(p.pid, p.memory_mib) for p in first.processes] == [(732, 13418)]
+        assert [(p.pid, p.memory_mib) for p in second.processes] == [(737, 2794)]
+    # the table printed at the same moment: 13427 MiB / 2803 MiB used
+    assert [g.memory_used_mib for g in csv.gpus] == [13427, 2803]
+    assert [g.utilization_pct for g in csv.gpus] == [100.0, 98.0]
+    idle = parse_nvidia_smi_csv(fixture("nvidia/2xh200-idle.csv"), apps_text=fixture("nvidia/2xh200-idle-apps.csv"))
+    assert [(g.memory_used_mib, g.processes) for g in idle.gpus] == [(0, ()), (0, ())]
+
+
 def test_nvidia_xml_with_an_inline_dtd_parses_like_the_plain_log():
     # nvidia-smi -q -x --dtd embeds <!ELEMENT ...> declarations in the DOCTYPE
     inline = parse_nvidia_smi_xml(fixture("nvidia/h100-idle-inline-dtd.xml"))

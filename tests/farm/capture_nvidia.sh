@@ -69,7 +69,10 @@ PY
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 "$D/burn.py" 8192 40 "$D/r1" 12288 > "$D/burn1.log" 2>&1 &
   P1=$!
-  python3 "$D/burn.py" 4096 40 "$D/r2" 2048 > "$D/burn2.log" 2>&1 &
+  # On a host of several GPUs the second loop runs on the last one, so the
+  # processes must be told apart by GPU.
+  LAST=$(( $(nvidia-smi -L | grep -c '^GPU ') - 1 ))
+  CUDA_VISIBLE_DEVICES=$LAST python3 "$D/burn.py" 4096 40 "$D/r2" 2048 > "$D/burn2.log" 2>&1 &
   P2=$!
   for i in $(seq 60); do [ -e "$D/r1" ] && [ -e "$D/r2" ] && break; sleep 1; done
   sleep 12   # let clocks, power and temperature settle under load
