@@ -108,6 +108,23 @@ def test_fewer_gpus_ecc_growth_and_a_driver_off_baseline_alert_and_clear():
     assert run(steps) == ["start gpus", "end gpus", "start ecc", "start baseline", "end baseline", "end ecc"]
 
 
+def test_only_gpus_of_the_declared_model_and_target_count_and_unknown_names_never_disqualify():
+    mi300 = Machine("gpu1", gpus=2, model="MI300X", target="gfx942")
+    settings = replace(S, machines=(mi300,))
+
+    def host(*gpus):
+        return HostReport("gpu1", gpus=tuple(Gpu(index=i, vendor=Vendor.AMD, name=n, target=t)
+                                             for i, (n, t) in enumerate(gpus)))
+
+    def events(report):
+        state, out = evaluate({}, Snapshot((HostSnapshot(mi300, T0, report),)), settings, T0)
+        return [e.text for e in out]
+    assert events(host(("AMD Instinct MI300X", "gfx942"), ("AMD Instinct MI300X", "gfx942"))) == []
+    assert events(host((None, None), ("AMD Instinct MI300X", None))) == []  # the tool gave no name or target
+    assert events(host(("AMD Instinct MI300X", "gfx942"), ("AMD Radeon RX 7900 XTX", "gfx1100"))) == \
+        ["gpu1 shows 1 of 2 MI300X gfx942 GPUs"]
+
+
 def test_ci_failing_twice_in_a_row_on_main_alerts_and_a_pass_clears_it():
     def ci(*results):
         return [("rocm-gfx1100", results)]

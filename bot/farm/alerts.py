@@ -8,7 +8,8 @@ is emitted once when a condition starts and once when it ends.  Hysteresis:
   starts it; only at or below `temperature_c - hysteresis_c` does it end, so a
   value hovering at the threshold neither starts nor ends it repeatedly.
 * ECC: the uncorrected count grew; ends after it stayed still `ecc_quiet_hours`.
-* GPU count, driver/runtime baseline: start when wrong, end when right.
+* GPU count (of the declared model/target, where given), driver/runtime
+  baseline: start when wrong, end when right.
 * CI: the two newest runs on the main branch of a platform failed; ends when
   the newest passes.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.farm.config import FarmSettings, Machine
-from bot.farm.report import HostReport
+from bot.farm.report import Gpu, HostReport
 
 FAILED = frozenset({"failed", "error", "timed_out"})
 
@@ -79,9 +80,12 @@ def _host_decisions(prev: dict, new: dict, snap: HostSnapshot, s: FarmSettings, 
     if offline or report is None:
         return out
     if m.gpus is not None:
-        few = len(report.gpus) < m.gpus
-        out[f"gpus:{host}"] = _Decision(few, "gpus", host, f"{host} shows {len(report.gpus)} of {m.gpus} GPUs"
-                                        if few else f"{host} shows all {m.gpus} GPUs again")
+        have = sum(_expected_kind(g, m) for g in report.gpus)
+        kind = " ".join(filter(None, (m.model, m.target)))
+        what = f"{m.gpus} {kind} GPUs" if kind else f"{m.gpus} GPUs"
+        few = have < m.gpus
+        out[f"gpus:{host}"] = _Decision(few, "gpus", host, f"{host} shows {have} of {what}"
+                                        if few else f"{host} shows all {what} again")
     wrong = [f"{what} {have} (expected {want})" for what, want, have in
              (("driver", m.driver, report.driver_version), ("CUDA", m.cuda, report.cuda_version),
               ("ROCm", m.rocm, report.rocm_version)) if want and have and have != want]
@@ -94,6 +98,13 @@ def _host_decisions(prev: dict, new: dict, snap: HostSnapshot, s: FarmSettings, 
         key = f"ecc:{host}:{gpu.index}"
         out[key] = _ecc(prev, new, key, gpu.ecc_uncorrected, host, gpu.index, s, now)
     return out
+
+
+def _expected_kind(gpu: Gpu, m: Machine) -> bool:
+    """The GPU is of the declared model and target; a value the tool did not give never disqualifies."""
+    if m.model and gpu.name and m.model.lower() not in gpu.name.lower():
+        return False
+    return not (m.target and gpu.target and m.target.lower() != gpu.target.lower())
 
 
 def _temperature(prev: dict, new: dict, key: str, temp: float | None, host: str, index: int,

@@ -236,12 +236,14 @@ def _collect(text: str, default_host: str) -> dict[str, dict[tuple[Vendor, str],
 
 
 def _intel_fill(dev: _Device) -> dict[str, float]:
-    """Device-level values, else derived from the tiles (hottest tile,
-    summed power and memory, mean utilization)."""
+    """Device-level values, else derived from the tiles (summed power and
+    memory, mean utilization).  Temperature is the hottest tile's wherever
+    tiles report one: Intel's device-level reading is their average and would
+    hide a hot tile (the same rule as intel.py for xpu-smi)."""
     merged = dict(dev.device)
     how = {"temperature": max, "power": sum, "used_bytes": sum}
     for fld in ("temperature", "power", "used_bytes", "util_ratio", "util_compute_ratio"):
-        if fld in merged:
+        if fld in merged and fld != "temperature":
             continue
         readings = [t[fld] for t in dev.tiles.values() if fld in t]
         if readings:
