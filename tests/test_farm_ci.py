@@ -159,3 +159,21 @@ def test_a_testing_farm_request_takes_its_counts_from_the_inline_xunit_or_stays_
     run = ci.testing_farm(bare, "rocm-gfx942", "main", T0)
     assert (run.passed, run.failed, run.skipped, run.failing) == (1, 0, 0, ())
     assert ci.testing_farm({**request, "state": "running"}, "rocm-gfx942", None, T0) is None
+
+
+def test_testing_farm_requests_posted_while_queued_or_running_are_in_the_ci_queue():
+    store = FarmStore(open_store(":memory:").db)
+    rid = "6bf8e0a2-7d19-4c39-9d4c-2b5f0c0d1e9a"
+    for state, since in (("new", T0), ("queued", T0), ("running", T0 + timedelta(minutes=9)), ("complete", None)):
+        request = {"id": rid, "state": state, "created": "2026-03-02T10:00:00Z",
+                   "updated": (since or T0).isoformat(), "result": {"overall": "passed"}}
+        store.record_job("ml", ci.testing_farm_job(request, "rocm-gfx942", T0), T0)
+        jobs = store.jobs("ml", T0)
+        if state in ("new", "queued"):
+            assert [(j.job_id, j.state, j.since) for j in jobs] == [(f"testing-farm:{rid}", "queued", T0)]
+        elif state == "running":
+            assert [(j.state, j.since) for j in jobs] == [("in_progress", T0 + timedelta(minutes=9))]
+        else:
+            assert jobs == []
+    with pytest.raises(ValueError, match="unknown state"):
+        ci.testing_farm_job({"id": rid, "state": "paused"}, "rocm-gfx942", T0)

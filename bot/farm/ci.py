@@ -192,17 +192,37 @@ def testing_farm_xunit(payload: Any) -> bytes | str | None:
     return url if isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) < 500 else None
 
 
-def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
-                 xunit: bytes | None = None) -> CiRun | None:
-    """A finished request as a run; with its `xunit`, the counts and failing tests too."""
+_TF_STATES = {"new": "queued", "queued": "queued", "running": "in_progress", "cancel-requested": "in_progress",
+              "complete": "completed", "error": "completed", "canceled": "completed"}
+
+
+def _tf_request(payload: Any) -> tuple[str, str]:
+    """A Testing Farm request's id and state, or ValueError."""
     if not isinstance(payload, dict):
         raise ValueError("Testing Farm: expected a request object")
     request_id, state = payload.get("id"), payload.get("state")
     if not isinstance(request_id, str) or not re.fullmatch(r"[0-9a-fA-F-]{8,64}", request_id):
         raise ValueError("Testing Farm: id must be the request's UUID")
-    if state not in ("new", "queued", "running", "complete", "error", "canceled", "cancel-requested"):
+    if state not in _TF_STATES:
         raise ValueError(f"Testing Farm: unknown state {values.shorten(state, 30)!r}")
-    if state not in ("complete", "error", "canceled"):
+    return request_id, state
+
+
+def testing_farm_job(payload: Any, platform: str, now: datetime) -> CiJob:
+    """Where a request posted at any state puts it in the CI queue (its `platform` is the team's)."""
+    request_id, state = _tf_request(payload)
+    stamp = payload.get("created") if _TF_STATES[state] == "queued" else payload.get("updated")
+    run = payload.get("run") if isinstance(payload.get("run"), dict) else {}
+    return CiJob(job_id=f"testing-farm:{request_id}", platform=platform, state=_TF_STATES[state],
+                 since=_time(stamp, now), name="Testing Farm request", url=_url(run.get("artifacts")),
+                 matched=True)
+
+
+def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
+                 xunit: bytes | None = None) -> CiRun | None:
+    """A finished request as a run; with its `xunit`, the counts and failing tests too."""
+    request_id, state = _tf_request(payload)
+    if _TF_STATES[state] != "completed":
         return None
     result = payload.get("result") if isinstance(payload.get("result"), dict) else {}
     overall = "cancelled" if state == "canceled" else "error" if state == "error" else \

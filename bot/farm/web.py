@@ -164,7 +164,11 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
             raise ValueError(f"malformed JSON: {shorten(exc, 120)}") from None
-        run = ci.testing_farm(payload, platform, branch, rt.now())
+        now = rt.now()
+        run = ci.testing_farm(payload, platform, branch, now)
+        job = ci.testing_farm_job(payload, platform, now)
+        for team in teams:
+            store.record_job(team, job, now)
         if run is None:
             return None
         where = ci.testing_farm_xunit(payload)
