@@ -363,3 +363,23 @@ esac
     first, second = report["gpus"]
     assert (first["power_w"], first["temperature_c"], len(first["processes"])) == (512.37, 58.0, 2)
     assert (second["power_w"], second["memory_total_mib"]) == (None, 124488)
+
+
+def test_a_host_with_nvidia_amd_and_intel_gpus_reports_them_all_with_distinct_indices():
+    """One machine, three vendors (a fake runner: no such machine exists here)."""
+    nvidia = INTEL.parent / "nvidia"
+    amd = INTEL.parent / "amd"
+    run = fake_runner({
+        f"nvidia-smi --query-gpu={agent.NVIDIA_QUERY} --format=csv,nounits":
+            (nvidia / "h100-load-nounits.csv").read_text(),
+        "nvidia-smi --version": (nvidia / "h100-version.txt").read_text(),
+        "amd-smi metric --json": (amd / "mi300x-metric.json").read_text(),
+        "amd-smi static --json": (amd / "mi300x-static.json").read_text(),
+        "amd-smi version --json": (amd / "mi300x-version.json").read_text(),
+        "xpu-smi discovery -j": fixture("flex170-discovery.json"),
+    })
+    report = agent.collect("mixed", NOW, run)
+    assert [(g.index, g.vendor.value) for g in report.gpus] == [(0, "nvidia"), (1, "amd"), (2, "amd"), (3, "intel")]
+    assert report.gpus[0].name == "NVIDIA H100 80GB HBM3" and report.gpus[1].name == "AMD Instinct MI300X"
+    assert (report.cuda_version, report.rocm_version) == ("13.0", "6.4.0")
+    assert report.driver_version == "580.159.04"  # the first vendor's: one field for the host
