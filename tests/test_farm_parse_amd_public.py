@@ -189,6 +189,95 @@ def test_amd_smi_text_that_is_not_a_gpu_list_is_refused_with_a_reason():
         parse_amd_smi_json("ERROR: amdgpu driver not loaded")
 
 
+# --- amd-smi across releases (ROCm/amdsmi CHANGELOG.md, 6.0 to 7.2) ---------
+
+
+def test_amd_smi_rocm72_static_limit_is_read_per_ppt_from_ppt0():
+    # "amd_smi_lib for ROCm 7.2.0", `amd-smi static --limit --json`: "ppt0":
+    # {"max_power_limit": 203 W, "min_power_limit": 0 W, "socket_power_limit": 100 W},
+    # "ppt1": all "N/A"; GPU 1 from the CSV sample (213, 0, 100, N/A, ...)
+    first, second = parse_amd_smi_json(amd("rocm72-static-limit.json")).gpus
+    assert (first.power_limit_w, second.power_limit_w) == (100.0, 100.0)
+
+
+def test_amd_smi_rocm72_with_ppt1_supported_still_reports_ppt0_and_never_ppt1():
+    # 7.2.0's human-readable sample: PPT0 1000/0/1000 W, PPT1 1300/1100/1250 W
+    def ppt(cap, low, top):
+        return {"max_power_limit": {"value": top, "unit": "W"}, "min_power_limit": {"value": low, "unit": "W"},
+                "socket_power_limit": cap if cap == "N/A" else {"value": cap, "unit": "W"}}
+    both = {"gpu": 0, "limit": {"ppt0": ppt(1000, 0, 1000), "ppt1": ppt(1250, 1100, 1300)}}
+    assert only(parse_amd_smi_json(json.dumps({"gpu_data": [both]}))).power_limit_w == 1000.0
+    no_ppt0 = {"gpu": 0, "limit": {"ppt0": ppt("N/A", 0, 1000), "ppt1": ppt(1250, 1100, 1300)}}
+    assert only(parse_amd_smi_json(json.dumps({"gpu_data": [no_ppt0]}))).power_limit_w is None
+
+
+def test_amd_smi_rocm612_static_limit_keys_are_still_read():
+    # "amd_smi_lib for ROCm 6.1.2" added MIN_POWER: MAX_POWER 213 W, MIN_POWER 213 W, SOCKET_POWER 213 W
+    limit = {"max_power": {"value": 213, "unit": "W"}, "min_power": {"value": 213, "unit": "W"},
+             "socket_power": {"value": 213, "unit": "W"}, "slowdown_edge_temperature": {"value": 109, "unit": "C"}}
+    assert only(parse_amd_smi_json(json.dumps([{"gpu": 1, "limit": limit}]))).power_limit_w == 213.0
+
+
+def test_amd_smi_cpx_partitions_are_one_gpu_each_without_invented_readings():
+    # "amd_smi_lib for ROCm 6.4.1", corrected CPX outputs: `list -e` gives GPU 1 at
+    # BDF 0000:0c:00.1 (PARTITION_ID 1); `monitor` shows 202 W, 46 °C, 0.3/192.0 GB
+    # on GPU 0 and N/A readings with 0.5/24.0 GB on the other partitions.
+    report = parse_amd_smi_json(amd("mi300x-cpx-metric.json"), list_text=amd("mi300x-cpx-list.json"))
+    assert [g.bus_id for g in report.gpus] == [f"0000:0c:00.{i}" for i in range(8)]
+    primary, partition = report.gpus[:2]
+    assert (primary.power_w, primary.temperature_c, primary.memory_total_mib, primary.memory_used_mib) == (
+        202.0, 46.0, 196608, 307)
+    assert (partition.power_w, partition.temperature_c, partition.utilization_pct) == (None, None, None)
+    assert (partition.memory_total_mib, partition.memory_used_mib) == (24576, 512)
+
+
+def test_amd_smi_wrong_pre_64_target_names_give_no_target():
+    # "amd_smi_lib for ROCm 6.4.0", resolved: MI100 printed TARGET_GRAPHICS_VERSION
+    # gfx9008 before the fix, gfx908 after.
+    def target(raw):
+        return only(parse_amd_smi_json(json.dumps([{"gpu": 0, "asic": {"target_graphics_version": raw}}]))).target
+    assert (target("gfx9008"), target("gfx908"), target("gfx90a"), target("gfx1100"), target("N/A")) == (
+        None, "gfx908", "gfx90a", "gfx1100", None)
+
+
+def test_amd_smi_version_without_rocm_is_null_and_60_without_the_key_is_read():
+    # "amd_smi_lib for ROCm 6.1.0": "if ROCm is not installed it will report N/A"
+    text = json.dumps([{"tool": "AMDSMI Tool", "version": "24.7.1+b446d6c", "amdsmi_library_version": "24.7.2.0",
+                        "rocm_version": "N/A", "amdgpu_version": "6.10.10", "amd_hsmp_driver_version": "2.2"}])
+    report = parse_amd_smi_json(text)
+    assert (report.gpus, report.rocm_version, report.driver_version) == ((), None, "6.10.10")
+    # 6.0 printed the tool and library versions only (6.1.0 "Added ... ROCm version")
+    old = json.dumps({"tool": "AMDSMI Tool", "version": "23.4.2", "amdsmi_library_version": "23.4.2.0"})
+    assert parse_amd_smi_json(amd("mi300x-metric.json"), version_text=old).rocm_version is None
+    assert parse_amd_smi_json(old).gpus == ()
+
+
+def test_amd_smi_rocm62_process_json_with_several_processes_and_mem_usage_only():
+    # "amd_smi_lib for ROCm 6.2.0", resolved: the new valid JSON for several processes
+    item = {"process_info": {"name": "TransferBench", "pid": 420157, "mem_usage": {"value": 0, "unit": "B"}}}
+    other = {"process_info": {"name": "rvs", "pid": 420315, "mem_usage": {"value": 0, "unit": "B"}}}
+    gpu = only(parse_amd_smi_json("[]", processes_text=json.dumps([{"gpu": 0, "process_list": [item, other]}])))
+    assert gpu.processes == (GpuProcess(pid=420157, name="TransferBench", memory_mib=0),
+                             GpuProcess(pid=420315, name="rvs", memory_mib=0))
+
+
+def test_amd_smi_rocm71_metric_with_board_temperatures_and_xcp_arrays():
+    # "amd_smi_lib for ROCm 7.1.0": GFX_ACTIVITY 0 %, SOCKET_POWER 140 W, EDGE N/A,
+    # HOTSPOT 37 °C, GPUBOARD/BASEBOARD temperature blocks, TOTAL_VRAM 196592 MB,
+    # USED_VRAM 283 MB; 7.0.0's VCN/JPEG activity lists of "N/A" and per-XCP arrays
+    entry = {"gpu": 0,
+             "usage": {"gfx_activity": {"value": 0, "unit": "%"}, "vcn_activity": ["N/A"] * 4,
+                       "gfx_busy_inst": {"xcp_0": [{"value": 0, "unit": "%"}, "N/A"]}},
+             "power": {"socket_power": {"value": 140, "unit": "W"}, "gfx_voltage": "N/A"},
+             "temperature": {"edge": "N/A", "hotspot": {"value": 37, "unit": "C"}},
+             "gpuboard": {"temperature": {"node_retimer_x": {"value": 43, "unit": "C"}}},
+             "baseboard": {"temperature": {"ubb_fpga": {"value": 78, "unit": "C"}}},
+             "mem_usage": {"total_vram": {"value": 196592, "unit": "MB"}, "used_vram": {"value": 283, "unit": "MB"}}}
+    gpu = only(parse_amd_smi_json(json.dumps({"gpu_data": [entry]})))
+    assert (gpu.utilization_pct, gpu.power_w, gpu.temperature_c, gpu.memory_total_mib, gpu.memory_used_mib) == (
+        0.0, 140.0, 37.0, 196592, 283)
+
+
 # --- amd-smi process --------------------------------------------------------
 
 
@@ -332,11 +421,13 @@ CASES = {
     "process": lambda t: parse_amd_smi_json("[]", processes_text=t),
     "list": lambda t: parse_amd_smi_json(t),
     "static": lambda t: parse_amd_smi_json(t),
+    "static-7.2": lambda t: parse_amd_smi_json(t),
     "rocm-smi": lambda t: parse_rocm_smi_json(t),
     "showpids": lambda t: parse_rocm_smi_json('{"card0": {}}', processes_text=t),
 }
 CASE_FILES = {"process": "mi300x-process-rocm70.json", "list": "mi300x-list.json",
-              "static": "public/dme-mi210-static.json", "rocm-smi": "public/telegraf-mi100-rocm602.json",
+              "static": "public/dme-mi210-static.json",
+              "static-7.2": "rocm72-static-limit.json", "rocm-smi": "public/telegraf-mi100-rocm602.json",
               "showpids": "rx6700xt-showpids.json"}
 
 

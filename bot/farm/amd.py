@@ -9,12 +9,14 @@ commands, each printing a list of per-GPU objects keyed by ``"gpu"``:
   ``temperature.hotspot/edge/mem``, ``ecc.total_uncorrectable_count``.
 * ``static --json``: ``asic.market_name``, ``asic.target_graphics_version``,
   ``bus.bdf``, ``driver.version`` (6.0: ``driver_version``), ``vram.size``
-  (6.0: ``vram_size_mb``), ``limit.socket_power`` (older: ``current_power``).
+  (6.0: ``vram_size_mb``), ``limit.socket_power`` (older: ``current_power``;
+  7.2+: per PPT, ``limit.ppt0.socket_power_limit``, PPT1 being the raw-power cap).
 * ``list --json``: ``bdf``, ``uuid`` (the only place amd-smi prints a uuid).
 * ``process --json``: ``process_list`` of ``{"process_info": {...}}`` with
   ``name``, ``pid``, ``memory_usage.vram_mem`` and ``mem_usage``; an idle GPU
   has ``{"process_info": "No running processes detected"}``.
-* ``version --json``: ``rocm_version``, and since 6.4 ``amdgpu_version``.
+* ``version --json``: ``rocm_version`` (since 6.1; "N/A" without ROCm), and
+  since 6.4 ``amdgpu_version``.
 
 Shapes drift between releases: a bare list (6.0-6.3, and ``metric -w``),
 ``{"gpu_data": [...]}`` (6.4 and 7.x, beside ``cpu_data`` on APUs); values as
@@ -109,17 +111,22 @@ def _gpu_index(entry: dict[str, Any], position: int) -> int:
     return raw
 
 
+_VERSION_KEYS = ("rocm_version", "amdsmi_library_version")  # 6.0 printed no rocm_version
+
+
 def _is_version(data: Any) -> bool:
     """``amd-smi version --json``: one object (or a list of one) without "gpu"."""
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
-    return isinstance(data, dict) and "rocm_version" in data and "gpu" not in data
+    return isinstance(data, dict) and "gpu" not in data and any(k in data for k in _VERSION_KEYS)
 
 
 def gfx_target(raw: Any) -> str | None:
-    """``gfx942``-style names only; rocm-smi 4.x filled such keys with PCI ids."""
+    """``gfx942``-style names only: major (1-19), minor, hex stepping.  rocm-smi
+    4.x filled such keys with PCI ids, and amd-smi before 6.4 printed MI100's
+    gfx908 as "gfx9008" (its CHANGELOG, 6.4.0): both give None, not a wrong target."""
     text = values.clean_text(raw, report.MAX_TARGET_CHARS)
-    return text.lower() if text and re.fullmatch(r"gfx[0-9a-f]{3,5}", text.lower()) else None
+    return text.lower() if text and re.fullmatch(r"gfx(?:1[0-9]|[1-9])[0-9][0-9a-f]", text.lower()) else None
 
 
 def product_name(raw: Any) -> str | None:
@@ -147,9 +154,9 @@ def _version_fields(version_text: str | None) -> tuple[str | None, str | None]:
     data = values.load_json(version_text, "amd-smi version")
     if isinstance(data, list) and data:
         data = data[0]
-    if _dig(data, "rocm_version") is None:
-        raise ValueError("amd-smi version: no rocm_version")
-    return (values.clean_text(data["rocm_version"], report.MAX_VERSION_CHARS),
+    if not _is_version(data):
+        raise ValueError("amd-smi version: no rocm_version or amdsmi_library_version")
+    return (values.clean_text(data.get("rocm_version"), report.MAX_VERSION_CHARS),
             _driver(data.get("amdgpu_version")))
 
 
@@ -213,6 +220,13 @@ def _merge(documents: list[tuple[str, str | None]]) -> dict[int, dict[str, Any]]
     return merged
 
 
+def _power_limit(e: dict[str, Any]) -> float | None:
+    """The enforced cap: ROCm 7.2+ prints one block per PPT; PPT0 tracks the
+    filtered power and is the card's cap (PPT1, on the raw input, never is)."""
+    ppt0 = _reading(_dig(e, "limit", "ppt0", "socket_power_limit"), "limit.ppt0.socket_power_limit")[0]
+    return ppt0 if ppt0 is not None else _first(e, "limit", ("socket_power", "current_power"))
+
+
 def _amd_smi_gpu(index: int, e: dict[str, Any]) -> Gpu:
     temperature = _first(e, "temperature", ("hotspot", "junction", "edge"))
     total = _first_mib(e, (("mem_usage", "total_vram"), ("fb_usage", "total"), ("fb_usage", "fb_total"),
@@ -231,7 +245,7 @@ def _amd_smi_gpu(index: int, e: dict[str, Any]) -> Gpu:
         temperature_c=values.celsius(temperature),
         # socket_power since ROCm 6.1; earlier releases named the reading.
         power_w=values.watts(_first(e, "power", ("socket_power", "current_socket_power", "average_socket_power"))),
-        power_limit_w=values.watts(_first(e, "limit", ("socket_power", "current_power"))),
+        power_limit_w=values.watts(_power_limit(e)),
         processes=_amd_smi_processes(e),
         target=gfx_target(_dig(e, "asic", "target_graphics_version")),
         ecc_uncorrected=values.count(ecc),
