@@ -16,6 +16,8 @@ import click
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.config.load import secret_problems
+from bot.farm.parsers import FORMATS as FARM_FORMATS
+from bot.farm.parsers import parse_capture
 from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
@@ -179,9 +181,6 @@ def farm() -> None:
     """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi, xpu-smi and exporters."""
 
 
-from bot.farm.parsers import FORMATS as FARM_FORMATS  # noqa: E402  (the choices of `farm parse`)
-
-
 @farm.command("parse")
 @click.option("--format", "fmt", required=True, type=click.Choice(FARM_FORMATS))
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"))
@@ -201,8 +200,6 @@ from bot.farm.parsers import FORMATS as FARM_FORMATS  # noqa: E402  (the choices
 def farm_parse(fmt: str, file, host: str, apps, static, version_file, stats, details, processes,
                gpu_list) -> None:
     """Print the normalized JSON report of one capture (FILE, or - for stdin)."""
-    from bot.farm.parsers import parse_capture
-
     try:
         report = parse_capture(fmt, file.read(), host=host, apps_text=apps.read() if apps else None,
                                static_text=static.read() if static else None,

@@ -101,7 +101,7 @@ class FarmView:
     platforms: tuple[PlatformView, ...]
     alerts: tuple[dict, ...]  # active alerts from the alert state
     now: datetime
-    queue: QueueView | None = None
+    queue: QueueView
 
     def snapshot(self) -> Snapshot:
         main = self.settings.main_branch
@@ -157,9 +157,7 @@ def status_json(view: FarmView, plots: list[dict]) -> dict:
     }
 
 
-def queue_json(queue: QueueView | None) -> dict:
-    if queue is None:
-        return {"waiting": 0, "running": 0, "oldest_wait_s": None, "platforms": []}
+def queue_json(queue: QueueView) -> dict:
     oldest = queue.oldest_wait()
     return {"waiting": len(queue.waiting), "running": len(queue.running),
             "oldest_wait_s": int(oldest.total_seconds()) if oldest is not None else None,

@@ -46,8 +46,8 @@ def duration(span: timedelta) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def _queue_head(queue: QueueView | None) -> str:
-    if queue is None or not queue.jobs:
+def _queue_head(queue: QueueView) -> str:
+    if not queue.jobs:
         return "CI queue empty"
     text = f"{len(queue.waiting)} CI job(s) waiting"
     oldest = queue.oldest_wait()
@@ -78,7 +78,7 @@ def summary(view: FarmView, base_url: str | None, table: bool = False) -> str:
         lines.append("Alerts: " + _some([md_escape(a["text"]) for a in view.alerts], 2))
     if view.platforms:
         lines.append("CI: " + "; ".join(_platform(p) for p in view.platforms[:4]))
-    if view.queue is not None and view.queue.jobs:
+    if view.queue.jobs:
         lines.append("Queue: " + _some([_queue_row(*row) for row in view.queue.per_platform()]))
     if table and view.hosts:
         lines += ["", "| machine | state | GPUs | util | max temp |", "|---|---|---|---|---|"]

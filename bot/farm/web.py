@@ -165,24 +165,21 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         except (ValueError, RecursionError) as exc:
             raise ValueError(f"malformed JSON: {shorten(exc, 120)}") from None
         now = rt.now()
-        run = ci.testing_farm(payload, platform, branch, now)
         job = ci.testing_farm_job(payload, platform, now)
         for team in teams:
             store.record_job(team, job, now)
-        if run is None:
+        if job.state != "completed":
             return None
         where = ci.testing_farm_xunit(payload)
         if isinstance(where, str):
             allowed = {prefix for team, s in farm_teams(rt) if team in teams for prefix in s.testing_farm_artifacts}
             where = await _fetch_xunit(where, allowed)
-        if where is None:
-            return run
         try:
-            return ci.testing_farm(payload, platform, branch, rt.now(), xunit=where)
+            return ci.testing_farm(payload, platform, branch, now, xunit=where)
         except ValueError as exc:
             # The request itself is good: keep its overall result, say why the details are missing.
-            log.warning("Testing Farm request %s: %s", run.run_key, exc)
-            return run
+            log.warning("Testing Farm request %s: %s", shorten(payload["id"]), exc)
+            return ci.testing_farm(payload, platform, branch, now)
 
     async def testing_farm(request: web.Request) -> web.Response:
         return await upload(request, _testing_farm)
