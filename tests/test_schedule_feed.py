@@ -1,5 +1,7 @@
 """The .ics feed, read back by an independent expander (recurring-ical-events), equals occurrences()."""
 
+import hashlib
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import icalendar
@@ -17,7 +19,19 @@ AUTUMN = (datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC))  
 
 
 def same_meetings(series, changes, start, end) -> None:
-    assert expanded_by_ical(feed_of(series, changes), start, end) == announced(occurrences(series, changes, start, end))
+    """The feed expands to what sigbot announces, read with the zone names known to the expander
+    and again with them renamed, so that only the feed's own VTIMEZONEs give the offsets."""
+    ics = feed_of(series, changes)
+    expected = announced(occurrences(series, changes, start, end))
+    assert expanded_by_ical(ics, start, end) == expected
+    assert expanded_by_ical(unknown_zones(ics), start, end) == expected
+
+
+def unknown_zones(ics: bytes) -> bytes:
+    """The feed with every TZID renamed to one no tz database has (lines unfolded first, RFC 5545 §3.1).
+    The name is new for each feed: icalendar keeps the zone it built for a TZID for the process."""
+    unique = hashlib.sha256(ics).hexdigest()[:16].encode()
+    return re.sub(rb"TZID([:=])", rb"TZID\1X-Unknown-" + unique + b"/", ics.replace(b"\r\n ", b""))
 
 
 def test_a_berlin_meeting_stays_at_15_local_across_the_dst_change_and_the_feed_agrees():
@@ -139,3 +153,25 @@ def schedules(draw):
 def test_any_schedule_expands_in_the_feed_exactly_as_sigbot_announces_it(case):
     series, changes, start, end = case
     same_meetings(series, changes, start, end)
+
+
+def test_an_open_ended_series_keeps_its_local_time_decades_on_by_the_feeds_own_vtimezone():
+    series = [weekly("wg", "2025-10-16T15:00"), monthly("mo", "2025-09-05T17:00", "first friday", zone="America/New_York")]
+    ics = feed_of(series, [])
+    assert b"to 2038" not in ics  # icalendar's default span, which ended open series in 2038
+    for year in (2039, 2054):  # summer and winter, far beyond 2038
+        same_meetings(series, [], datetime(year, 6, 1, tzinfo=UTC), datetime(year + 1, 1, 15, tzinfo=UTC))
+    summer = expanded_by_ical(unknown_zones(ics), datetime(2054, 7, 1, tzinfo=UTC), datetime(2054, 7, 8, tzinfo=UTC))
+    assert [(begin.hour, title) for begin, _, title in summer] == [(13, "WG"), (21, "MO")]  # 15:00 CEST, 17:00 EDT
+
+
+def test_each_vtimezone_covers_the_years_its_series_span_and_no_more():
+    series = [weekly("wg", "2025-09-04T15:00", until="2027-06-30"),
+              weekly("ny", "2026-03-02T09:00", zone="America/New_York")]
+    cal = icalendar.Calendar.from_ical(feed_of(series, [extra(1, "wg", "2028-01-10T10:00")]))
+    comments = {str(tz["TZID"]): str(tz["COMMENT"]) for tz in cal.walk("VTIMEZONE")}
+    assert comments == {"Europe/Berlin": "This timezone only works from 2025-09-03 to 2028-01-12.",
+                        "America/New_York": "This timezone only works from 2026-03-01 to 2056-12-31."}
+    changes = [str(c.get("DTSTART").dt.year) for tz in cal.walk("VTIMEZONE") if tz["TZID"] == "Europe/Berlin"
+               for c in tz.walk() if c.name in ("STANDARD", "DAYLIGHT")]
+    assert min(changes) == "2025" and max(changes) <= "2028"

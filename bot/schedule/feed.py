@@ -3,7 +3,7 @@
 One VEVENT per series (DTSTART with its TZID, RRULE, UNTIL, EXDATE for
 cancelled occurrences), one override per moved occurrence (same UID,
 RECURRENCE-ID = the original start), one VEVENT per extra meeting, and the
-VTIMEZONE of each zone used. UIDs derive from team and series ids only, so
+VTIMEZONE of each zone used, covering the dates the feed spans. UIDs derive from team and series ids only, so
 they never change between rebuilds (yaml2ical's fault, not repeated). SEQUENCE
 and DTSTAMP come from the caller: the store raises an event's SEQUENCE when
 its content changes (RFC 5545 §3.8.7.4).
@@ -14,15 +14,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from bot.schedule.expand import latest_changes, rule_start_on
 from bot.schedule.model import Change, ChangeKind, Series
 
 PRODID = "-//sigbot//schedule//EN"
 _WEEKDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# A VTIMEZONE lists each offset change as a date (icalendar writes RDATEs), so it
+# has to end somewhere: for a series without an end, this many years after the
+# latest date the feed names. The feed is rebuilt whenever the schedule changes.
+OPEN_ENDED_YEARS = 30
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
+    schedules = list(schedules)
     for schedule in schedules:
         events = build_events(schedule)
         by_uid: dict[str, list[Event]] = {}
@@ -117,5 +123,34 @@ def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str
             event.add("sequence", stamp.sequence)
             event.add("dtstamp", stamp.stamp.astimezone(timezone.utc))
             cal.add_component(event)
-    cal.add_missing_timezones()
+    # The zones the events name (UTC ones are written with Z and need none, RFC 5545 §3.2.19),
+    # in sorted order ahead of the events: icalendar's add_missing_timezones() walks a set,
+    # so the order, and the file's bytes, changed with PYTHONHASHSEED.
+    spans = zone_spans(schedules)
+    for zone in sorted(cal.get_missing_tzids(), reverse=True):
+        cal.subcomponents.insert(0, Timezone.from_tzinfo(ZoneInfo(zone), zone, *spans[zone]))
     return cal.to_ical()
+
+
+def zone_spans(schedules: Iterable[TeamSchedule]) -> dict[str, tuple[date, date]]:
+    """Per zone, the local dates its VTIMEZONE must cover: from the earliest start the feed
+    names to the end of the latest series (a day or two either side, for DTEND), or to the end
+    of the year `OPEN_ENDED_YEARS` after the latest date named when a series never ends.
+    A function of the schedule alone, never of the clock, so a rebuild gives the same bytes."""
+    named: dict[str, list[date]] = {}
+    open_ended: set[str] = set()
+    for schedule in schedules:
+        for s in schedule.series:
+            days = named.setdefault(s.timezone, [])
+            days.append(s.first.date())
+            days += [c.start.date() for c in schedule.changes if c.series == s.id and c.start is not None]
+            if s.until is None:
+                open_ended.add(s.timezone)
+            else:
+                days.append(s.until)
+    spans = {}
+    for zone, days in named.items():
+        last = max(days)
+        end = date(last.year + OPEN_ENDED_YEARS, 12, 31) if zone in open_ended else last + timedelta(days=2)
+        spans[zone] = (min(days) - timedelta(days=1), end)
+    return spans
