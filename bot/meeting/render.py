@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from bot.core.files import write_atomic
+from bot.core.resources import data_dir
 from bot.meeting.minutes import Minutes, log_text, minutes_json
 from bot.meeting.model import Entry, ItemKind
 from bot.meeting.paths import contained, notes_stem
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+DEFAULT_TEMPLATES = data_dir("templates")
 SAFE_SCHEMES = ("http://", "https://", "mailto:", "irc://", "ircs://")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|])")
 
