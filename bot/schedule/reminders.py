@@ -2,9 +2,10 @@
 
 Which reminders are due is a pure function of (occurrences, what was sent,
 now), so tests give it any time without sleeping. The service only wakes at
-the right moments: APScheduler fires at the next due time (and once a minute,
-to see changes made from the CLI or chat); every wake posts what is due,
-records it as sent in the same step, and rewrites the published files.
+the right moments: it sleeps until the next due time (at most a minute, to
+see changes made from the CLI or chat); every wake posts what is due, records
+it as sent in the same step, and rewrites the published files. (One timer of
+at most 60 s needs no scheduler library: asyncio's wait with a timeout is it.)
 
 A reminder is sent once: what was said is stored per occurrence and its start
 time, so a restart repeats nothing, while a reminder missed (the bot was down)
@@ -19,16 +20,13 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
+from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.agenda.api import agenda_items
 from bot.config import Team
 from bot.core.message import Effect, Reply
-from bot.runtime import Runtime
+from bot.runtime import Runtime, sleep_or_stop
 from bot.schedule.changes import TeamState, settings, team_state
 from bot.schedule.model import Occurrence, format_offset
 from bot.schedule.publish import publish, scheduled_teams
@@ -137,29 +135,16 @@ def remind(rt: Runtime, now: datetime) -> datetime | None:
 
 
 async def reminder_service(rt: Runtime, stop: asyncio.Event) -> None:
-    """Wake at each planned notice (APScheduler) and at least once a minute; post what is due."""
-    wake = asyncio.Event()
-    scheduler = AsyncIOScheduler(timezone=timezone.utc)
-    scheduler.start()
-    try:
-        publish(rt.config, ScheduleStore(rt.store.db), rt.now())
-        while not stop.is_set():
-            wake.clear()
-            now = rt.now()
-            try:
-                planned = remind(rt, now)
-                publish(rt.config, ScheduleStore(rt.store.db), now)
-            except Exception:
-                log.exception("schedule reminders failed; trying again in a minute")
-                planned = None
-            # rt.now() may be an injected clock: wake after the same span of real time.
-            delay = min(planned - now, POLL) if planned is not None else POLL
-            run_at = datetime.now(timezone.utc) + max(delay, timedelta(seconds=0.05))
-            scheduler.add_job(wake.set, DateTrigger(run_at), id="wake", replace_existing=True)
-            stopping = asyncio.ensure_future(stop.wait())
-            waking = asyncio.ensure_future(wake.wait())
-            await asyncio.wait({stopping, waking}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (stopping, waking):
-                task.cancel()
-    finally:
-        scheduler.shutdown(wait=False)
+    """Wake at each planned notice and at least once a minute; post what is due."""
+    publish(rt.config, ScheduleStore(rt.store.db), rt.now())
+    while not stop.is_set():
+        now = rt.now()
+        try:
+            planned = remind(rt, now)
+            publish(rt.config, ScheduleStore(rt.store.db), now)
+        except Exception:
+            log.exception("schedule reminders failed; trying again in a minute")
+            planned = None
+        # rt.now() may be an injected clock: wake after the same span of real time.
+        delay = min(planned - now, POLL) if planned is not None else POLL
+        await sleep_or_stop(stop, max(delay.total_seconds(), 0.05))
