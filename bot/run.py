@@ -30,11 +30,14 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup_logging(fmt: str, level: str = "INFO") -> None:
+    """sigbot's own loggers at `level`; libraries (nio logs every request at INFO,
+    aiohttp every access) only warn, unless `level` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    logging.getLogger("nio").setLevel(logging.WARNING)  # nio logs every request at INFO
+    logging.basicConfig(level=level if level == "DEBUG" else logging.WARNING, handlers=[handler], force=True)
+    for name in ("sigbot", "bot"):
+        logging.getLogger(name).setLevel(level)
 
 
 async def run_bot(config: Config, now: Callable[[], datetime] | None = None,
