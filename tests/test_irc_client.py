@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import random
 import ssl
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -26,6 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from servers.irc_client import IrcClient
 from servers.ircd import IrcServer
+from servers.services import ServicesNetwork
 
 from bot.chat.irc import IrcConnection, IrcEvent, realname_for
 from bot.chat.irc_proto import (
@@ -34,6 +37,7 @@ from bot.chat.irc_proto import (
 from bot.chat.irc_tracker import Tracker
 from bot.chat.token_bucket import TokenBucket
 from bot.config import ConfigError, IrcSettings, parse_config
+from bot.config.model import Secret
 
 LINE_LIMIT = 512
 WAIT = 10.0
@@ -246,6 +250,32 @@ def test_nick_in_use_takes_an_alternate_then_regains_the_nick(ircd: IrcServer) -
     run(scenario())
 
 
+def test_a_held_nick_is_ghosted_through_atheme_and_taken_back(
+        services: ServicesNetwork, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Atheme 7.2 (InspIRCd 3) answers REGAIN with "Invalid command": the bot falls back to GHOST."""
+    caplog.set_level(logging.INFO, logger="bot.chat.irc")
+    nick, password = f"held{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
+    monkeypatch.setenv("SIGBOT_TEST_HELD", password)
+
+    async def scenario() -> None:
+        await services.register(nick, password)
+        holder = services.client()
+        await holder.connect(nick)  # not logged in: anyone may take a nick for a while
+        settings = settings_for(services.host, services.port, nick, sasl_account=nick,
+                                sasl_password=Secret(env="SIGBOT_TEST_HELD"))
+        async with running(settings, ["#held-room"]) as (conn, _):
+            await holder.wait_closed(timeout=30)  # ghosted by NickServ
+            await until(lambda: conn.nick == nick, timeout=30)
+            assert conn.account == nick
+        await holder.close()
+
+    run(scenario())
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.chat.irc"]
+    assert any(f"our nick {nick} is held by someone else; asking NickServ to REGAIN" in m for m in said)
+    assert any("NickServ has no REGAIN; asking it to GHOST" in m for m in said)
+    assert any(f"took our nick back: {nick}_ is now {nick}" in m for m in said)
+
+
 # --- scripted servers: what ngIRCd cannot show --------------------------------------
 
 
@@ -334,8 +364,6 @@ def sasl_server(password_ok: str) -> Callable[[str, Say], None]:
 
 
 def sasl_settings(port: int, password_env: str) -> IrcSettings:
-    from bot.config.model import Secret
-
     return settings_for("127.0.0.1", port, "saslbot", sasl_account="acct", sasl_password=Secret(env=password_env))
 
 
@@ -402,6 +430,73 @@ def test_sasl_configured_but_not_offered_joins_nothing(monkeypatch: pytest.Monke
                 assert not conn.connected
 
     run(scenario())
+
+
+def held_nick_server(nickserv_knows_regain: bool, logged_in: bool = True) -> Callable[[str, Say], None]:
+    """Our nick "heldbot" is taken at connect; NickServ knows REGAIN (Libera) or only GHOST."""
+
+    def answer(line: str, say: Say) -> None:
+        msg = parse_line(line)
+        if line == "CAP LS 302":
+            say(":srv CAP * LS :sasl=PLAIN")
+        elif msg.command == "CAP" and msg.param(0) == "REQ":
+            say(f":srv CAP * ACK :{msg.param(-1)}")
+        elif line == "AUTHENTICATE PLAIN":
+            say("AUTHENTICATE +")
+        elif msg.command == "AUTHENTICATE":
+            if logged_in:
+                say(":srv 900 * *!u@h acct :You are now logged in as acct")
+            say(":srv 903 * :SASL authentication successful")
+        elif line == "NICK heldbot":
+            say(":srv 433 * heldbot :Nickname is already in use")
+        elif line == "CAP END":
+            say(":srv 001 heldbot_ :Welcome heldbot_!u@h")
+        elif line == "PRIVMSG NickServ :REGAIN heldbot" and nickserv_knows_regain:
+            say(":heldbot_!u@h NICK :heldbot")  # the services rename us themselves
+            say(":NickServ!NickServ@services. NOTICE heldbot :\x02heldbot\x02 has been regained.")
+        elif line == "PRIVMSG NickServ :REGAIN heldbot":
+            say(":NickServ!NickServ@services. NOTICE heldbot_ :Invalid command. Use \x02/msg NickServ help\x02")
+
+    return answer
+
+
+def test_where_nickserv_has_regain_the_bot_regains_its_nick_in_one_step(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Libera's NickServ has REGAIN: no GHOST is sent and the services rename the bot."""
+    monkeypatch.setenv("SIGBOT_TEST_SASL", "right")
+    caplog.set_level(logging.INFO, logger="bot.chat.irc")
+
+    async def scenario() -> None:
+        async with scripted(held_nick_server(nickserv_knows_regain=True)) as server:
+            settings = replace(sasl_settings(server.port, "SIGBOT_TEST_SASL"), nick="heldbot")
+            async with running(settings, []) as (conn, _):
+                asked = "PRIVMSG NickServ :REGAIN heldbot"
+                await server.wait(lambda: any(asked in lines for lines in server.connections))
+                await until(lambda: conn.nick == "heldbot")  # it was heldbot_ when it asked
+                await until(lambda: "NickServ says" in caplog.text)
+                assert not any("GHOST" in x for x in server.connections[0])
+
+    run(scenario())
+    assert "took our nick back: heldbot_ is now heldbot" in caplog.text
+    assert "NickServ says: heldbot has been regained." in caplog.text
+
+
+def test_a_bot_not_logged_in_asks_nickserv_nothing_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Without an account NickServ would refuse: the bot stays on its alternate nick and logs why."""
+    monkeypatch.setenv("SIGBOT_TEST_SASL", "right")
+    caplog.set_level(logging.INFO, logger="bot.chat.irc")
+
+    async def scenario() -> None:
+        async with scripted(held_nick_server(nickserv_knows_regain=True, logged_in=False)) as server:
+            settings = replace(sasl_settings(server.port, "SIGBOT_TEST_SASL"), nick="heldbot")
+            async with running(settings, ["#held"]) as (conn, _):
+                await server.wait(lambda: any("JOIN #held" in lines for lines in server.connections))
+                assert conn.nick == "heldbot_" and conn.account is None
+                assert not any("NickServ" in x for x in server.connections[0])
+
+    run(scenario())
+    assert "not logged in to services; staying heldbot_" in caplog.text
 
 
 def test_a_silent_server_is_pinged_then_dropped_and_reconnected() -> None:

@@ -115,6 +115,7 @@ class IrcConnection(ServerLines):
         self._sasl_done = False
         self._registered_at: float | None = None
         self._nick_tries = 0
+        self._recovering: str | None = None
 
     # --- what the relay uses --------------------------------------------------
 
@@ -229,6 +230,7 @@ class IrcConnection(ServerLines):
         self._sasl_done = False
         self._registered_at = None
         self._nick_tries = 0
+        self._recovering = None
 
     def _disconnected(self) -> None:
         self.connected = False

@@ -33,6 +33,10 @@ SASL_FAILURES = {"902", "904", "905", "906", "908"}  # nick locked, failed, too 
 NICK_ERRORS = {"431", "432", "433", "436", "437"}
 JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "476", "477"}
 WHOX_TOKEN = "152"
+NICKSERV = "NickServ"
+# How NickServ says it does not know a command: Atheme ("Invalid command."),
+# Anope ("Unknown command REGAIN."). Atheme 7.2 has no REGAIN; Libera's has.
+UNKNOWN_COMMAND = ("Invalid command", "Unknown command")
 
 
 class SaslFailed(ConnectionError):
@@ -59,6 +63,7 @@ class ServerLines:
     _sasl_done: bool
     _registered_at: float | None
     _nick_tries: int
+    _recovering: str | None  # what we asked NickServ for our nick: "REGAIN", "GHOST" or None
 
     def _write(self, command: str, *params: str) -> None:
         raise NotImplementedError
@@ -173,6 +178,8 @@ class ServerLines:
         for channel in self.channels:
             self._write("JOIN", channel)
         self._wake.set()  # the send queue may go now; the server handles our JOINs first
+        if self._fold(self.nick) != self._fold(self.settings.nick):
+            self._recover_nick()
 
     def _on_005(self, line: Line) -> None:
         self.isupport.update(parse_isupport(line.params))
@@ -191,6 +198,36 @@ class ServerLines:
         log.warning("irc: nick refused (%s %s); trying %s", line.command, line.param(-1), self.nick)
         self._write("NICK", self.nick)
 
+    def _recover_nick(self) -> None:
+        """Registered under another nick: as the services account that owns ours, have NickServ free it.
+
+        REGAIN frees the nick and renames us in one step (Libera); where
+        NickServ does not know it, GHOST disconnects the holder and we send
+        NICK ourselves (`_from_nickserv`). Without an account NickServ would
+        refuse both, so then only the NICK retry of `_maintain` is left.
+        """
+        wanted = self.settings.nick
+        if self.account is None:
+            log.warning("irc: our nick %s is held by someone else and we are not logged in to services; "
+                        "staying %s and trying NICK %s again every minute", wanted, self.nick, wanted)
+            return
+        log.warning("irc: our nick %s is held by someone else; asking NickServ to REGAIN it for account %s",
+                    wanted, self.account)
+        self._recovering = "REGAIN"
+        self._write("PRIVMSG", NICKSERV, f"REGAIN {wanted}")
+
+    def _from_nickserv(self, text: str) -> None:
+        text = text.replace("\x02", "")  # services embolden names and commands
+        log.info("irc: NickServ says: %s", text)
+        if self._recovering == "REGAIN" and text.startswith(UNKNOWN_COMMAND):
+            log.warning("irc: NickServ has no REGAIN; asking it to GHOST %s, then taking the nick",
+                        self.settings.nick)
+            self._recovering = "GHOST"
+            self._write("PRIVMSG", NICKSERV, f"GHOST {self.settings.nick}")
+        elif self._recovering == "GHOST":  # its answer: the holder is gone, or why not (then NICK fails, logged)
+            self._recovering = None
+            self._regain_nick()
+
     def _is_us(self, nick: str) -> bool:
         return self._fold(nick) == self._fold(self.nick)
 
@@ -199,7 +236,11 @@ class ServerLines:
         channels = self.tracker.rename(line.nick, new)
         if self._is_us(line.nick):
             self.nick = new
-            log.info("irc: now known as %s", new)
+            if self._fold(new) == self._fold(self.settings.nick) and self._fold(line.nick) != self._fold(new):
+                self._recovering = None
+                log.info("irc: took our nick back: %s is now %s", line.nick, new)
+            else:
+                log.info("irc: now known as %s", new)
             return
         for channel in channels or [""]:
             self._emit("nick", line, channel, new, other=new)
@@ -271,6 +312,8 @@ class ServerLines:
         if self._is_us(line.nick):
             return  # echo-message: our own line coming back is not someone else's
         target, text = line.param(0), line.param(1)
+        if notice and self._fold(line.nick) == self._fold(NICKSERV) and self._is_us(target):
+            self._from_nickserv(text)
         action = strip_ctcp_action(text)
         if action is not None and not notice:
             self._emit("action", line, target, action)

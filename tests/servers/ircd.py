@@ -178,14 +178,8 @@ class IrcServer:
     def stop(self) -> None:
         """Stop ngIRCd (SIGTERM, then SIGKILL); connected clients are dropped."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(STOP_TIMEOUT_S)
+        if proc is not None:
+            stop_process(proc)
 
     def restart(self) -> None:
         """Stop and start again on the same port; all clients are disconnected."""
@@ -244,6 +238,18 @@ class IrcServer:
             f"ngIRCd on {self.host}:{self.port} took over {self.start_timeout}s to accept "
             f"a registration; its output:\n{self.log_text()}"
         )
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after STOP_TIMEOUT_S."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT_S)
 
 
 def _make_work_dir() -> Path:
