@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config.load import parse_config
@@ -369,3 +369,96 @@ def test_joins_and_parts_reach_matrix_only_when_asked(tmp_path):
     relay.on_irc_event(said("bob", "", kind="join"))
     relay.on_irc_event(said("bob", "bye", kind="quit"))
     assert [c["body"] for _, c in matrix.posted] == ["bob joined #wg", "bob quit IRC (bye)"]
+
+
+# --- what reaches the wire: control characters from Matrix never act on IRC ----------------
+
+from bot.chat.irc import WORST_HOST, IrcConnection  # noqa: E402
+from bot.chat.irc_proto import LINE_LIMIT, build_line  # noqa: E402
+from bot.config import IrcSettings  # noqa: E402
+
+CTCP = "\x01"
+
+
+def wired(relay) -> tuple[Relay, IrcConnection]:
+    """The relay with a real IrcConnection (never connected) in place of the recorder."""
+    relay.irc = IrcConnection(IrcSettings(host="irc.test", nick="sigbot"), ["#wg", "#wg-2"], "bot", lambda e: None)
+    return relay, relay.irc
+
+
+def wire(irc: IrcConnection) -> list[bytes]:
+    """The bytes the connection would write for what is queued, as its send loop builds them
+    (IrcConnection._send_loop: `_pieces`, then `build_line`), CR LF included; the queue is emptied."""
+    lines = [build_line(command, target, piece) + b"\r\n" for command, target, text, action in irc._queue
+             for piece in irc._pieces(target, text, action)]
+    irc._queue.clear()
+    return lines
+
+
+def test_an_emote_holding_a_ctcp_byte_stays_one_action_with_only_our_framing(tmp_path):
+    relay, irc = wired(relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")[0])
+    relay.on_matrix_event(relay.config.teams[0], matrix_event("waves\x01 \x01VERSION\x01", msgtype="m.emote"), "Alice")
+    assert wire(irc) == [b"PRIVMSG #wg :\x01ACTION Alice waves VERSION\x01\r\n",
+                         b"PRIVMSG #wg-2 :\x01ACTION Alice waves VERSION\x01\r\n"]
+
+
+def test_a_line_holding_crlf_and_a_command_cannot_start_a_line_of_its_own(tmp_path):
+    relay, irc = wired(relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")[0])
+    relay.on_matrix_event(relay.config.teams[0], matrix_event("hi\r\nPRIVMSG NickServ :IDENTIFY pw\rQUIT"), "Alice")
+    assert wire(irc)[:3] == [b"PRIVMSG #wg :<Alice> hi\r\n", b"PRIVMSG #wg :<Alice> PRIVMSG NickServ :IDENTIFY pw\r\n",
+                             b"PRIVMSG #wg :<Alice> QUIT\r\n"]
+
+
+def test_nul_bell_colours_and_lone_surrogates_are_dropped_and_our_formatting_kept(tmp_path):
+    relay, irc = wired(relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")[0])
+    html = "<b>bold</b> a\x00b\x07 \x0304red\x03 \ud800x\x9b"
+    relay.on_matrix_event(relay.config.teams[0], matrix_event(
+        "x", format="org.matrix.custom.html", formatted_body=html), "Al\x01ice\x00")
+    assert wire(irc)[0] == "PRIVMSG #wg :<Alice> \x02bold\x02 ab 04red x\r\n".encode()
+
+
+def test_the_bots_own_answers_cannot_carry_a_ctcp_either(tmp_path):
+    relay, irc = wired(relay_for(tmp_path)[0])
+    relay.deliver([Reply(ROOM, "no such command: \x01PING 1\x01"), DirectMessage("irc:trix", "x")])
+    assert wire(irc) == [b"NOTICE #wg :no such command: PING 1\r\n", b"NOTICE #wg-2 :no such command: PING 1\r\n"]
+
+
+_TAGS = ["<b>", "</b>", "<em>", "</em>", "<p>", "</p>", "<br>", "<pre>", "</pre>", "<code>", "</code>", "<ol>",
+         "<li>", "</ol>", "<blockquote>", "</blockquote>", "<mx-reply>", "</mx-reply>", '<a href="https://x.org/\x01">',
+         '<a href="\r\nQUIT">', "</a>", "&#1;", "&#13;&#10;", "&#0;", "&#x1f;"]
+_ANY_CHAR = st.characters(blacklist_categories=("Cs",))  # every code point; a lone surrogate is tested above
+_TRAPS = st.sampled_from(["\x01", "\x01ACTION ", "\r\n", "\r", "\n", "\0", "PRIVMSG #wg :", "\x03", "\x02", " ",
+                          "é", "🏳️‍🌈", "\u202e", "x" * 300])
+_TEXT = st.lists(st.one_of(st.text(_ANY_CHAR, max_size=40), _TRAPS), max_size=30).map("".join)
+_HTML = st.lists(st.one_of(st.sampled_from(_TAGS), _TEXT), max_size=12).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=_TEXT, html=st.none() | _HTML, msgtype=st.sampled_from(["m.text", "m.emote", "m.notice"]),
+       name=st.text(_ANY_CHAR, min_size=1, max_size=40) | _TRAPS)
+def test_any_matrix_message_gives_irc_lines_that_fit_stay_single_and_carry_only_our_ctcp(
+        relay_and_irc, body, html, msgtype, name):
+    relay, irc = relay_and_irc
+    content = {"msgtype": msgtype, "body": body}
+    if html is not None:
+        content |= {"format": "org.matrix.custom.html", "formatted_body": html}
+    relay.on_matrix_event(relay.config.teams[0], {"type": "m.room.message", "sender": "@alice:hs.org",
+                                                  "event_id": "$fuzz", "content": content}, name)
+    relayed_prefix = len(f":{irc.nick}!~{irc.settings.username}@{'x' * WORST_HOST} ".encode())
+    for line in wire(irc):
+        assert line.endswith(b"\r\n") and len(line) <= LINE_LIMIT and relayed_prefix + len(line) <= LINE_LIMIT
+        inside = line[:-2]
+        assert b"\r" not in inside and b"\n" not in inside and b"\0" not in inside
+        head, _, text = inside.decode("utf-8").partition(" :")
+        if msgtype == "m.emote":
+            assert head.startswith("PRIVMSG ") and text.startswith(CTCP + "ACTION ") and text.endswith(CTCP)
+            text = text[len(CTCP + "ACTION "):-1]
+        assert CTCP not in text
+
+
+@pytest.fixture(scope="module")
+def relay_and_irc(tmp_path_factory):
+    """One relay for every example (a database per example would be slow); each example empties the queue."""
+    relay, irc = wired(relay_for(tmp_path_factory.mktemp("fuzz"))[0])
+    irc.queue_limit = 10**6
+    return relay, irc

@@ -25,7 +25,15 @@ SASL_CHUNK = 400  # AUTHENTICATE payloads are sent in pieces of 400 bytes (IRCv3
 CTCP = "\x01"
 ACTION_OVERHEAD = len(f"{CTCP}ACTION {CTCP}")  # 9 bytes around a /me text
 _TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
-_UNSAFE = re.compile(r"\r\n|[\r\n]")  # a line break becomes one space
+_LINE_BREAK = re.compile(r"\r\n|[\r\n]")  # becomes one space
+# The formatting codes sigbot writes itself (bold, reset, monospace, italic, strike,
+# underline: https://modern.ircdocs.horse/formatting). Every other control character
+# is taken out of text: \x01 opens a CTCP (an emote holding one would end our ACTION
+# early and start a second CTCP), \x03 and \x16 are colours sigbot never writes,
+# NUL ends a line for some servers, C1 codes are escapes to a terminal client, and a
+# lone surrogate (valid in Matrix's JSON) has no UTF-8 form at all.
+FORMATTING = "\x02\x0f\x11\x1d\x1e\x1f"
+_CONTROL = re.compile("[^" + FORMATTING + r"\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff]")
 _ZWJ = "\u200d"
 
 
@@ -114,8 +122,16 @@ def unescape_tag_value(value: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Text that cannot break out of its line: CR/LF become a space, NUL is removed."""
-    return _UNSAFE.sub(" ", text).replace("\0", "")
+    """Text fit to send, the one gate every text to IRC passes (IrcConnection.send): a line
+    break becomes a space; control characters other than sigbot's `FORMATTING` are removed,
+    so that only the ACTION framing the connection adds itself carries \x01."""
+    return _CONTROL.sub("", _one_line(text.replace("\t", " ")))
+
+
+def _one_line(param: str) -> str:
+    """A parameter that cannot break out of its line (CR/LF become a space, NUL goes); CTCP
+    framing stays, as the connection adds it after `clean`."""
+    return _LINE_BREAK.sub(" ", param).replace("\0", "")
 
 
 def build_line(command: str, *params: str) -> bytes:
@@ -125,9 +141,9 @@ def build_line(command: str, *params: str) -> bytes:
     middle parameter that would change the line's shape, or a line over 510
     bytes (a server disconnects a client that sends one).
     """
-    parts = [clean(command)]
+    parts = [_one_line(command)]
     for i, param in enumerate(params):
-        param = clean(param)
+        param = _one_line(param)
         last = i == len(params) - 1
         if last and (not param or " " in param or param.startswith(":")):
             param = ":" + param

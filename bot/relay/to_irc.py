@@ -5,15 +5,18 @@ monospace become the control codes \\x02 \\x1d \\x1f \\x1e \\x11 (see
 https://modern.ircdocs.horse/formatting); a link becomes `text (url)` unless
 the text is the url; a code block becomes its plain lines; a user pill
 becomes the name alone. Everything is split by bytes, never inside a UTF-8
-sequence, and each line carries the `<Name> ` prefix.
+sequence, and each line carries the `<Name> ` prefix. Control characters
+other than those codes (a CTCP \x01, CR, LF, NUL) never cross: see
+`irc_proto.clean`, which the IRC connection applies to every text it sends.
 """
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import quote
 
-from bot.chat.irc_proto import split_utf8
+from bot.chat.irc_proto import clean, split_utf8
 from bot.chat.matrix_events import strip_reply_fallback
 
 BOLD, ITALIC, UNDERLINE, STRIKE, MONO, RESET = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
@@ -24,6 +27,7 @@ _STYLE_TAGS = {"b": BOLD, "strong": BOLD, "i": ITALIC, "em": ITALIC, "u": UNDERL
                "h1": BOLD, "h2": BOLD, "h3": BOLD, "h4": BOLD, "h5": BOLD, "h6": BOLD}
 _BLOCK_TAGS = {"p", "div", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table"}
 _MATRIX_TO = "https://matrix.to/#/"
+_BREAKS = re.compile(r"\r\n|[\r\n]")  # not str.splitlines(): it also splits at \x1e (strike) and \x1c-\x1d
 
 
 def html_to_irc(html: str) -> str:
@@ -194,9 +198,12 @@ def irc_lines(prefix: str, text: str, budget: int, max_lines: int, paste_url: st
     More than `max_lines` lines are cut to their first ones plus a last line
     `prefix… (N lines in all: paste_url)`; without a paste url every line is given.
     """
+    # Cleaned here as the connection will clean them (irc_proto.clean), so the bytes
+    # counted are the bytes sent; a \x01 or a stray CR never reaches the wire.
+    prefix = clean(prefix)
     room = budget - len(prefix.encode())
-    lines = [piece for line in text.split("\n") if line.strip()
-             for piece in split_utf8(line, room)]
+    lines = [piece for line in _BREAKS.split(text) if line.strip()
+             for piece in split_utf8(clean(line), room)]
     lines = [prefix + line for line in lines] or [prefix.rstrip()]
     if len(lines) <= max_lines or paste_url is None:
         return lines
