@@ -225,7 +225,7 @@ def test_a_utf16_capture_is_refused_with_a_hint(name):
 
 
 def sigbot(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "farm", "parse", *args], cwd=ROOT, input=stdin,
+    return subprocess.run([str(Path(sys.executable).with_name("sigbot")), "farm", "parse", *args], input=stdin,
                           capture_output=True, timeout=60, check=False)
 
 
