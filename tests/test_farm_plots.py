@@ -56,8 +56,10 @@ def test_the_same_data_gives_the_same_bytes_whatever_the_order_it_comes_in():
     shuffled = samples[:]
     random.Random(4).shuffle(shuffled)
     assert host_plot("h100", samples, DAY, END) == host_plot("h100", shuffled, DAY, END)
-    runs = {"cuda": [CiRun("cuda", "github", str(i), "main", END - timedelta(hours=7 * i), "passed") for i in range(20)]}
-    assert ci_plot(runs, END - timedelta(days=30), END) == ci_plot(dict(runs), END - timedelta(days=30), END)
+    runs = {p: [CiRun(p, "github", str(i), "main", END - timedelta(hours=7 * i), "passed" if i % 3 else "failed")
+                for i in range(20)] for p in ("cuda", "rocm")}
+    backwards = {p: runs[p][::-1] for p in reversed(runs)}
+    assert ci_plot(runs, END - timedelta(days=30), END) == ci_plot(backwards, END - timedelta(days=30), END)
 
 
 def test_hostile_host_and_platform_names_are_text_never_markup():
