@@ -66,7 +66,7 @@ def build_segment(docs: Iterable[SearchDoc]) -> dict[str, str]:
             for word in set(findall(line, 9)):
                 postings.setdefault(word, []).append(base | line_no)
     shards: dict[str, dict[str, str]] = {}
-    for word, refs in postings.items():
+    for word, refs in sorted(postings.items()):  # words came from sets: sorted, a shard's bytes do not vary by process
         shards.setdefault(shard_key(word), {})[word] = _encode(refs)
     files = {f"{key}.json": json.dumps(body, ensure_ascii=False, separators=(",", ":"))
              for key, body in shards.items()}
