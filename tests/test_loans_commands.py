@@ -224,3 +224,85 @@ def test_an_address_in_a_request_is_refused_even_in_a_direct_message(desk):
     answer = desk.answer("ada", "!loan request gfx1100 for tests, mail me at ada@example.org", direct=True)
     assert "direct message" in answer and desk.bot.store.db.execute(
         "SELECT count(*) FROM loan_requests").fetchone()[0] == 0
+
+
+def loan_rows(desk) -> list:
+    return list(desk.bot.store.db.query("SELECT * FROM loan_requests"))
+
+
+def test_weeks_outside_one_to_max_weeks_are_refused_not_read_as_the_purpose(desk):
+    for weeks in ("-3", "0", "13", "99999999999999999999"):
+        answer = desk.answer("ada", f"!loan request gfx1100 for tests weeks {weeks}")
+        assert answer == f"A loan lasts 1 to 12 weeks; you asked for {int(weeks)}."
+    assert loan_rows(desk) == []
+    assert "(12 weeks)" in desk.answer("ada", "!loan request gfx1100 for tests weeks 12")
+
+
+def test_a_request_without_a_purpose_is_refused_and_for_alone_is_no_purpose(desk):
+    for line in ("!loan request gfx1100", "!loan request gfx1100 for", "!loan request gfx1100 for \u202e weeks 2"):
+        assert desk.answer("ada", line).startswith("Say what it is for"), line
+    assert "500 at most" in desk.answer("ada", "!loan request gfx1100 for " + "x" * 10_000)
+    assert loan_rows(desk) == []
+
+
+def test_a_request_for_a_target_nobody_owns_names_what_there_is(desk):
+    answer = desk.answer("ada", "!loan request gfx9999 for tests")
+    assert answer == ("Nothing here matches 'gfx9999'. Ask for an asset tag (see !hw list) or one of what the "
+                      "inventory has: kinds gpu; GPU targets gfx1100.")
+    assert "Nothing here matches 'lab-access'" in desk.answer("ada", "!loan request lab-access for a login")
+    desk.say(ADMIN, "!hw retire w7900-1")
+    assert "the inventory is empty" in desk.answer("ada", "!loan request gfx1100 for tests")
+    assert loan_rows(desk) == []
+
+
+def test_bidi_controls_in_a_display_name_and_a_purpose_never_reach_the_record(desk):
+    msg = desk.message("ada", "!loan request gfx1100 for rocBLAS \u202eIC\u202c on \u2067gfx1100\u2069")
+    msg = type(msg)(msg.network, msg.room, msg.sender, "Ada\u202e \u200fadmin", msg.text, msg.time,
+                    event_id=msg.event_id)
+    desk.bot.handle(msg)
+    [row] = loan_rows(desk)
+    assert (row["requester_name"], row["purpose"]) == ("Ada admin", "rocBLAS IC on gfx1100")
+    assert "\u202e" not in desk.loans_json()["queue"][0]["requester"]
+
+
+def test_loan_numbers_and_week_counts_that_are_not_plain_numbers_get_one_answer(desk):
+    desk.say("ada", "!loan request gfx1100 for tests")
+    desk.say(ADMIN, "!loan approve 1")
+    desk.say(ADMIN, "!loan ship 1")
+    for line in ("!loan show 99999999999999999999999", "!loan show ١", "!loan show 1_0", "!loan show #-1"):
+        answer = desk.answer("ada", line)
+        assert answer.startswith(("Which loan?", "There is no loan")), (line, answer)
+    for weeks in ("²", "-2", "0", "13", "99999999999999999999"):
+        answer = desk.answer("ada", f"!loan extend 1 {weeks}")
+        assert answer.startswith(("By how many weeks?", "Extend by 1 to 12 weeks")), (weeks, answer)
+    assert desk.bot.store.db.execute("SELECT extension_asked FROM loan_requests").fetchone()[0] == 0
+
+
+def test_an_address_in_an_inventory_field_or_a_reason_is_refused_in_a_room_and_in_a_direct_message(desk):
+    assert "direct message" in desk.answer(ADMIN, '!hw edit w7900-1 location="12 Main Street"')
+    desk.say("ada", "!loan request gfx1100 for tests")
+    assert "direct message" in desk.answer(ADMIN, "!loan reject 1 ask Ada on +44 20 7946 0958", direct=True)
+    stored = [str(v) for t in ("loan_requests", "loan_events", "loan_assets")
+              for r in desk.bot.store.db.query(f"SELECT * FROM {t}") for v in r.values()]
+    assert not any("Main Street" in v or "7946" in v for v in stored)
+
+
+def test_a_parcel_tracking_number_is_not_taken_for_a_phone_number(desk):
+    desk.say("ada", "!loan request gfx1100 for tests")
+    desk.say(ADMIN, "!loan approve 1")
+    assert "(tracking: UPS 1Z999AA10123456784)" in desk.answer(ADMIN, "!loan ship 1 UPS 1Z999AA10123456784")
+    desk.say("ada", "!loan received 1")
+    assert "(tracking: USPS 9400111899223197428490)" in desk.answer("ada", "!loan return 1 USPS 9400111899223197428490")
+    desk.say(ADMIN, "!loan checkin 1")
+    desk.say("bob", "!loan request gfx1100 for tests")
+    desk.say(ADMIN, "!loan approve 2")
+    assert "(tracking: DHL JJD000390007827538)" in desk.answer(ADMIN, "!loan ship 2 DHL JJD000390007827538")
+    assert "direct message" in desk.answer(ADMIN, "!loan checkin 2 call Bob on 020 7946 0958")
+
+
+def test_shipping_details_keep_their_lines_and_lose_their_bidi_controls(desk):
+    desk.say("ada", "!loan request gfx1100 for tests")
+    desk.say("ada", "!loan address 1 Ada Lovelace\u202e\n12 Analytical Street\n\n4242 Engine City", direct=True)
+    assert desk.bot.store.db.execute("SELECT details FROM loan_private").fetchone()[0] == \
+        "Ada Lovelace\n12 Analytical Street\n4242 Engine City"
+    assert "at most 1000 characters" in desk.answer("ada", "!loan address 1 " + "x" * 1001, direct=True)

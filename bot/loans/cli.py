@@ -1,14 +1,17 @@
 """`sigbot loans ...` and `sigbot hw ...`: the chat commands for whoever runs the bot, plus CSV import/export.
 
 The subcommands reuse the chat parsers (bot/loans/commands.py), so both faces
-take the same words and give the same answers. The CLI acts as a loan admin
-named `cli:$USER`. Direct messages a step would send are printed, not sent.
+take the same words and give the same answers. The shell's words are handed
+over as they are (`Args.of_words`), never quoted again: a reason or a
+tracking number is stored exactly as typed. `loans request` calls the desk
+with its options directly. The CLI acts as a loan admin named `cli:$USER`.
+Direct messages a step would send are printed, not sent. A refusal is one
+line on stderr and exit code 1; a usage error exit code 2.
 """
 
 from __future__ import annotations
 
 import getpass
-import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,9 +19,9 @@ from pathlib import Path
 import click
 
 from bot.loans import inventory
-from bot.loans.commands import HW_OPS, LOAN_OPS, Op
-from bot.loans.config import settings_of
-from bot.loans.desk import Desk, Refused
+from bot.loans.commands import HW_OPS, LOAN_OPS, Args, Op, without_for
+from bot.loans.config import is_identity, settings_of
+from bot.loans.desk import Desk, Refused, display_name
 from bot.loans.model import Actor
 from bot.loans.publish import publish
 
@@ -45,12 +48,12 @@ def _cli_actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}", getpass.getuser(), admin=True)
 
 
-def _run(ctx: click.Context, team_name: str | None, op: Op, rest: str, actor: Actor | None = None) -> None:
+def _run(ctx: click.Context, team_name: str | None, op: Op, args: Args, actor: Actor | None = None) -> None:
     desk, team = _desk(ctx, team_name)
     try:
         with desk.store.db.atomic():
             desk.store.lock()
-            done = op(desk, actor or _cli_actor(), rest)
+            done = op(desk, actor or _cli_actor(), args)
     except Refused as refused:
         raise click.ClickException(refused.text) from None
     publish(desk.store, team.name, team.notes_dir, desk.now)
@@ -68,13 +71,13 @@ def loans_group() -> None:
 
 
 def _chat_command(group: click.Group, word: str, ops: dict[str, Op], name: str) -> None:
-    """`sigbot <group> NAME WORDS...` runs `!<word> NAME WORDS...` (words quoted again, as typed in chat)."""
+    """`sigbot <group> NAME WORDS...` runs `!<word> NAME WORDS...` with the shell's words as they are."""
     @group.command(name, help=f"Same as !{word} {name} in chat, with the same words after it.")
     @click.argument("words", nargs=-1)
     @_team_option
     @click.pass_context
     def command(ctx: click.Context, words: tuple[str, ...], team_name: str | None) -> None:
-        _run(ctx, team_name, ops[name], " ".join(shlex.quote(w) for w in words))
+        _run(ctx, team_name, ops[name], Args.of_words(words))
 
 
 for _name in ("queue", "list", "show", "history", *LOAN_STEPS):
@@ -86,14 +89,20 @@ for _name in ("queue", "list", "show", "history", *LOAN_STEPS):
 @click.argument("purpose", nargs=-1, required=True)
 @click.option("--requester", required=True, help="Who borrows it: a Matrix ID or irc:ACCOUNT.")
 @click.option("--name", help="The borrower's display name (default: the ID).")
-@click.option("--weeks", type=int, help="How long (default: the team's default).")
+@click.option("--weeks", type=int, help="How long: 1 to the team's max_weeks (default: the team's default).")
+@click.option("--no-shipping", is_flag=True, help="Picked up, not posted (as noship in chat).")
 @_team_option
 @click.pass_context
 def loans_request(ctx: click.Context, target: str, purpose: tuple[str, ...], requester: str, name: str | None,
-                  weeks: int | None, team_name: str | None) -> None:
+                  weeks: int | None, no_shipping: bool, team_name: str | None) -> None:
     """Submit a request for someone (as !loan request TARGET for PURPOSE)."""
-    rest = f"{target} for {' '.join(purpose)}" + (f" weeks {weeks}" if weeks else "")
-    _run(ctx, team_name, LOAN_OPS["request"], rest, Actor(requester, name or requester, admin=False))
+    if not is_identity(requester):
+        raise click.BadParameter(f"{requester!r} is not a Matrix ID (@user:server) or irc:ACCOUNT",
+                                 param_hint="--requester")
+    # The options go to the desk as they are: nothing in the purpose is read as "weeks N" or "noship".
+    _run(ctx, team_name, lambda desk, actor, _: desk.request(actor, target, without_for(" ".join(purpose)), weeks,
+                                                             no_shipping),
+         Args.of_words(purpose), Actor(requester, display_name(name or "", requester), admin=False))
 
 
 @click.group("hw")
@@ -111,10 +120,14 @@ for _name in HW_OPS:
 @click.pass_context
 def hw_import(ctx: click.Context, file: Path, team_name: str | None) -> None:
     """Add or update assets from a CSV file (columns: tag, kind, vendor, model, target, memory, serial, ...)."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise click.FileError(str(file), exc.strerror) from None
     desk, team = _desk(ctx, team_name)
     with desk.store.db.atomic():
         desk.store.lock()
-        added, changed, problems = inventory.import_csv(desk, _cli_actor(), file.read_text(encoding="utf-8"))
+        added, changed, problems = inventory.import_csv(desk, _cli_actor(), data)
     publish(desk.store, team.name, team.notes_dir, desk.now)
     click.echo(f"{file}: {added} added, {changed} changed, {len(problems)} problem(s)")
     for problem in problems:

@@ -1,27 +1,34 @@
 """`!loan` and `!hw`: the loan desk and the inventory from chat.
 
 One command word each; the first word of the arguments picks the subcommand
-from a table. Every change runs in a savepoint inside the dispatcher's
-transaction, after taking the write lock, so two admins racing for one asset
-are served one after the other and the second is told who has it.
+from a table. A subcommand reads `Args`: the text as typed in chat, or the
+words of a command line (bot/loans/cli.py), so both faces share one grammar and
+the CLI never has to quote words again for a parser to split them. Every
+change runs in a savepoint inside the dispatcher's transaction, after taking
+the write lock, so two admins racing for one asset are served one after the
+other and the second is told who has it.
 
 Privacy: `!loan` also works in a direct message with the bot (`direct=True`),
-which is the only place shipping details are given or read. In a team room a
-line that looks like an address or contact details is scrubbed from the log
-and refused with a hint to use a direct message.
+which is the only place shipping details are given or read. What the desk
+stores is guarded there, for every face (`desk.free_text`); chat adds the
+guard of its log: a line that looks like an address or contact details is
+scrubbed from the log and refused with a hint to use a direct message.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
+from bot.core.text import clean_text
 from bot.dispatch import RoomCall
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
-from bot.loans.desk import Desk, Done, Refused
+from bot.loans.desk import MAX_WORD, Desk, Done, Private, Refused
 from bot.loans.model import Actor
 from bot.loans.privacy import HINT, looks_private
 from bot.loans.publish import publish
@@ -29,42 +36,89 @@ from bot.loans.store import LoanStore
 
 LOAN_COMMANDS = Registry()
 
-Op = Callable[[Desk, Actor, str], Done]
-_WEEKS = re.compile(r"\s+weeks?\s+(\d+)\s*$", re.IGNORECASE)
+
+@dataclass(frozen=True)
+class Args:
+    """A subcommand's arguments: the text after it as said in chat, or the words of a command line.
+
+    Loan steps read free text (a reason, a tracking number) verbatim, quotes and
+    apostrophes included; inventory commands read words and FIELD=VALUE pairs,
+    which chat quotes shell-style (model="Radeon PRO W7900"). The shell has
+    already split a command line, so its words are taken as they are.
+    """
+
+    text: str
+    argv: tuple[str, ...] | None = None
+
+    @classmethod
+    def of_words(cls, words: tuple[str, ...] | list[str]) -> "Args":
+        return cls(" ".join(words), tuple(words))
+
+    def words(self) -> list[str]:
+        if self.argv is not None:
+            return list(self.argv)
+        try:
+            return shlex.split(self.text)
+        except ValueError as exc:
+            raise Refused(f"Cannot read that: {exc}. Quote values with spaces: model=\"Radeon PRO W7900\"") from None
+
+    def split_first(self) -> tuple[str, "Args"]:
+        """The first word, and the rest as it was given."""
+        if self.argv is not None:
+            return (self.argv[0], Args.of_words(self.argv[1:])) if self.argv else ("", Args(""))
+        first, *rest = self.text.strip().split(None, 1) or [""]
+        return first, Args(rest[0] if rest else "")
+
+
+Op = Callable[[Desk, Actor, Args], Done]
+_WEEKS = re.compile(r"\s+weeks?\s+([+-]?[0-9]+)\s*$", re.IGNORECASE)
 _NO_SHIP = re.compile(r"\s+(noship|no-shipping|pickup)\s*$", re.IGNORECASE)
+_FOR = re.compile(r"^for(\s+|$)", re.IGNORECASE)
+_LOAN_NUMBER = re.compile(r"#?([0-9]{1,9})")  # ASCII digits only: int() would also take "١" or "1_0"
 
 
-def _number(rest: str, usage: str) -> tuple[int, str]:
-    first, _, remainder = rest.strip().partition(" ")
-    try:
-        return int(first.lstrip("#")), remainder.strip()
-    except ValueError:
-        raise Refused(f"Which loan? Usage: !loan {usage}") from None
+def loan_number(word: str) -> int | None:
+    match = _LOAN_NUMBER.fullmatch(word)
+    return int(match.group(1)) if match else None
 
 
-def _request(desk: Desk, actor: Actor, rest: str) -> Done:
+def _number(args: Args, usage: str) -> tuple[int, str]:
+    first, rest = args.split_first()
+    n = loan_number(first)
+    if n is None:
+        raise Refused(f"Which loan? Usage: !loan {usage}")
+    return n, rest.text.strip()
+
+
+def _request(desk: Desk, actor: Actor, args: Args) -> Done:
+    rest = args.text
     no_ship = bool(_NO_SHIP.search(rest))
     rest = _NO_SHIP.sub("", rest)
     weeks_match = _WEEKS.search(rest)
     rest = _WEEKS.sub("", rest)
-    target, _, purpose = rest.strip().partition(" ")
-    purpose = re.sub(r"^for\s+", "", purpose.strip(), flags=re.IGNORECASE)
+    target, *purpose = rest.strip().split(None, 1) or [""]
     if not target:
         raise Refused("Usage: !loan request TARGET for PURPOSE [weeks N] — TARGET is an asset tag, a kind or a GPU "
                       "target (gfx1100, sm_90).")
-    return desk.request(actor, target, purpose, int(weeks_match.group(1)) if weeks_match else None, no_ship)
+    return desk.request(actor, target, without_for(" ".join(purpose)),
+                        int(weeks_match.group(1)) if weeks_match else None, no_ship)
+
+
+def without_for(purpose: str) -> str:
+    """"for rocBLAS CI" -> "rocBLAS CI"; a lone "for" is no purpose at all."""
+    return _FOR.sub("", purpose.strip())
 
 
 def _with_number(usage: str, step: Callable[[Desk, Actor, int, str], Done]) -> Op:
-    def op(desk: Desk, actor: Actor, rest: str) -> Done:
-        n, remainder = _number(rest, usage)
+    def op(desk: Desk, actor: Actor, args: Args) -> Done:
+        n, remainder = _number(args, usage)
         return step(desk, actor, n, remainder)
     return op
 
 
 def _extend(desk: Desk, actor: Actor, n: int, rest: str) -> Done:
     weeks = rest.split()[0] if rest.split() else ""
-    if not weeks.isdigit():
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", weeks):
         raise Refused(f"By how many weeks? Usage: !loan extend {n} WEEKS")
     return desk.extend(actor, n, int(weeks))
 
@@ -79,8 +133,8 @@ def _approve(desk: Desk, actor: Actor, n: int, rest: str) -> Done:
 
 LOAN_OPS: dict[str, Op] = {
     "request": _request,
-    "queue": lambda desk, actor, rest: Done(views.queue(desk)),
-    "list": lambda desk, actor, rest: Done(views.listing(desk, actor, rest.strip().lower() or "open")),
+    "queue": lambda desk, actor, args: Done(views.queue(desk)),
+    "list": lambda desk, actor, args: Done(views.listing(desk, actor, args.text.strip().lower() or "open")),
     "show": _with_number("show N", lambda desk, actor, n, rest: Done(views.show(desk, desk.loan(n)))),
     "history": _with_number("history N", lambda desk, actor, n, rest: Done(
         views.history(desk.store.events(loan=desk.loan(n).n)))),
@@ -100,8 +154,8 @@ _TEAM_WIDE = {"request", "queue", "list"}
 
 
 def _fields_op(apply: Callable[[Desk, Actor, str, dict[str, str]], Done], usage: str, kind_word: bool) -> Op:
-    def op(desk: Desk, actor: Actor, rest: str) -> Done:
-        plain, fields = inventory.parse_fields(rest)
+    def op(desk: Desk, actor: Actor, args: Args) -> Done:
+        plain, fields = inventory.parse_fields(args.words())
         if not plain or len(plain) > 1 + kind_word:
             raise Refused(f"Usage: !hw {usage}")
         if len(plain) > 1 and "kind" not in fields:
@@ -110,24 +164,25 @@ def _fields_op(apply: Callable[[Desk, Actor, str, dict[str, str]], Done], usage:
     return op
 
 
-def _hw_show(desk: Desk, actor: Actor, rest: str) -> Done:
-    text = views.asset_show(desk, rest.strip())
+def _hw_show(desk: Desk, actor: Actor, args: Args) -> Done:
+    tag = args.text.strip()
+    text = views.asset_show(desk, tag)
     if text is None:
-        raise Refused(f"There is no asset {rest.strip()!r}. Say !hw list to see the inventory.")
-    return Done(text + "\n" + views.history(desk.store.events(asset=rest.strip(), team=desk.team)[-3:]))
+        raise Refused(f"There is no asset {clean_text(tag)[:MAX_WORD]!r}. Say !hw list to see the inventory.")
+    return Done(text + "\n" + views.history(desk.store.events(asset=tag, team=desk.team)[-3:]))
 
 
-def _hw_retire(desk: Desk, actor: Actor, rest: str) -> Done:
-    tag, _, note = rest.strip().partition(" ")
+def _hw_retire(desk: Desk, actor: Actor, args: Args) -> Done:
+    tag, note = args.split_first()
     if not tag:
         raise Refused("Usage: !hw retire TAG [NOTE]")
-    return inventory.retire(desk, actor, tag, note.strip())
+    return inventory.retire(desk, actor, tag, note.text)
 
 
 HW_OPS: dict[str, Op] = {
     "add": _fields_op(inventory.add, "add TAG KIND [vendor=V model=M target=T memory=G serial=S donor=D "
                                      "custodian=C location=L notes=N]", True),
-    "list": lambda desk, actor, rest: Done(views.inventory(desk, rest.strip().lower())),
+    "list": lambda desk, actor, args: Done(views.inventory(desk, args.text.strip().lower())),
     "show": _hw_show,
     "edit": _fields_op(inventory.edit, "edit TAG FIELD=VALUE ...", False),
     "retire": _hw_retire,
@@ -135,8 +190,8 @@ HW_OPS: dict[str, Op] = {
 
 
 def run_op(call: RoomCall, ops: dict[str, Op], word: str) -> list[Effect]:
-    sub, _, rest = call.args.strip().partition(" ")
-    sub = sub.lower()
+    sub, *more = call.args.strip().split(None, 1) or [""]
+    sub, rest = sub.lower(), (more[0] if more else "")
     room = call.message.room
     op = ops.get(sub)
     if op is None:
@@ -156,8 +211,10 @@ def run_op(call: RoomCall, ops: dict[str, Op], word: str) -> list[Effect]:
     actor = desk.actor(call.message.sender, call.message.nick)
     try:
         with store.db.atomic():
-            done = op(desk, actor, rest)
+            done = op(desk, actor, Args(rest))
     except Refused as refused:
+        if isinstance(refused, Private):
+            call.scrub()
         return [Reply(room, refused.text)]
     publish(store, team.name, team.notes_dir, call.message.time)
     return [Reply(room, done.text), *done.dms]
@@ -168,8 +225,8 @@ def _team_of_direct(call: RoomCall, sub: str, rest: str):
     teams = call.dispatcher.config.teams
     if sub in _TEAM_WIDE or sub not in LOAN_OPS:
         return teams[0] if len(teams) == 1 else None
-    first = rest.strip().split(" ")[0].lstrip("#")
-    loan = LoanStore(call.dispatcher.store.db).loan(int(first)) if first.isdigit() else None
+    n = loan_number(Args(rest).split_first()[0])
+    loan = LoanStore(call.dispatcher.store.db).loan(n) if n is not None else None
     return call.dispatcher.config.team(loan.team) if loan else (teams[0] if len(teams) == 1 else None)
 
 

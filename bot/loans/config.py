@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from datetime import time
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_ADMIN = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?|irc:[^\s!@]+")
+# A stable identity: a Matrix ID or an IRC services account (never a nick, which anyone can take).
+_IDENTITY = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?|irc:[^\s!@]+")
+
+
+def is_identity(who: str) -> bool:
+    """A Matrix ID or irc:ACCOUNT, with no control or bidi characters to make it pose as another."""
+    return bool(_IDENTITY.fullmatch(who)) and who.isprintable()
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def parse_team(c, data: dict, path: str, ctx) -> LoanSettings:
     admins = c.get(data, "admins", path, list, [])
     for i, admin in enumerate(admins):
         # Only stable identities: a bare IRC nick (or nick!user@host) can be taken by anyone.
-        if not isinstance(admin, str) or not _ADMIN.fullmatch(admin):
+        if not isinstance(admin, str) or not is_identity(admin):
             c.error(f"{path}.admins[{i}]", f"{admin!r} must be a Matrix id (@user:server) or irc:ACCOUNT")
     default_weeks = _positive(c, data, "default_weeks", path, d.default_weeks)
     max_weeks = _positive(c, data, "max_weeks", path, d.max_weeks)
@@ -88,5 +94,5 @@ def settings_of(team) -> LoanSettings:
     settings = team.sections.get("loans") or LoanSettings()
     if settings.admins:
         return settings
-    admins = tuple(a for a in team.admins if _ADMIN.fullmatch(a))
+    admins = tuple(a for a in team.admins if is_identity(a))
     return LoanSettings(**{**settings.__dict__, "admins": admins})

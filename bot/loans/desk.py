@@ -6,6 +6,11 @@ only while available), records the event, and returns the public answer plus
 the direct messages it causes. A refused step raises `Refused` with an answer
 that names the current state and what can be done next. Callers hold a
 transaction around a call, and call `LoanStore.lock()` first.
+
+The desk is where text from people enters the record, whichever face it came
+through (chat, the CLI, a CSV file): every free text passes `free_text()`,
+which cleans it (bot/core/text.py), bounds it and refuses an address or phone
+number; names pass `display_name()`. So no path can store what another refuses.
 """
 
 from __future__ import annotations
@@ -15,14 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.message import DirectMessage
+from bot.core.text import clean_text
 from bot.loans.config import LoanSettings
 from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, AssetStatus, Kind, Loan, Refusal, State,
                              Step, asset_status_after, decide, position)
+from bot.loans.privacy import HINT, looks_private
 from bot.loans.store import LoanStore
 
-_GPU_TARGET = re.compile(r"gfx[0-9a-z]{2,6}|sm_\d{2,3}[a-z]?|xe[-_]?[a-z0-9]+", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
 SYSTEM = Actor("sigbot", "sigbot", admin=True, system=True)
+MAX_TEXT = 500  # a purpose, reason, tracking number, condition or inventory field: one chat line's worth
+MAX_DETAILS = 1000  # shipping details: a postal address and a phone number, a few lines
+MAX_NAME = 80  # a display name as stored and shown; longer ones are cut, not refused
+MAX_WORD = 64  # an asset tag or a requested target
 
 
 class Refused(Exception):
@@ -31,6 +41,44 @@ class Refused(Exception):
     def __init__(self, text: str):
         super().__init__(text)
         self.text = text
+
+
+class Private(Refused):
+    """Text that looks like an address or contact details, given where it would be kept in public."""
+
+    def __init__(self) -> None:
+        super().__init__(HINT)
+
+
+def free_text(text: str, what: str, *, public: bool = True) -> str:
+    """Free text for the loans' record, which chat, loans.json and the CLI show: cleaned and bounded.
+
+    Refused when longer than MAX_TEXT; `Private` when it is `public` and looks
+    like an address or phone number (those go only to `!loan address`, in a
+    direct message).
+    """
+    text = clean_text(text)
+    if len(text) > MAX_TEXT:
+        raise Refused(f"That {what} has {len(text)} characters; {MAX_TEXT} at most. Shorten it (a link can carry "
+                      f"the rest).")
+    if public and looks_private(text):
+        raise Private()
+    return text
+
+
+def one_word(text: str, what: str) -> str:
+    """An asset tag or a requested target: one word of at most MAX_WORD characters, cleaned."""
+    word = clean_text(text)
+    if not word or " " in word or "=" in word or len(word) > MAX_WORD:
+        raise Refused(f"{word[:MAX_WORD]!r} is not {what}: one word of at most {MAX_WORD} characters, like w7900-1 "
+                      f"or gfx1100.")
+    return word
+
+
+def display_name(name: str, fallback: str) -> str:
+    """A person's name as shown in answers and loans.json: cleaned, cut to MAX_NAME, never empty."""
+    name = clean_text(name)
+    return (name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…") or fallback
 
 
 @dataclass
@@ -56,12 +104,12 @@ class Desk:
         self.now = now
 
     def actor(self, who: str, name: str) -> Actor:
-        return Actor(who, name, admin=who in self.settings.admins)
+        return Actor(who, display_name(name, who), admin=who in self.settings.admins)
 
     # --- reading -------------------------------------------------------------
 
     def loan(self, n: int) -> Loan:
-        loan = self.store.loan(n)
+        loan = self.store.loan(n) if 0 < n < 2**63 else None  # SQLite's integers are 64-bit
         if loan is None or loan.team != self.team:
             raise Refused(f"There is no loan #{n}. Say !loan list to see the loans.")
         return loan
@@ -75,22 +123,21 @@ class Desk:
     # --- the requester's steps ----------------------------------------------
 
     def request(self, actor: Actor, target: str, purpose: str, weeks: int | None, no_shipping: bool) -> Done:
-        target = target.lower()
+        """`weeks` None means the team's default; every other value must be 1 to max_weeks."""
+        target = one_word(target, "an asset tag, a kind or a GPU target").lower()
         kind = self._kind_of(target)
-        if kind is None:
-            raise Refused(f"There is no asset, kind or GPU target {target!r}. Ask for an asset tag (see !hw list), "
-                          f"a kind ({', '.join(k.value for k in Kind)}) or a GPU target such as gfx1100 or sm_90.")
         if not stable_identity(actor.id):
             raise Refused("Identify with NickServ first: loans are kept by IRC account, not by nick.")
-        weeks = weeks or self.settings.default_weeks
+        weeks = self.settings.default_weeks if weeks is None else weeks
         if not 1 <= weeks <= self.settings.max_weeks:
             raise Refused(f"A loan lasts 1 to {self.settings.max_weeks} weeks; you asked for {weeks}.")
-        if not purpose.strip():
+        purpose = free_text(purpose, "purpose")
+        if not purpose:
             raise Refused("Say what it is for: !loan request TARGET for PURPOSE [weeks N]")
         link = (_URL.search(purpose) or [""])[0] if _URL.search(purpose) else ""
         shipping = not no_shipping and kind not in ACCESS_KINDS
-        loan = self.store.add_loan(self.team, actor.id, actor.name, target, purpose.strip(), link, weeks, shipping,
-                                   self.now)
+        loan = self.store.add_loan(self.team, actor.id, display_name(actor.name, actor.id), target, purpose, link,
+                                   weeks, shipping, self.now)
         self.store.add_event(self.team, actor.id, self.now, "request", loan=loan.n, to_state=State.SUBMITTED,
                              note=f"{target}, {weeks} weeks")
         place = self.position(loan)
@@ -106,6 +153,7 @@ class Desk:
         return Done(f"Loan #{n} is active: enjoy it, and give it back by {_day(loan.due)}.")
 
     def return_(self, actor: Actor, n: int, tracking: str) -> Done:
+        tracking = free_text(tracking, "tracking number")
         loan = self._step(Step.RETURN, n, actor, note=tracking)
         return Done(f"Loan #{n} is on its way back{_with(tracking)}; a loan admin checks it in when it arrives.",
                     self._tell_admins(actor, f"Loan #{n} ({self.asset_tag(loan)}) is on its way back"
@@ -137,13 +185,15 @@ class Desk:
         refusal = decide(Step.REJECT, self.loan(n), actor)
         if isinstance(refusal, Refusal):
             raise Refused(refusal.text)
-        if not reason.strip():
+        reason = free_text(reason, "reason")
+        if not reason:
             raise Refused(f"Give a reason: !loan reject {n} REASON (the requester is told it).")
         loan = self._step(Step.REJECT, n, actor, note=reason)
         return self._freed(loan, actor, f"Loan #{n} is rejected: {reason}",
                            f"Loan #{n} ({loan.target}) was rejected: {reason}")
 
     def ship(self, actor: Actor, n: int, tracking: str) -> Done:
+        tracking = free_text(tracking, "tracking number")
         loan = self.loan(n)
         due = self.now + timedelta(weeks=loan.weeks)
         loan = self._step(Step.SHIP, n, actor, note=tracking, due=due, shipped_at=self.now)
@@ -153,6 +203,7 @@ class Desk:
         return Done(f"Loan #{n} is {what}{_with(tracking)}; due {_day(due)}.", self._tell_requester(loan, actor, text))
 
     def checkin(self, actor: Actor, n: int, condition: str) -> Done:
+        condition = free_text(condition, "condition")
         loan = self._step(Step.CHECKIN, n, actor, note=condition or "ok", checked_in_at=self.now)
         self.store.expire_private(n, self.now + timedelta(days=self.settings.address_retention_days))
         return self._freed(loan, actor, f"Loan #{n} is checked in ({loan.state}"
@@ -161,8 +212,8 @@ class Desk:
 
     def extend(self, actor: Actor, n: int, weeks: int) -> Done:
         loan = self.loan(n)
-        if weeks < 1:
-            raise Refused(f"Extend by at least one week: !loan extend {n} WEEKS")
+        if not 1 <= weeks <= self.settings.max_weeks:
+            raise Refused(f"Extend by 1 to {self.settings.max_weeks} weeks: !loan extend {n} WEEKS")
         if not actor.admin:  # the borrower asks; an admin decides
             self._step(Step.ASK_EXTENSION, n, actor, note=f"{weeks} weeks", extension_asked=weeks)
             return Done(f"Loan #{n}: your wish for {weeks} more weeks is passed on to the loan admins.",
@@ -196,6 +247,11 @@ class Desk:
             raise Refused(f"Only {loan.requester_name}, who asked for loan #{n}, can give its shipping details.")
         if loan.state in {State.REJECTED, State.WITHDRAWN, State.CLOSED, State.LOST}:
             raise Refused(f"Loan #{n} is {loan.state}: it needs no shipping details.")
+        # Private, so no address guard here; still cleaned (bidi controls) and bounded, line breaks kept.
+        details = clean_text(details, keep_lines=True)
+        if not details or len(details) > MAX_DETAILS:
+            raise Refused(f"Shipping details are a name, a postal address and a phone number, at most {MAX_DETAILS} "
+                          f"characters: !loan address {n} DETAILS")
         # Kept until the loan is checked in plus the retention time; the longest a loan can run bounds it.
         expires = self.now + timedelta(weeks=self.settings.max_weeks + 4,
                                        days=self.settings.address_retention_days)
@@ -296,19 +352,32 @@ class Desk:
         by = f" for loan #{holder.n}" if holder else ""
         return f"{asset.tag} is {asset.status}{by}, not available. Say !hw list to see what is free."
 
-    def _kind_of(self, target: str) -> Kind | None:
-        if target in {k.value for k in Kind}:
-            return Kind(target)
-        for asset in self.store.assets(self.team):
-            if asset.matches(target) and asset.status is not AssetStatus.RETIRED:
+    def _kind_of(self, target: str) -> Kind:
+        """The kind of what the team lends as `target`; refused, naming what it has, when nothing matches.
+
+        A request for a target nobody owns would wait in the queue for ever, so it is answered at once.
+        """
+        live = [a for a in self.store.assets(self.team) if a.status is not AssetStatus.RETIRED]
+        for asset in live:
+            if asset.matches(target):
                 return asset.kind
-        return Kind.GPU if _GPU_TARGET.fullmatch(target) else None
+        if not live:
+            raise Refused(f"There is nothing to lend yet, so nothing matches {target!r}: the inventory is empty.")
+        kinds = sorted({a.kind.value for a in live})
+        targets = sorted({a.target.lower() for a in live if a.target})
+        there = f"kinds {_some(kinds)}" + (f"; GPU targets {_some(targets)}" if targets else "")
+        raise Refused(f"Nothing here matches {target!r}. Ask for an asset tag (see !hw list) or one of what the "
+                      f"inventory has: {there}.")
 
     def _tell_requester(self, loan: Loan, actor: Actor, text: str) -> list[DirectMessage]:
         return [] if actor.id == loan.requester else [DirectMessage(loan.requester, text)]
 
     def _tell_admins(self, actor: Actor, text: str) -> list[DirectMessage]:
         return [DirectMessage(a, text) for a in self.settings.admins if a != actor.id]
+
+
+def _some(words: list[str], most: int = 10) -> str:
+    return ", ".join(words[:most]) + (f" and {len(words) - most} more" if len(words) > most else "")
 
 
 def _with(tracking: str) -> str:

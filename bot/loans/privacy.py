@@ -11,7 +11,8 @@ import re
 
 _URL = re.compile(r"https?://\S+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\(?\d[\d ()./-]{6,}\d")
+# Digits glued to letters are a tracking number or a serial (1Z999AA10123456784, JJD0099999999), not a phone.
+_PHONE = re.compile(r"(?<![A-Za-z0-9])\+?\(?\d[\d ()./-]{6,}\d(?![A-Za-z0-9])")
 _STREET = re.compile(r"\b(street|st\.|road|rd\.|avenue|ave\.?|lane|strasse|straße|str\.|rue|via|calle|"
                      r"apt\.?|apartment|suite|p\.?o\.? box|zip|postcode|postal)\b", re.IGNORECASE)
 _ANNOUNCE = re.compile(r"\b(my address|ship (it )?to|send (it )?to|deliver(y)? to|phone|mobile|tel\.?|e-?mail)\b",
@@ -28,8 +29,9 @@ def looks_private(text: str) -> bool:
 
 
 def _is_phone(candidate: str) -> bool:
-    # Dates (2026-01-10) and version numbers (6.4.1) are not phone numbers; eight digits or more are.
-    return not _DATE.fullmatch(candidate.strip()) and sum(c.isdigit() for c in candidate) >= 8
+    # Dates (2026-01-10) and version numbers (6.4.1) are not phone numbers; eight digits or more are, up to
+    # the fifteen of E.164 (https://www.itu.int/rec/T-REC-E.164): longer runs are parcel tracking numbers.
+    return not _DATE.fullmatch(candidate.strip()) and 8 <= sum(c.isdigit() for c in candidate) <= 15
 
 
 HINT = ("That looks like a shipping address or contact details, so I did not keep it here. "
