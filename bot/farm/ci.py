@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
@@ -60,6 +60,16 @@ def _text(raw: Any, limit: int = MAX_NAME) -> str | None:
     return values.clean_text(raw, limit) if isinstance(raw, str) else None
 
 
+def _word(raw: Any, table: dict[str, str], default: str, what: str) -> str:
+    """`table`'s entry for the word `raw`, `default` for another word or null; ValueError for a list,
+    number or object: that is a malformed body, not a word GitHub or Testing Farm may add later."""
+    if raw is None:
+        return default
+    if not isinstance(raw, str):
+        raise ValueError(f"{what} must be a word, not {type(raw).__name__}")
+    return table.get(raw, default)
+
+
 def _job(payload: Any, known_platforms: set[str]) -> tuple[dict, str, str]:
     """The workflow_job object, its platform and its id, or ValueError."""
     if not isinstance(payload, dict) or not isinstance(payload.get("workflow_job"), dict):
@@ -80,6 +90,8 @@ def job_state(payload: Any, known_platforms: set[str], now: datetime) -> CiJob |
     """Where a workflow_job event puts its job in the queue; None for an action GitHub may add later."""
     job, platform, job_id = _job(payload, known_platforms)
     action = payload.get("action")
+    if not isinstance(action, str):
+        raise ValueError("workflow_job: action must be a word such as queued or completed")
     if action not in JOB_STATES:
         return None
     state = "queued" if action == "waiting" else action
@@ -93,7 +105,7 @@ def workflow_job(payload: Any, known_platforms: set[str], now: datetime) -> CiRu
     job, platform, job_id = _job(payload, known_platforms)
     if payload.get("action") != "completed":
         return None
-    result = _CONCLUSIONS.get(job.get("conclusion"), "error")
+    result = _word(job.get("conclusion"), _CONCLUSIONS, "error", "workflow_job: workflow_job.conclusion")
     name = _text(job.get("name")) or "job"
     return CiRun(platform=platform, source="github", run_key=job_id, branch=_text(job.get("head_branch")),
                  finished=_time(job.get("completed_at"), now), result=result,
@@ -102,12 +114,14 @@ def workflow_job(payload: Any, known_platforms: set[str], now: datetime) -> CiRu
 
 
 def _time(raw: Any, now: datetime) -> datetime:
+    """An ISO 8601 time with its zone, in UTC; `now` for anything else. A time at the edge of
+    datetime's range (year 1 or 9999) overflows when moved to UTC: that is `now` too."""
     if isinstance(raw, str):
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             if parsed.tzinfo is not None:
-                return parsed
-        except ValueError:
+                return parsed.astimezone(timezone.utc)
+        except (ValueError, OverflowError):
             pass
     return now
 
@@ -147,6 +161,8 @@ def xunit_counts(body: bytes, what: str = "JUnit XML") -> Counts:
         raise ValueError(f"{what} refused: {type(exc).__name__} (no DTDs or entities)") from None
     except ParseError as exc:
         raise ValueError(f"{what} is not well-formed: {values.shorten(exc, 100)}") from None
+    except LookupError as exc:  # <?xml encoding="..."?> naming a codec Python does not have
+        raise ValueError(f"{what}: {values.shorten(exc, 100)}") from None
     if root.tag not in ("testsuites", "testsuite"):
         raise ValueError(f"{what}: root is <{values.shorten(root.tag, 40)}>, not <testsuites> or <testsuite>")
     outcomes = {"passed": 0, "failed": 0, "skipped": 0}
@@ -203,16 +219,26 @@ def _tf_request(payload: Any) -> tuple[str, str]:
     request_id, state = payload.get("id"), payload.get("state")
     if not isinstance(request_id, str) or not re.fullmatch(r"[0-9a-fA-F-]{8,64}", request_id):
         raise ValueError("Testing Farm: id must be the request's UUID")
-    if state not in _TF_STATES:
+    if not isinstance(state, str) or state not in _TF_STATES:
         raise ValueError(f"Testing Farm: unknown state {values.shorten(state, 30)!r}")
     return request_id, state
+
+
+def _object(payload: dict, key: str) -> dict:
+    """The JSON object under `key` ({} when absent or null); ValueError for any other kind of value."""
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"Testing Farm: {key} must be an object, not {type(value).__name__}")
+    return value
 
 
 def testing_farm_job(payload: Any, platform: str, now: datetime) -> CiJob:
     """Where a request posted at any state puts it in the CI queue (its `platform` is the team's)."""
     request_id, state = _tf_request(payload)
     stamp = payload.get("created") if _TF_STATES[state] == "queued" else payload.get("updated")
-    run = payload.get("run") if isinstance(payload.get("run"), dict) else {}
+    run = _object(payload, "run")
     return CiJob(job_id=f"testing-farm:{request_id}", platform=platform, state=_TF_STATES[state],
                  since=_time(stamp, now), name="Testing Farm request", url=_url(run.get("artifacts")),
                  matched=True)
@@ -222,12 +248,12 @@ def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
                  xunit: bytes | None = None) -> CiRun | None:
     """A finished request as a run; with its `xunit`, the counts and failing tests too."""
     request_id, state = _tf_request(payload)
+    result, run = _object(payload, "result"), _object(payload, "run")
+    overall = _word(result.get("overall"), _TF_RESULTS, "error", "Testing Farm: result.overall")
     if _TF_STATES[state] != "completed":
         return None
-    result = payload.get("result") if isinstance(payload.get("result"), dict) else {}
-    overall = "cancelled" if state == "canceled" else "error" if state == "error" else \
-        _TF_RESULTS.get(result.get("overall"), "error")
-    run = payload.get("run") if isinstance(payload.get("run"), dict) else {}
+    if state in ("canceled", "error"):
+        overall = "cancelled" if state == "canceled" else "error"
     counts = xunit_counts(xunit, "Testing Farm xunit") if xunit is not None else \
         Counts(int(overall == "passed"), int(overall in ("failed", "error")), int(overall == "skipped"), ())
     return CiRun(platform=platform, source="testing-farm", run_key=request_id, branch=branch,

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import time
 
 from bot.config.model import Secret
+from bot.web import urls
 
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,252}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")
@@ -201,12 +202,12 @@ def parse_team(c, data: dict, path: str, ctx) -> FarmSettings:
 
 
 def _prefixes(c, data: dict, key: str, path: str) -> tuple[str, ...]:
-    """URL prefixes ending in "/" (so "https://a.io" cannot match "https://a.io.evil.org")."""
+    """URL prefixes ending in "/" (so "https://a.io" cannot match "https://a.io.evil.org"); see bot/web/urls.py."""
     raw = c.get(data, key, path, list, list(TESTING_FARM_ARTIFACTS))
     good = []
     for i, prefix in enumerate(raw):
         if not isinstance(prefix, str) or not re.fullmatch(r"https?://[^\s/?#]+/[^\s?#]*", prefix) \
-                or not prefix.endswith("/"):
+                or not prefix.endswith("/") or urls.normalise(prefix) is None:
             c.error(f"{path}.{key}[{i}]", f"{str(prefix)[:80]!r} is not a URL prefix ending in /")
         else:
             good.append(prefix)

@@ -139,9 +139,15 @@ def _parse_list(key: str, value: Any, limit: int, noun: str, parse: Callable[[An
 
 
 def _as_float(value: Any) -> float | None:
-    """JSON integers are fine where a float is expected; keep the type uniform."""
+    """JSON integers are fine where a float is expected; keep the type uniform.
+
+    An integer too large for a float (10**400) becomes infinity, which the
+    range checks then refuse like any other out-of-range reading."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     return value
 
 

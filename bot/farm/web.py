@@ -25,6 +25,7 @@ import re
 from datetime import timedelta
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from bot.config.model import ConfigError, Secret
@@ -33,14 +34,16 @@ from bot.farm.config import FarmSettings
 from bot.farm.publish import farm_dir
 from bot.farm.report import HostReport
 from bot.farm.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
-from bot.farm.store import FarmStore
+from bot.farm.store import CiJob, CiRun, FarmStore
 from bot.farm.values import shorten
 from bot.runtime import Runtime
+from bot.web import urls
 
 log = logging.getLogger(__name__)
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(svg|json)")
 _TYPES = {"svg": "image/svg+xml", "json": "application/json"}
 XUNIT_TIMEOUT = 20.0
+MAX_REDIRECTS = 3
 
 
 def farm_teams(rt: Runtime) -> list[tuple[str, FarmSettings]]:
@@ -115,21 +118,26 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
             return _refuse(400, f"malformed JSON: {shorten(exc, 120)}")
-        stored = 0
         now = rt.now()
+        records = []  # every team's job and run, all read before any is stored
         for team, settings in teams:
             labels = {label for m in settings.machines for label in m.labels}
             try:
-                job = ci.job_state(payload, labels, now)
-                run = ci.workflow_job(payload, labels, now)
+                records.append((team, ci.job_state(payload, labels, now), ci.workflow_job(payload, labels, now)))
             except ValueError as exc:
                 return _refuse(400, str(exc))
-            with rt.store.transaction():
+        return web.json_response({"ok": True, "stored": _record(records, now)})
+
+    def _record(records: list[tuple[str, CiJob | None, CiRun | None]], now) -> int:
+        """Store (team, job, run) triples in one transaction; the number of runs that were new."""
+        stored = 0
+        with rt.store.transaction():
+            for team, job, run in records:
                 if job is not None:
                     store.record_job(team, job, now)
                 if run is not None:
                     stored += store.record_run(team, run)
-        return web.json_response({"ok": True, "stored": stored})
+        return stored
 
     def _token_teams(request: web.Request) -> list[str]:
         auth = request.headers.get("Authorization", "")
@@ -147,14 +155,13 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         try:
             platform = ci.check_platform(request.query.get("platform"))
             branch = request.query.get("branch") or None
-            run = await parse(body, platform, branch, request.query.get("url"), teams)
+            job, run = await parse(body, platform, branch, request.query.get("url"), teams)
         except ValueError as exc:
             return _refuse(400, str(exc))
-        stored = sum(store.record_run(team, run) for team in teams) if run else 0
-        return web.json_response({"ok": True, "stored": stored})
+        return web.json_response({"ok": True, "stored": _record([(team, job, run) for team in teams], rt.now())})
 
     async def _junit(body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]):
-        return ci.junit(body, platform, branch, url, rt.now())
+        return None, ci.junit(body, platform, branch, url, rt.now())
 
     async def junit(request: web.Request) -> web.Response:
         return await upload(request, _junit)
@@ -165,21 +172,20 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         except (ValueError, RecursionError) as exc:
             raise ValueError(f"malformed JSON: {shorten(exc, 120)}") from None
         now = rt.now()
+        # The whole request is read before anything is stored: a refused one leaves no job behind.
         job = ci.testing_farm_job(payload, platform, now)
-        for team in teams:
-            store.record_job(team, job, now)
-        if job.state != "completed":
-            return None
-        where = ci.testing_farm_xunit(payload)
+        run = ci.testing_farm(payload, platform, branch, now)
+        where = ci.testing_farm_xunit(payload) if run is not None else None
         if isinstance(where, str):
-            allowed = {prefix for team, s in farm_teams(rt) if team in teams for prefix in s.testing_farm_artifacts}
-            where = await _fetch_xunit(where, allowed)
-        try:
-            return ci.testing_farm(payload, platform, branch, now, xunit=where)
-        except ValueError as exc:
-            # The request itself is good: keep its overall result, say why the details are missing.
-            log.warning("Testing Farm request %s: %s", shorten(payload["id"]), exc)
-            return ci.testing_farm(payload, platform, branch, now)
+            prefixes = [prefix for team, s in farm_teams(rt) if team in teams for prefix in s.testing_farm_artifacts]
+            where = await _fetch_xunit(where, prefixes)
+        if where is not None:
+            try:
+                run = ci.testing_farm(payload, platform, branch, now, xunit=where)
+            except ValueError as exc:
+                # The request itself is good: keep its overall result, say why the details are missing.
+                log.warning("Testing Farm request %s: %s", shorten(payload["id"]), exc)
+        return job, run
 
     async def testing_farm(request: web.Request) -> web.Response:
         return await upload(request, _testing_farm)
@@ -209,24 +215,39 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
     app.router.add_get("/farm/{team}/{name}", file)
 
 
-async def _fetch_xunit(url: str, allowed: set[str]) -> bytes | None:
-    """The xunit at `url` if it lies under an allowed prefix; None (logged) otherwise or on any failure."""
-    if not any(url.startswith(prefix) for prefix in allowed):
-        log.info("Testing Farm xunit %s is not under testing_farm_artifacts; not fetched", shorten(url, 120))
-        return None
+async def _fetch_xunit(url: str, prefixes: list[str]) -> bytes | None:
+    """The xunit at `url` if it lies under an allowed prefix; None (logged) otherwise or on any failure.
+
+    Both are compared normalised (bot/web/urls.py) and the normalised URL is
+    what is fetched; redirects are followed by hand, each target checked again."""
     try:
         timeout = aiohttp.ClientTimeout(total=XUNIT_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(url, allow_redirects=False) as response:
-                if response.status != 200:
-                    log.warning("Testing Farm xunit %s: HTTP %d", shorten(url, 120), response.status)
+            for _ in range(MAX_REDIRECTS + 1):
+                target = urls.allowed(url, prefixes)
+                if target is None:
+                    log.info("Testing Farm xunit %s is not under testing_farm_artifacts; not fetched",
+                             shorten(url, 120))
                     return None
-                body = await response.content.read(ci.MAX_XUNIT_BYTES + 1)
-                if len(body) > ci.MAX_XUNIT_BYTES:
-                    log.warning("Testing Farm xunit %s: larger than %d bytes", shorten(url, 120), ci.MAX_XUNIT_BYTES)
-                    return None
-                return body
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                async with session.get(yarl.URL(str(target), encoded=True), allow_redirects=False) as response:
+                    if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
+                        url = urls.resolve(target, response.headers["Location"])
+                        continue
+                    if response.status != 200:
+                        log.warning("Testing Farm xunit %s: HTTP %d", shorten(url, 120), response.status)
+                        return None
+                    body = bytearray()  # read() gives one chunk at a time, not the whole body
+                    while len(body) <= ci.MAX_XUNIT_BYTES and \
+                            (chunk := await response.content.read(ci.MAX_XUNIT_BYTES + 1 - len(body))):
+                        body += chunk
+                    if len(body) > ci.MAX_XUNIT_BYTES:
+                        log.warning("Testing Farm xunit %s: larger than %d bytes", shorten(url, 120),
+                                    ci.MAX_XUNIT_BYTES)
+                        return None
+                    return bytes(body)
+            log.warning("Testing Farm xunit %s: more than %d redirects", shorten(url, 120), MAX_REDIRECTS)
+            return None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
         log.warning("Testing Farm xunit %s: %s", shorten(url, 120), shorten(exc, 120))
         return None
 
