@@ -6,8 +6,10 @@ Everything a chat command can change has an equivalent here for admins.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import sys
+import traceback
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -15,13 +17,14 @@ import click
 
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
-from bot.config.load import secret_problems
+from bot.config.load import secret_problems, zone_problem
 from bot.farm.parsers import FORMATS as FARM_FORMATS
 from bot.farm.parsers import parse_capture
 from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
 from bot.registry import build_registry
+from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
 
@@ -41,7 +44,79 @@ def _fail_config(path: Path, exc: ConfigError) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+log = logging.getLogger("sigbot.cli")
+
+
+class _OneLineErrors(click.Group):
+    """The one place where every command's failure becomes one line on stderr.
+
+    Usage errors exit 2 and other refusals 1, each as a single line (click's
+    own display adds the usage text and a blank line). An exception nobody
+    expected is logged with its traceback where logging is set up (`run`),
+    printed with its traceback under --log-level DEBUG, and otherwise
+    answered with one line: the user never gets a traceback they did not ask for.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        prog_name = prog_name or "sigbot"  # also under `python -m bot`
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else prog_name
+            click.echo(f"Error: {exc.format_message()} (see {where} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()  # "Error: ...", one line
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise click.ClickException(str(DatabaseDamaged(_database_of(ctx), str(exc)))) from None
+            raise click.ClickException(f"the database {_database_of(ctx)} cannot be used: {exc}") from None
+        except Exception as exc:
+            command = ctx.invoked_subcommand or "sigbot"
+            if (ctx.obj or {}).get("log_level") == "DEBUG":
+                traceback.print_exc(file=sys.stderr)
+            elif logging.getLogger().handlers:  # `run` set up the log: the detail goes there, once
+                log.exception("unexpected error in sigbot %s", command)
+            raise click.ClickException(f"unexpected error in {command}: {type(exc).__name__}: {exc} "
+                                       "(--log-level DEBUG shows where; please report it)") from None
+
+
+def _database_of(ctx: click.Context) -> str:
+    """The database the config names, for a message; the config was read before any database was opened."""
+    try:
+        return str(load_config(ctx.obj["config_path"]).database)
+    except Exception:  # only naming it: a config that cannot be read was reported already
+        return "(see bot.data_dir)"
+
+
+class _Timezone(click.ParamType):
+    """An IANA zone name, checked as the config checks one (so `--timezone ''` is a usage error, not a traceback)."""
+
+    name = "zone"
+
+    def convert(self, value, param, ctx):
+        problem = zone_problem(value)
+        if problem:
+            self.fail(problem, param, ctx)
+        return value
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sigbot")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               show_default=True, help="The TOML config file.")
@@ -70,10 +145,12 @@ def check_config(ctx: click.Context, file: Path | None) -> None:
 
 
 @main.command("run")
+@click.option("--init", is_flag=True, help="Start with a new, empty database where the one sigbot created "
+                                           "is missing or empty (see docs/backup.md).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Readable lines, or JSON lines for a log collector.")
 @click.pass_context
-def run(ctx: click.Context, log_format: str) -> None:
+def run(ctx: click.Context, init: bool, log_format: str) -> None:
     """Run the bot: join the teams' Matrix rooms and serve them until SIGTERM."""
     import asyncio
 
@@ -85,11 +162,15 @@ def run(ctx: click.Context, log_format: str) -> None:
         _fail_config(ctx.obj["config_path"], ConfigError(problems))
     setup_logging(log_format)
     try:
+        if init:
+            open_store(config.database, init=True).db.conn.close()
         asyncio.run(run_bot(config))
     except RuntimeError as exc:  # login refused, homeserver unreachable at start...
         click.echo(f"sigbot: {exc}", err=True)
         sys.exit(1)
     except sqlite3.Error as exc:
+        if is_damage(exc):
+            raise  # answered as a damaged database, with the way out
         click.echo(f"sigbot: cannot open the database {config.database}: {exc} "
                    "(is its folder writable, and is there free space?)", err=True)
         sys.exit(1)
@@ -124,18 +205,23 @@ def notes() -> None:
 @click.option("--name", help="Meeting name (default: from #startmeeting or #meetingname).")
 @click.option("--channel", help="Channel name (default: from the file name, as MeetBot does).")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date of the meeting (default: from the file name).")
-@click.option("--timezone", "tz", default="UTC", show_default=True, help="Zone shown beside UTC in the minutes.")
+@click.option("--timezone", "tz", type=_Timezone(), default="UTC", show_default=True, help="Zone shown beside UTC in the minutes.")
 def notes_replay(log: Path, out_dir: Path, name: str | None, channel: str | None, day: datetime | None, tz: str) -> None:
     """Replay a MeetBot .log.txt into minutes, exactly as a live meeting would."""
     meeting_day: date | None = day.date() if day else date_from_name(log)
     if meeting_day is None:
         raise click.UsageError(f"cannot tell the meeting's date from {log.name!r}: give --date YYYY-MM-DD")
-    text = log.read_bytes().decode("utf-8", errors="replace")
     try:
+        text = log.read_bytes().decode("utf-8", errors="replace")
         minutes = replay(text, meeting_day, channel or channel_from_name(log), build_registry(), name)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {log}: {exc.strerror or exc}") from None
     except ReplayError as exc:
         raise click.ClickException(f"{log}: {exc}") from None
-    path = write_notes(minutes, out_dir, RenderContext(team=slugify(minutes.room, "team"), timezone=tz))
+    try:
+        path = write_notes(minutes, out_dir, RenderContext(team=slugify(minutes.room, "team"), timezone=tz))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the minutes into {out_dir}: {exc.strerror or exc}") from None
     click.echo(f"{path}  ({len(minutes.topics)} topics, {len(minutes.actions)} actions, "
                f"{len(minutes.attendees)} people)")
 
@@ -150,8 +236,6 @@ def meeting() -> None:
 @click.pass_context
 def meeting_list(ctx: click.Context, team: str | None) -> None:
     """List recent meetings, newest first."""
-    from bot.storage import open_store
-
     store = open_store(_load(ctx).database)
     for m in store.meetings(team):
         click.echo(f"{m.id:>5}  {m.team:<16} {m.started:%Y-%m-%d %H:%M}  {m.status:<8} {m.name or ''}  {m.notes_path or ''}")
@@ -249,3 +333,8 @@ from bot.loans.cli import hw_group, loans_group  # noqa: E402  (the loans' comma
 
 main.add_command(loans_group)
 main.add_command(hw_group)
+
+from bot.storage.cli import backup_cli, restore_cli  # noqa: E402  (backups live with the storage)
+
+main.add_command(backup_cli)
+main.add_command(restore_cli)

@@ -8,11 +8,11 @@ or `*_file` (a file); a literal `password = "..."` in the file is refused.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config.document import parse_document
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
 from bot.relay.config import double_bridging
@@ -76,12 +76,20 @@ class Checker:
     def timezone(self, value: str | None, where: str) -> str:
         if value is None:
             return "UTC"
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            self.error(where, f"unknown timezone {value!r} (use an IANA name such as Europe/Berlin)")
+        problem = zone_problem(value)
+        if problem:
+            self.error(where, problem)
             return "UTC"
         return value
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` is not an IANA zone, or None. The config and the command line both ask this."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "America"
+        return f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)"
+    return None
 
 
 def _matrix(c: Checker, data: dict, base: Path) -> MatrixSettings | None:
@@ -243,11 +251,16 @@ def load_config(path: Path) -> Config:
         raise ConfigError([f"{path}: no such file (copy sigbot.example.toml to start)"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    data, problems = parse_document(text)
+    if problems and not data:  # the text could not be read as a document at all
+        raise ConfigError([f"{path}: {problem}" for problem in problems])
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_config(data, path)
+        config = parse_config(data, path)
+    except ConfigError as exc:
+        problems += exc.errors
+    if problems:
+        raise ConfigError(problems)
+    return config
 
 
 def secret_problems(config: Config) -> list[str]:

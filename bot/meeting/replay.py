@@ -25,6 +25,11 @@ _ME = re.compile(r"\[?([0-9: ]*)\]? *\* *([^ ]+) *(.*)")
 _DATE_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
+# Minutes show every time in the team's zone as well as UTC, up to 14 hours
+# either way: a day of margin at both ends of Python's calendar keeps that in range.
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
+
+
 class ReplayError(ValueError):
     pass
 
@@ -54,7 +59,10 @@ def channel_from_name(path: Path) -> str:
 
 
 def parse_log(text: str, day: date) -> list[LogLine]:
-    """Log lines with UTC times on `day`, rolling over at midnight."""
+    """Log lines with UTC times on `day`, rolling over at midnight; ReplayError for days out of range."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ReplayError(f"cannot place a meeting on {day.isoformat()}: give a date from "
+                          f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     lines: list[LogLine] = []
     current = datetime.combine(day, time(0), timezone.utc)
     for raw in text.splitlines():
@@ -68,6 +76,9 @@ def parse_log(text: str, day: date) -> list[LogLine]:
         if clock is not None:
             candidate = datetime.combine(current.date(), clock, timezone.utc)
             if candidate < current - timedelta(hours=1):
+                if candidate.date() >= LAST_DAY:
+                    raise ReplayError(f"the line {raw[:60]!r} runs the meeting past {LAST_DAY.isoformat()} "
+                                      "(each time the clock goes back, a day has passed)")
                 candidate += timedelta(days=1)  # the meeting went past midnight
             current = candidate
         for part in split_lines(words) or [""]:

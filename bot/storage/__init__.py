@@ -1,5 +1,7 @@
 """Storage: the one place that speaks SQL (SQLite through sqlite-utils)."""
 
-from bot.storage.db import LineRecord, MeetingRecord, Store, open_store
+from bot.storage.db import (DatabaseDamaged, DatabaseMissing, LineRecord, MeetingRecord, Store, StoreError,
+                            open_store)
 
-__all__ = ["LineRecord", "MeetingRecord", "Store", "open_store"]
+__all__ = ["DatabaseDamaged", "DatabaseMissing", "LineRecord", "MeetingRecord", "Store", "StoreError",
+           "open_store"]

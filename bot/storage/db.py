@@ -11,7 +11,7 @@ stored survives a crash of the process and of the machine.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -184,16 +184,117 @@ class Store:
                         [key, value])
 
 
-def open_store(path: Path | str) -> Store:
-    """Open (creating if needed) the database and apply pending migrations."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+class StoreError(Exception):
+    """A database sigbot must not use as it is. Its text is the one line an operator reads."""
+
+
+class DatabaseDamaged(StoreError):
+    def __init__(self, path: Path | str, detail: str):
+        self.detail = detail
+        super().__init__(f"the database {path} is damaged: {detail}; restore it from a backup "
+                         "(sigbot restore BACKUP, see docs/backup.md)")
+
+
+class DatabaseMissing(StoreError):
+    def __init__(self, path: Path, how: str):
+        super().__init__(f"the database {path} {how}, but {marker_path(path)} says sigbot created it before: "
+                         "restore it from a backup (sigbot restore BACKUP), or start with an empty one "
+                         "(sigbot run --init)")
+
+
+# SQLite's primary result codes for a damaged file (https://www.sqlite.org/rescode.html);
+# the extended codes (SQLITE_CORRUPT_INDEX, ...) keep them in their low byte.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because the file itself is damaged (not locked, read-only or full)."""
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def marker_path(database: Path) -> Path:
+    """The file beside the database that records that it was created.
+
+    SQLite treats a missing or zero-byte file as a new, empty database, so
+    without it a lost database would come back empty and nobody would be told.
+    It is written when the database is first opened, and by `sigbot restore`.
+    """
+    return database.with_name(database.name + ".created")
+
+
+def check_integrity(conn: sqlite3.Connection, path: Path | str) -> None:
+    """SQLite's quick_check (the b-trees and pages, not the indexes' contents), before anything is written."""
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise DatabaseDamaged(path, str(exc)) from None
+        raise
+    if problems != ["ok"]:
+        raise DatabaseDamaged(path, "; ".join(problems[:3]))
+
+
+def _text_of(path: Path | str) -> Callable[[bytes], str]:
+    # quick_check does not look inside values: a flipped byte in a stored text
+    # is only noticed when it is read. Python would raise a UnicodeDecodeError
+    # from deep inside a query; this names the file and the way out instead.
+    def text(value: bytes) -> str:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatabaseDamaged(path, f"a stored text is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return text
+
+
+def _refuse_lost(path: Path, init: bool) -> None:
+    if init or not marker_path(path).exists():
+        return
+    if not path.exists():
+        raise DatabaseMissing(path, "is missing")
+    if path.stat().st_size == 0:
+        raise DatabaseMissing(path, "is empty (0 bytes)")
+
+
+def write_marker(path: Path) -> None:
+    marker = marker_path(path)
+    try:
+        marker.write_text(f"sigbot created {path.name} here. If it is ever missing or empty, sigbot refuses to start\n"
+                          "instead of starting over with an empty database: see docs/backup.md.\n", encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write {marker}: {exc.strerror or exc}") from None
+
+
+def open_store(path: Path | str, init: bool = False) -> Store:
+    """Open (creating if needed) the database, check it, and apply pending migrations.
+
+    Refuses, with a StoreError, a damaged database (leaving the file as it
+    was) and a missing or empty one that sigbot created before, unless
+    `init` asks for a new, empty one.
+    """
+    memory = str(path) == ":memory:"
+    if not memory:
+        path = Path(path)
+        _refuse_lost(path, init)
+        path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    db = Database(conn)
-    if str(path) != ":memory:":
-        db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")
-    for migrations in all_migrations():
-        migrations.apply(db)
+    conn.text_factory = _text_of(path)
+    try:
+        check_integrity(conn, path)
+        db = Database(conn)
+        if not memory:
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        for migrations in all_migrations():
+            migrations.apply(db)
+        if not memory and (init or not marker_path(Path(path)).exists()):
+            write_marker(Path(path))
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if is_damage(exc):
+            raise DatabaseDamaged(path, str(exc)) from None
+        raise
+    except BaseException:
+        conn.close()
+        raise
     return Store(db)
