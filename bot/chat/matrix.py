@@ -27,6 +27,7 @@ from nio import (Api, AsyncClient, AsyncClientConfig, JoinError, LoginResponse, 
 from bot import metrics
 from bot.chat.backoff import Backoff
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
+from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
 from bot.core.message import DirectMessage, Effect, Message, Network, React, Reply
 from bot.dispatch import Dispatcher
@@ -56,6 +57,8 @@ class MatrixAdapter:
         self.senders: list[asyncio.Task] = []
         self.warned_encrypted: set[str] = set()
         self.last_sync: datetime | None = None
+        # Members, shown names and power in each room, folded from synced state (bot/chat/matrix_state.py).
+        self.room_states = RoomStates()
         # The IRC relay (bot/relay/bridge.py) hooks in here: it is told of every
         # event read in a team room (team, event source, sender's display name),
         # and the dispatcher's answers go through `route`, to both networks.
@@ -195,7 +198,9 @@ class MatrixAdapter:
         backoff = Backoff(self.rng)
         while not stop.is_set():
             try:
-                resp = await self.client.sync(timeout=30_000 if token else 0, since=token)
+                # The first sync of a start asks for the full state, without a long poll.
+                args = {"timeout": 30_000, "since": token} if self.last_sync else first_sync_args(token)
+                resp = await self.client.sync(**args)
             except (asyncio.TimeoutError, OSError, ClientError) as exc:  # server gone; nio gave up retrying
                 resp = exc
             if isinstance(resp, (SyncError, Exception)) or not hasattr(resp, "next_batch"):
@@ -204,6 +209,7 @@ class MatrixAdapter:
                 await sleep_or_stop(stop, delay)
                 continue
             backoff.healthy()
+            self.room_states.absorb_sync(resp)  # before any message of the batch is read
             await self._answer_invites(resp)
             try:
                 if token is None or self.seen_rooms is None:
@@ -333,14 +339,13 @@ class MatrixAdapter:
         if incoming.edits:
             # An edit in a direct chat is not stored: what was said there may be private.
             return [] if direct else self.dispatcher.edit(incoming.edits, incoming.text, when)
-        assert self.client is not None
-        room = self.client.rooms.get(room_id)
+        state = self.room_states.get(room_id)
         name = room_id if direct else self.names[room_id]
         team = None if direct else self.config.team_for_room(name)
-        level = room.power_levels.get_user_level(source["sender"]) if room else 0
+        level = state.level(source["sender"])  # unlimited for a v12 room's creators
         msg = Message(
             network=Network.MATRIX, room=name, sender=source["sender"],
-            nick=(room.user_name(source["sender"]) if room else None) or source["sender"],
+            nick=state.shown_name(source["sender"]) or source["sender"],
             text=incoming.text, time=when, kind=incoming.kind, event_id=source.get("event_id"),
             privileged=team is not None and level >= team.chair_power_level, direct=direct,
         )
@@ -409,8 +414,7 @@ class MatrixAdapter:
             self._enqueue(room_id, "m.room.message", notice_content(effect.text))
 
     def _tell_hooks(self, room_id: str, source: dict, sender: str) -> None:
-        room = self.client.rooms.get(room_id) if self.client else None
-        name = (room.user_name(sender) if room else None) or sender
+        name = self.room_states.get(room_id).shown_name(sender) or sender
         team = self.config.team_for_room(self.names[room_id])
         for hook in self.on_room_event:
             try:
@@ -424,10 +428,11 @@ class MatrixAdapter:
 
     def members(self, room_name: str) -> dict[str, str]:
         """Display name -> user id of a team room's members, the bot left out (for mentions)."""
-        room = self.client.rooms.get(self.room_ids.get(room_name, "")) if self.client else None
-        if room is None:
+        room_id = self.room_ids.get(room_name)
+        if room_id is None:
             return {}
-        return {user.display_name or uid: uid for uid, user in room.users.items() if uid != self.settings.user_id}
+        names = self.room_states.get(room_id).names()
+        return {name: uid for name, uid in names.items() if uid != self.settings.user_id}
 
     def _enqueue(self, room_name: str, event_type: str, content: dict) -> None:
         room_id = self.room_ids.get(room_name) or (room_name if room_name in self.direct_users else None)
