@@ -32,6 +32,7 @@ from servers.ircd import IrcServer  # noqa: E402
 from servers.synapse import Synapse, ensure_synapse, free_port, synapse_venv  # noqa: E402
 
 STATE = ROOT / "var" / "demo"
+SIGBOT = str(Path(sys.executable).with_name("sigbot"))  # the installed command, as an operator runs it
 CHANNEL = "#demo"
 STARTED = time.monotonic()
 
@@ -75,7 +76,7 @@ def api(base: str, method: str, path: str, token: str, body: dict | None = None)
 
 
 def sigbot(config: Path, *args: str, env: dict | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], cwd=STATE, check=True,
+    subprocess.run([SIGBOT, "--config", str(config), *args], cwd=STATE, check=True,
                    env=env, stdout=subprocess.DEVNULL)
 
 
@@ -177,7 +178,7 @@ def main() -> None:
     STATE.mkdir(parents=True, exist_ok=True)
     host = re.sub(r"[^A-Za-z0-9.\-_]", "-", socket.gethostname())[:60] or "demo-host"
     with Step("Importing the sample meeting logs into notes/demo/"):
-        subprocess.run([sys.executable, "-m", "bot", "demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([SIGBOT, "demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     with Step("Installing Synapse into .venv-synapse (first run only: about a minute)",
               "check that PyPI is reachable, or delete .venv-synapse and run again"):
         python = ensure_synapse(synapse_venv())
@@ -203,13 +204,13 @@ def main() -> None:
         with Step("Starting sigbot (Matrix, IRC relay, schedule, loans, farm, archive)",
                   f"see {STATE}/sigbot.log"):
             log = open(STATE / "sigbot.log", "a")
-            procs.append(subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "run"],
+            procs.append(subprocess.Popen([SIGBOT, "--config", str(config), "run"],
                                           cwd=STATE, env=env, stdout=log, stderr=log))
             wait_for(f"{web}/healthz", procs[0], STATE / "sigbot.log")
         with Step(f"Starting `sigbot farm-agent` for this machine ({host})"):
             agent_log = open(STATE / "farm-agent.log", "a")
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "bot", "farm-agent", "--url", f"{web}/farm/report", "--host", host,
+                [SIGBOT, "farm-agent", "--url", f"{web}/farm/report", "--host", host,
                  "--secret-env", "SIGBOT_DEMO_FARM_SECRET", "--interval", "30"],
                 cwd=STATE, env=env, stdout=agent_log, stderr=agent_log))
         print(f"""

@@ -80,7 +80,10 @@ async def make_room(owner: User, bot_id: str, members: list[User], chair: User |
 class BotProcess:
     """`sigbot run` as its own process, as in production, so it can be killed for real."""
 
-    def __init__(self, synapse, tmp: Path, room_id: str):
+    def __init__(self, synapse, tmp: Path, room_id: str, sigbot: Path | None = None):
+        # The installed `sigbot` script, as operators run it (tests/test_installed.py passes the one
+        # of a clean venv); never `python -m bot` from the checkout, which would hide a missing file.
+        self.sigbot = sigbot or Path(sys.executable).with_name("sigbot")
         self.localpart = f"sigbot-{uuid.uuid4().hex[:6]}"
         self.password = "pw-" + uuid.uuid4().hex
         self.user_id = synapse.register(self.localpart, self.password)
@@ -98,8 +101,8 @@ class BotProcess:
         self.starts += 1
         env = {**os.environ, "SIGBOT_TEST_PASSWORD": self.password, "PYTHONUNBUFFERED": "1"}
         log = open(self.tmp / f"bot-{self.starts}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(self.config), "run"],
-                                     cwd=self.tmp, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=log)
+        self.proc = subprocess.Popen([str(self.sigbot), "--config", str(self.config), "run"],
+                                     cwd=self.tmp, env=env, stdout=log, stderr=log)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         """Until this start's first sync is done: from then on, what users say is read, not skipped as history."""
