@@ -23,6 +23,11 @@ import unicodedata
 _JOINERS = frozenset("\u200c\u200d")
 
 
+def without_surrogates(text: str) -> str:
+    """`text` that can be encoded as UTF-8, so stored or looked up: lone surrogates dropped, nothing else touched."""
+    return text if text.isascii() else "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
+
+
 def clean_text(text: str, *, keep_lines: bool = False) -> str:
     """`text` without control, format or surrogate characters, whitespace collapsed, ends stripped."""
     if keep_lines:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
-from bot.core.text import clean_text
+from bot.core.text import clean_text, without_surrogates
 from bot.dispatch import RoomCall
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
@@ -49,6 +49,13 @@ class Args:
 
     text: str
     argv: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # Undecodable command-line bytes arrive as lone surrogates (surrogateescape), which SQLite cannot even
+        # look up; all else stays as given, for the desk to clean where it stores.
+        object.__setattr__(self, "text", without_surrogates(self.text))
+        if self.argv is not None:
+            object.__setattr__(self, "argv", tuple(map(without_surrogates, self.argv)))
 
     @classmethod
     def of_words(cls, words: tuple[str, ...] | list[str]) -> "Args":
