@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import sys
 import traceback
+import unicodedata
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -38,10 +39,16 @@ def _load(ctx: click.Context) -> Config:
 
 
 def _fail_config(path: Path, exc: ConfigError) -> None:
-    click.echo(f"sigbot: {path} has {len(exc.errors)} problem(s):", err=True)
+    click.echo(f"sigbot: {one_line(str(path))} has {len(exc.errors)} problem(s):", err=True)
     for error in exc.errors:
-        click.echo(f"  - {error}", err=True)
+        click.echo(f"  - {one_line(error)}", err=True)
     sys.exit(2)
+
+
+def one_line(text: str) -> str:
+    """`text` with control and format characters escaped: a file name or argument that holds a newline,
+    an escape sequence or a right-to-left override cannot break the line or the terminal."""
+    return "".join(ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ascii(ch)[1:-1] for ch in text)
 
 
 log = logging.getLogger("sigbot.cli")
@@ -65,10 +72,10 @@ class _OneLineErrors(click.Group):
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else prog_name
-            click.echo(f"Error: {exc.format_message()} (see {where} --help)", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())} (see {where} --help)", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            exc.show()  # "Error: ...", one line
+            click.echo(f"Error: {one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Aborted!", err=True)
@@ -79,6 +86,10 @@ class _OneLineErrors(click.Group):
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except SystemExit as exc:  # sys.exit("why") deep inside: the same one line as any refusal
+            if isinstance(exc.code, str):
+                raise click.ClickException(exc.code) from None
             raise
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
