@@ -306,3 +306,10 @@ def test_shipping_details_keep_their_lines_and_lose_their_bidi_controls(desk):
     assert desk.bot.store.db.execute("SELECT details FROM loan_private").fetchone()[0] == \
         "Ada Lovelace\n12 Analytical Street\n4242 Engine City"
     assert "at most 1000 characters" in desk.answer("ada", "!loan address 1 " + "x" * 1001, direct=True)
+
+
+def test_an_unknown_tag_is_named_in_the_answer_without_its_bidi_controls(desk):
+    desk.say("ada", "!loan request gfx1100 for tests")
+    for line in ("!loan approve 1 w7900\u202e-9", "!hw show w7900\u202e-9", "!hw edit w7900\u202e-9 memory=8GB"):
+        answer = desk.answer(ADMIN, line)
+        assert answer.startswith("There is no asset 'w7900-9'.") and "\u202e" not in answer, (line, answer)

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
-from bot.core.text import clean_text, without_surrogates
+from bot.core.text import without_surrogates
 from bot.dispatch import RoomCall
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
-from bot.loans.desk import MAX_WORD, Desk, Done, Private, Refused
+from bot.loans.desk import Desk, Done, Private, Refused
 from bot.loans.model import Actor
 from bot.loans.privacy import HINT, looks_private
 from bot.loans.publish import publish
@@ -172,11 +172,9 @@ def _fields_op(apply: Callable[[Desk, Actor, str, dict[str, str]], Done], usage:
 
 
 def _hw_show(desk: Desk, actor: Actor, args: Args) -> Done:
-    tag = args.text.strip()
-    text = views.asset_show(desk, tag)
-    if text is None:
-        raise Refused(f"There is no asset {clean_text(tag)[:MAX_WORD]!r}. Say !hw list to see the inventory.")
-    return Done(text + "\n" + views.history(desk.store.events(asset=tag, team=desk.team)[-3:]))
+    asset = desk.asset(args.text.strip())  # refuses an unknown tag, naming it
+    text = views.asset_show(desk, asset.tag) or asset.describe()
+    return Done(text + "\n" + views.history(desk.store.events(asset=asset.tag, team=desk.team)[-3:]))
 
 
 def _hw_retire(desk: Desk, actor: Actor, args: Args) -> Done:

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from bot.core.message import DirectMessage
 from bot.core.text import clean_text
 from bot.loans.config import LoanSettings
-from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, AssetStatus, Kind, Loan, Refusal, State,
-                             Step, asset_status_after, decide, position)
+from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, Asset, AssetStatus, Kind, Loan, Refusal,
+                             State, Step, asset_status_after, decide, position)
 from bot.loans.privacy import HINT, looks_private
 from bot.loans.store import LoanStore
 
@@ -166,7 +166,7 @@ class Desk:
         if loan.state is State.APPROVED and tag:  # a waiting request gets an asset by hand
             return self._allocate_by_hand(actor, loan, tag)
         if tag:
-            asset = self._asset(tag)
+            asset = self.asset(tag)
             if asset.status is not AssetStatus.AVAILABLE:
                 raise Refused(self._busy(asset))
         self._step(Step.APPROVE, n, actor)
@@ -293,7 +293,7 @@ class Desk:
         decision = decide(Step.ALLOCATE, loan, actor)
         if isinstance(decision, Refusal):
             raise Refused(decision.text)
-        asset = self._asset(tag)
+        asset = self.asset(tag)
         if not self._take(actor, loan, asset.id, asset.tag):
             raise Refused(self._busy(self.store.asset_by_id(asset.id)))
         loan = self.loan(loan.n)
@@ -338,10 +338,10 @@ class Desk:
                              from_state=loan.state, to_state=decision, note=note)
         return self.loan(n)
 
-    def _asset(self, tag: str):
+    def asset(self, tag: str) -> Asset:
         asset = self.store.asset(self.team, tag)
-        if asset is None:
-            raise Refused(f"There is no asset {tag}. Say !hw list to see the inventory.")
+        if asset is None:  # the tag as given may hold anything: shown cleaned and quoted
+            raise Refused(f"There is no asset {clean_text(tag)[:MAX_WORD]!r}. Say !hw list to see the inventory.")
         return asset
 
     def asset_tag(self, loan: Loan) -> str:

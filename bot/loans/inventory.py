@@ -72,7 +72,7 @@ def add(desk: Desk, actor: Actor, tag: str, fields: dict[str, str]) -> Done:
 
 def edit(desk: Desk, actor: Actor, tag: str, fields: dict[str, str]) -> Done:
     _need_admin(actor)
-    asset = _asset(desk, tag)
+    asset = desk.asset(tag)
     fields = _check(fields)
     if not fields:
         raise Refused(f"Say what to change: !hw edit {tag} FIELD=VALUE (fields: {', '.join(ASSET_FIELDS)}).")
@@ -88,20 +88,13 @@ def edit(desk: Desk, actor: Actor, tag: str, fields: dict[str, str]) -> Done:
 
 def retire(desk: Desk, actor: Actor, tag: str, note: str) -> Done:
     _need_admin(actor)
-    asset = _asset(desk, tag)
+    asset = desk.asset(tag)
     note = free_text(note, "note")
     if not desk.store.set_asset_status(asset.id, AssetStatus.RETIRED, MANUAL_STATUSES):
         raise Refused(f"{tag} is {asset.status}; end its loan first (see !loan list).")
     desk.store.add_event(desk.team, actor.id, desk.now, "hw-retire", asset=tag, from_state=asset.status,
                          to_state=AssetStatus.RETIRED, note=note)
     return Done(f"{tag} is retired.")
-
-
-def _asset(desk: Desk, tag: str) -> Asset:
-    asset = desk.store.asset(desk.team, tag)
-    if asset is None:
-        raise Refused(f"There is no asset {tag}. Say !hw list to see the inventory.")
-    return asset
 
 
 def _public_fields(fields: dict[str, str]) -> str:
