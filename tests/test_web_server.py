@@ -1,10 +1,16 @@
-"""sigbot's web server: safety headers, body limits, /healthz and /metrics, on a real socket."""
+"""sigbot's web server: safety headers, limits, errors, /healthz and /metrics, on a real socket."""
 
 import asyncio
+import logging
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
 from aiohttp import web
+
+import bot
 
 from bot.config import parse_config
 from bot.core.message import Message, Network
@@ -12,13 +18,15 @@ from bot.registry import build_registry
 from bot.dispatch import Dispatcher
 from bot.runtime import Runtime
 from bot.storage import open_store
+from bot.web.limits import Tally
 from bot.web.server import CSP, build_app, start_web
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
-def runtime(tmp_path) -> Runtime:
-    config = parse_config({"bot": {"data_dir": str(tmp_path)}, "teams": [{"name": "wg", "matrix_room": "!r:x"}]})
+def runtime(tmp_path, web: dict | None = None) -> Runtime:
+    config = parse_config({"bot": {"data_dir": str(tmp_path)}, "web": web or {},
+                           "teams": [{"name": "wg", "matrix_room": "!r:x"}]})
     return Runtime(config, Dispatcher(config, open_store(":memory:"), build_registry()), now=lambda: NOW)
 
 
@@ -32,7 +40,11 @@ async def serve(rt, routes, body):
     def echo_routes(rt_, app):
         async def post(request):
             return web.json_response({"size": len(await request.read())})
+
+        async def broken(request):
+            raise KeyError("a bug")
         app.router.add_post("/echo", post)
+        app.router.add_get("/broken", broken)
 
     app = build_app(rt, routes=routes)
     echo_routes(rt, app)
@@ -42,6 +54,34 @@ async def serve(rt, routes, body):
             return await body(http, rt.state["web_url"])
     finally:
         await runner.cleanup()
+
+
+async def raw(url: str, data: bytes, close: bool = False) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A socket to the server that has sent `data` (half a request, say), and hung up if `close`."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    await writer.drain()
+    if close:
+        writer.close()
+    return reader, writer
+
+
+async def answer(reader: asyncio.StreamReader, within: float = 10.0, ending: bytes | None = None) -> bytes:
+    """Everything the server sends until it closes the connection (or up to `ending`)."""
+    return await asyncio.wait_for(reader.readuntil(ending) if ending else reader.read(), within)
+
+
+async def until(condition, within: float = 10.0) -> None:
+    """Wait for the server to get somewhere (a connection closed on its side), not for time to pass."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def log_lines(caplog) -> list[logging.LogRecord]:
+    """What the log says about clients: warnings and up ("web server on ..." aside)."""
+    return [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_health_metrics_headers_and_limits(tmp_path):
@@ -72,3 +112,186 @@ def test_health_metrics_headers_and_limits(tmp_path):
             assert (await r.json()) == {"size": 1000}
 
     asyncio.run(serve(rt, [], body))
+
+
+HALF = b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: slow"  # the head never ends
+
+
+def test_past_the_connection_cap_clients_get_503_at_once_and_the_slow_ones_are_dropped(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    rt = runtime(tmp_path, {"max_connections": 5, "header_timeout": 1, "body_timeout": 1})
+
+    async def body(http, url):
+        held = [await raw(url, HALF) for _ in range(5)]
+        over = [await raw(url, HALF) for _ in range(20)]
+        refused = [await answer(reader) for reader, _ in over]
+        # The first five had their whole header_timeout to finish their request; they did not.
+        dropped = [await answer(reader) for reader, _ in held]
+        async with http.get(url + "/healthz") as r:
+            healthy = r.status
+        for _, writer in held + over:
+            writer.close()
+        return refused, dropped, healthy
+
+    refused, dropped, healthy = asyncio.run(serve(rt, [], body))
+    assert all(r.startswith(b"HTTP/1.1 503 ") and r.endswith(b"too many connections, try again later\n")
+               for r in refused), refused[:2]
+    assert dropped == [b""] * 5 and healthy == 200
+    assert [r.getMessage() for r in log_lines(caplog) if r.name.startswith("bot.web.limits")] == \
+        ["connections refused with 503 (over the cap of 5)"]  # one line for twenty refusals
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_client_that_announces_a_body_and_hangs_up_leaves_no_traceback(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="bot.web.server")
+    rt = runtime(tmp_path)
+
+    def gone() -> int:
+        return sum(r.getMessage() == "POST /echo: the client went away" for r in caplog.records)
+
+    async def body(http, url):
+        for _ in range(3):
+            await raw(url, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789", close=True)
+        await until(lambda: gone() == 3)  # the server has seen all three hang up
+        async with http.post(url + "/echo", data=b"x" * 10) as r:
+            return await r.json()
+
+    assert asyncio.run(serve(rt, [], body)) == {"size": 10}
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.WARNING]
+
+
+def test_a_body_sent_too_slowly_gets_408_and_one_line_in_the_log(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    rt = runtime(tmp_path, {"body_timeout": 0.5})
+
+    async def body(http, url):
+        slow = [await raw(url, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+                for _ in range(4)]
+        # aiohttp then lingers (lingering_time) reading what is left of the body before it closes.
+        answers = [await answer(reader, ending=b"slow\n") for reader, _ in slow]
+        for _, writer in slow:
+            writer.close()
+        return answers
+
+    answers = asyncio.run(serve(rt, [], body))
+    assert all(a.startswith(b"HTTP/1.1 408 ") and a.endswith(b"request body too slow\n") for a in answers)
+    lines = [r.getMessage() for r in log_lines(caplog)]
+    assert len(lines) == 1 and lines[0].startswith("request bodies too slow, answered 408"), lines
+
+
+def test_malformed_requests_get_400_without_a_traceback_and_a_bounded_log(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="bot.web.http")
+    rt = runtime(tmp_path)
+
+    async def body(http, url):
+        bad = [b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+               b"POST /echo HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+               b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdeXX\r\n0\r\n\r\n",
+               # A body that does not decompress reaches the handler's read(): still a 400, not a 500.
+               b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nabcde"] * 6
+        sockets = [await raw(url, request) for request in bad]  # the writers are kept: dropping one closes it
+        return [await answer(reader) for reader, _ in sockets]
+
+    answers = asyncio.run(serve(rt, [], body))
+    assert all(a.startswith((b"HTTP/1.0 400 ", b"HTTP/1.1 400 ")) for a in answers), answers[:5]
+    assert answers[4].endswith(b"malformed request body: Can not decode content-encoding: gzip\n")
+    assert not [r for r in caplog.records if r.exc_info]
+    assert len([r for r in caplog.records if r.name == "bot.web.http"]) <= 1  # thirty refusals, one line a minute
+
+
+def test_an_unexpected_error_is_one_line_for_the_client_and_one_traceback_in_the_log(tmp_path, caplog):
+    rt = runtime(tmp_path)
+
+    async def body(http, url):
+        async with http.get(url + "/broken") as r:
+            return r.status, await r.text(), r.headers.get("Content-Security-Policy")
+
+    status, text, csp = asyncio.run(serve(rt, [], body))
+    assert (status, text, csp) == (500, "internal error (the bot's log has the details)\n", CSP)
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.getMessage() == "GET /broken failed" and record.exc_info[0] is KeyError
+
+
+def test_refusals_are_logged_once_then_at_most_once_a_minute_with_their_count():
+    clock = [100.0]
+    tally = Tally("connections refused", clock=lambda: clock[0])
+    lines = []
+    for second in range(0, 150):
+        clock[0] = 100.0 + second
+        lines.append(tally.line("over the cap"))
+        lines.append(tally.line("over the cap"))
+    assert [line for line in lines if line] == [
+        "connections refused (over the cap)",
+        "connections refused: 120 in the last 60 s (over the cap)",
+        "connections refused: 120 in the last 60 s (over the cap)",
+    ]
+
+
+def test_the_web_limits_are_checked_with_the_rest_of_the_config(tmp_path):
+    from bot.config import ConfigError
+    try:
+        runtime(tmp_path, {"header_timeout": 0, "body_timeout": "slow", "max_connections": 0, "max_conns": 5})
+    except ConfigError as exc:
+        assert exc.errors == [
+            "web.max_conns: unknown key (allowed: body_timeout, header_timeout, listen, max_connections, public_url)",
+            "web.body_timeout: must be float, not str",
+            "web.header_timeout: must be more than 0 and at most 3600 seconds",
+            "web.max_connections: must be at least 1",
+        ]
+    else:
+        raise AssertionError("bad [web] limits were accepted")
+    assert runtime(tmp_path).config.web_limits.max_connections == 256
+
+
+# The bot with 64 open files allowed and the default cap of 256: accept() is bound to fail (EMFILE).
+OUT_OF_FILES = """
+import asyncio, logging, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+from bot.runtime import Runtime
+from bot.web.server import build_app, start_web
+
+async def main():
+    runner = await start_web(build_app(Runtime(None, None), routes=[]), "127.0.0.1:0")
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the test closes stdin
+    await runner.cleanup()
+asyncio.run(main())
+"""
+
+
+def test_a_bot_out_of_open_files_logs_its_failing_accepts_once_and_recovers():
+    """Issue 18: asyncio logged `socket.accept() out of system resource` 73,739 times in 25 s."""
+    async def main():
+        env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(bot.__file__))}
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", OUT_OF_FILES, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
+        try:
+            url = f"http://127.0.0.1:{int(await asyncio.wait_for(server.stdout.readline(), 60))}"
+            clients = [await raw(url, b"GET / HTTP/1.1\r\n") for _ in range(100)]
+            # Without the filter this window held about 1,000 lines; with it, one.
+            await asyncio.sleep(2)
+            for _, writer in clients:
+                writer.close()
+            async with aiohttp.ClientSession() as http:
+                async with asyncio.timeout(20):
+                    while True:  # the bot accepts again once the clients are gone
+                        try:
+                            async with http.get(url + "/healthz") as r:
+                                healthy = r.status
+                                break
+                        except aiohttp.ClientError:
+                            await asyncio.sleep(0.2)
+        finally:
+            server.stdin.close()
+            err = await asyncio.wait_for(server.stderr.read(), 30)
+            await server.wait()
+        return healthy, err.decode().splitlines()
+
+    healthy, lines = asyncio.run(main())
+    assert healthy == 200
+    assert "needs about 448 open files, but only 64 are allowed" in lines[0]
+    accept = [line for line in lines if "accept()" in line]
+    assert accept == ["ERROR asyncio: socket.accept() failed (out of open files?)"], lines[:5]
+    assert len(lines) <= 4, lines

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.document import parse_document
-from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team
+from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team, WebLimits
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
 from bot.relay.config import double_bridging
 
@@ -196,6 +196,19 @@ def _team(c: Checker, data: Any, index: int, notes_root: Path, base: Path, defau
     )
 
 
+def _web_limits(c: Checker, data: dict) -> WebLimits:
+    default = WebLimits()
+    limits = WebLimits(c.get(data, "header_timeout", "web", float, default.header_timeout),
+                       c.get(data, "body_timeout", "web", float, default.body_timeout),
+                       c.get(data, "max_connections", "web", int, default.max_connections))
+    for key in ("header_timeout", "body_timeout"):
+        if not 0 < getattr(limits, key) <= 3600:
+            c.error(f"web.{key}", "must be more than 0 and at most 3600 seconds")
+    if limits.max_connections < 1:
+        c.error("web.max_connections", "must be at least 1")
+    return limits
+
+
 def parse_config(data: dict, path: Path | None = None) -> Config:
     """Check a parsed TOML document; raises ConfigError listing every problem."""
     base = path.parent if path else Path.cwd()
@@ -206,7 +219,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     notes_root = base / c.get(bot, "notes_dir", "bot", str, "notes")
     timeout = c.get(bot, "meeting_timeout_hours", "bot", float, 4.0)
     web = c.get(data, "web", "", dict, {})
-    c.table(web, "web", {"listen", "public_url"})
+    c.table(web, "web", {"listen", "public_url", "header_timeout", "body_timeout", "max_connections"})
     matrix = c.get(data, "matrix", "", dict)
     irc = c.get(data, "irc", "", dict)
     teams_data = c.get(data, "teams", "", list, [], required=True)
@@ -233,6 +246,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         irc=_irc(c, irc, base) if irc is not None else None,
         web_listen=c.get(web, "listen", "web", str, "127.0.0.1:8080"),
         web_public_url=c.get(web, "public_url", "web", str),
+        web_limits=_web_limits(c, web),
         sections={key: parse_section(ROOT_SECTIONS[key], c, c.get(data, key, "", dict, {}), key,
                                      SectionContext(base, None, "UTC"))
                   for key in ROOT_SECTIONS},

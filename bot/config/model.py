@@ -82,6 +82,15 @@ class IrcSettings:
 
 
 @dataclass(frozen=True)
+class WebLimits:
+    """How the web server protects itself from slow and numerous clients ([web] in the config)."""
+
+    header_timeout: float = 15.0  # seconds for a request line and headers, and for an idle keep-alive
+    body_timeout: float = 30.0  # seconds for a request body
+    max_connections: int = 256  # open connections; one more is answered 503 and closed at once
+
+
+@dataclass(frozen=True)
 class Team:
     name: str
     matrix_room: str | None
@@ -119,6 +128,7 @@ class Config:
     irc: IrcSettings | None = None
     web_listen: str = "127.0.0.1:8080"
     web_public_url: str | None = None
+    web_limits: WebLimits = WebLimits()
     sections: Mapping[str, Any] = field(default_factory=dict, compare=False)  # top-level feature sections
 
     def section(self, key: str) -> Any:
