@@ -223,3 +223,13 @@ def test_backup_and_restore_are_documented_for_operators():
     text = (ROOT / "docs" / "backup.md").read_text()
     for words in ("sigbot backup", "sigbot restore", "sigbot run --init", "sigbot.db.created", "quick_check"):
         assert words in text
+
+
+def test_a_damaged_text_read_while_the_bot_runs_is_handled_as_a_storage_failure(tmp_path):
+    database = tmp_path / "sigbot.db"
+    store = open_store(database)
+    store.set_value("sync", "s1_token")
+    store.db.conn.execute("UPDATE kv SET value = CAST(x'73ff' AS TEXT) WHERE key = 'sync'")  # as a flipped bit leaves it
+    # The Matrix sync loop keeps its batch on any sqlite3.Error (bot/chat/matrix.py): this must be one.
+    with pytest.raises(sqlite3.DatabaseError, match=f"the database {database} is damaged: a stored text is not UTF-8"):
+        store.get_value("sync")

@@ -88,7 +88,7 @@ def zone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "America"
-        return f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)"
+        return f"unknown timezone {name[:60]!r} (use an IANA name such as Europe/Berlin)"
     return None
 
 

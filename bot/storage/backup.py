@@ -65,12 +65,12 @@ def check_backup(source: Path) -> None:
         with closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)) as conn:
             check_integrity(conn, source)
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except DatabaseDamaged as exc:
+        raise StoreError(f"{source} is no good as a backup: {exc.detail}") from None
     except sqlite3.Error as exc:  # not a database at all, or unreadable
         if is_damage(exc):
             raise StoreError(f"{source} is not a sigbot backup: {exc}") from None
         raise StoreError(f"cannot read {source}: {exc}") from None
-    except DatabaseDamaged as exc:
-        raise StoreError(f"{source} is no good as a backup: {exc.detail}") from None
     if not {"meetings", "lines", "kv"} <= tables:
         raise StoreError(f"{source} is not a sigbot backup (it has no meetings, lines and kv tables)")
 

@@ -184,13 +184,22 @@ class Store:
                         [key, value])
 
 
+# SQLite's primary result codes for a damaged file (https://www.sqlite.org/rescode.html);
+# the extended codes (SQLITE_CORRUPT_INDEX, ...) keep them in their low byte.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
 class StoreError(Exception):
     """A database sigbot must not use as it is. Its text is the one line an operator reads."""
 
 
-class DatabaseDamaged(StoreError):
+class DatabaseDamaged(StoreError, sqlite3.DatabaseError):
+    """Also an SQLITE_CORRUPT sqlite3.DatabaseError: code that keeps its work when storing fails (the
+    Matrix sync loop keeps its batch) treats a damaged value read at run time as it treats SQLite's own."""
+
     def __init__(self, path: Path | str, detail: str):
         self.detail = detail
+        self.sqlite_errorcode, self.sqlite_errorname = _SQLITE_CORRUPT, "SQLITE_CORRUPT"
         super().__init__(f"the database {path} is damaged: {detail}; restore it from a backup "
                          "(sigbot restore BACKUP, see docs/backup.md)")
 
@@ -200,11 +209,6 @@ class DatabaseMissing(StoreError):
         super().__init__(f"the database {path} {how}, but {marker_path(path)} says sigbot created it before: "
                          "restore it from a backup (sigbot restore BACKUP), or start with an empty one "
                          "(sigbot run --init)")
-
-
-# SQLite's primary result codes for a damaged file (https://www.sqlite.org/rescode.html);
-# the extended codes (SQLITE_CORRUPT_INDEX, ...) keep them in their low byte.
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
 def is_damage(exc: sqlite3.Error) -> bool:
@@ -289,6 +293,9 @@ def open_store(path: Path | str, init: bool = False) -> Store:
             migrations.apply(db)
         if not memory and (init or not marker_path(Path(path)).exists()):
             write_marker(Path(path))
+    except DatabaseDamaged:
+        conn.close()
+        raise
     except sqlite3.DatabaseError as exc:
         conn.close()
         if is_damage(exc):
