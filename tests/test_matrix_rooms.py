@@ -1,5 +1,5 @@
 """The Matrix adapter's rooms on a real Synapse: direct chats, rooms joined late,
-encrypted rooms, and the homeserver's rate limit."""
+and the homeserver's rate limit (encrypted rooms: test_matrix_e2e.py)."""
 
 import asyncio
 import sqlite3
@@ -79,38 +79,6 @@ def test_history_from_before_the_bot_joined_is_never_run_as_commands(synapse, tm
             db = sqlite3.connect(tmp_path / "var" / "sigbot.db")
             assert db.execute("SELECT count(*) FROM meetings").fetchone() == (0,)
             assert [r[0] for r in db.execute("SELECT text FROM lines")] == ["!help endmeeting"]
-        finally:
-            bot.stop()
-            await alice.close()
-
-    run(scenario())
-
-
-def test_an_encrypted_team_room_gets_one_clear_notice_ever(synapse, tmp_path):
-    async def scenario():
-        alice = User(synapse, "Alice")
-        await alice.login()
-        bot = BotProcess(synapse, tmp_path, "")
-        resp = await alice.client.room_create(
-            name="Secret", preset=RoomPreset.private_chat, invite=[bot.user_id],
-            initial_state=[{"type": "m.room.encryption", "state_key": "",
-                            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
-        assert isinstance(resp, RoomCreateResponse), resp
-        room = resp.room_id
-        bot.use_room(room)
-        bot.start()
-        await bot.wait_ready()
-        try:
-            text = await alice.wait_for_notice(room, "encrypted")
-            assert "does not support encrypted rooms" in text
-            bot.stop()
-            bot.start()
-            await bot.wait_ready()
-            await asyncio.sleep(3)
-            history = await alice.client.room_messages(room, start=alice.client.next_batch, limit=50)
-            said = [e.source for e in history.chunk if notices(e.source)]
-            assert len(said) == 1, said
-            assert bot.logs().count("is encrypted") == 2  # the log says it at each start
         finally:
             bot.stop()
             await alice.close()

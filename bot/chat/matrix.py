@@ -15,17 +15,17 @@ import logging
 import os
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from aiohttp import ClientError
-from nio import (Api, AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomCreateResponse, RoomGetStateEventResponse,
+from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomCreateResponse,
                  RoomMessagesResponse, RoomPreset, RoomResolveAliasResponse, SyncError, WhoamiResponse)
 
 from bot import metrics
 from bot.chat.backoff import Backoff
+from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, is_undecrypted, store_dir
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
 from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 SYNC_TOKEN_KEY = "matrix.next_batch"
 DIRECT_KEY = "matrix.direct_rooms"
 SEEN_KEY = "matrix.seen_rooms"
-ENCRYPTED_KEY = "matrix.encryption_notice"
 GAP_PAGES = 50
 SEND_ATTEMPTS = 12
 
@@ -55,7 +54,7 @@ class MatrixAdapter:
         self.names: dict[str, str] = {}  # room id -> configured name
         self.queues: dict[str, asyncio.Queue] = {}
         self.senders: list[asyncio.Task] = []
-        self.warned_encrypted: set[str] = set()
+        self.crypto = Encryption(self.store)  # keys, late decryption, the one send path (matrix_crypto.py)
         self.last_sync: datetime | None = None
         # Members, shown names and power in each room, folded from synced state (bot/chat/matrix_state.py).
         self.room_states = RoomStates()
@@ -88,6 +87,7 @@ class MatrixAdapter:
         """
         try:
             await self._login()
+            await self.crypto.start(self.client)
         except (OSError, ClientError, asyncio.TimeoutError) as exc:
             if self.client is not None:
                 await self.client.close()
@@ -96,10 +96,10 @@ class MatrixAdapter:
 
     async def _login(self) -> None:
         self.client = AsyncClient(
-            self.settings.homeserver, self.settings.user_id,
+            self.settings.homeserver, self.settings.user_id, store_path=str(store_dir(self.config.data_dir)),
             # nio honours M_LIMIT_EXCEEDED's retry_after_ms itself; other
             # failures come back to us so our own backoff (with jitter) applies.
-            config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=2, request_timeout=60),
+            config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=2, request_timeout=60, **CLIENT_OPTIONS),
         )
         saved = self._saved_session()
         if saved:
@@ -165,9 +165,6 @@ class MatrixAdapter:
                 if isinstance(resp, JoinError):
                     log.error("matrix: cannot join %s (team %s): %s; invite me", name, team.name, resp.message)
                     continue
-            state = await self.client.room_get_state_event(room_id, "m.room.encryption")
-            if isinstance(state, RoomGetStateEventResponse):
-                await self._check_encrypted(room_id, known=True)
 
     async def _answer_invites(self, sync) -> None:
         """Join team rooms and direct chats; decline everything else."""
@@ -218,12 +215,15 @@ class MatrixAdapter:
                 if token is None:
                     log.info("matrix: first start, old history is not replayed as commands")
                 else:
+                    # Older events whose room keys came only in this batch go first.
+                    self.crypto.retry(resp, self._handle_event)
                     for room_id, room in resp.rooms.join.items():
                         if room_id in self.names or room_id in self.direct_users:
                             await self._read_room(room_id, room.timeline, token)
                 # Stored only after the whole batch is handled: a crash before this
                 # line makes the server send the batch again, and dedup by event id
                 # keeps every line exactly once.
+                self._tell_unreadable()
                 self.store.set_value(SYNC_TOKEN_KEY, resp.next_batch)
             except sqlite3.Error as exc:
                 # The disk is full or read-only: keep the old token so the batch
@@ -236,6 +236,7 @@ class MatrixAdapter:
             token = resp.next_batch
             self.last_sync = datetime.now(timezone.utc)
             self._storage_ok()
+            await self.crypto.upkeep()
 
     def _storage_failed(self, exc: Exception) -> None:
         """Say once, in the log and in the team rooms, that lines cannot be stored; nothing is acted on meanwhile."""
@@ -256,6 +257,11 @@ class MatrixAdapter:
         for name in self.room_ids:
             self._enqueue(name, "m.room.message", notice_content(text))
 
+    def _tell_unreadable(self) -> None:
+        """Tell, once, each sender whose encrypted message could not be read in time."""
+        for room_id, text in self.crypto.overdue():
+            self._enqueue(self.names.get(room_id, room_id), "m.room.message", notice_content(text))
+
     def _mark_seen(self, rooms) -> None:
         assert self.seen_rooms is not None
         self.seen_rooms.update(rooms)
@@ -263,8 +269,6 @@ class MatrixAdapter:
 
     async def _read_room(self, room_id: str, timeline, since: str) -> None:
         """Handle one room's new events, in order, with none missed and no old history replayed."""
-        if room_id in self.names:
-            await self._check_encrypted(room_id)
         events = [getattr(e, "source", None) or {} for e in timeline.events]
         if self.seen_rooms is not None and room_id not in self.seen_rooms:
             # Newly joined: the timeline may show history from before the bot
@@ -308,6 +312,9 @@ class MatrixAdapter:
             if room_id in self.names:
                 self._tell_hooks(room_id, source, sender)
             return
+        if is_undecrypted(source):  # kept, and handled when its key comes
+            self.crypto.undecrypted(room_id, source)
+            return
         # An event read again after a crash (its batch was not acknowledged) is
         # not relayed again: the hooks hear of it only the first time it is stored.
         event_id = source.get("event_id")
@@ -350,32 +357,6 @@ class MatrixAdapter:
             privileged=team is not None and level >= team.chair_power_level, direct=direct,
         )
         return self.dispatcher.handle(msg)
-
-    async def _check_encrypted(self, room_id: str, known: bool = False) -> None:
-        """Say once (ever: remembered in the database), in the log and in the room, that it cannot be read."""
-        assert self.client is not None
-        room = self.client.rooms.get(room_id)
-        encrypted = known or (room is not None and room.encrypted)
-        if not encrypted or room_id in self.warned_encrypted:
-            return
-        self.warned_encrypted.add(room_id)
-        name = self.names[room_id]
-        log.error("matrix: room %s is encrypted; sigbot does not support encrypted rooms yet and cannot read it", name)
-        key = f"{ENCRYPTED_KEY}.{room_id}"
-        if self.store.get_value(key):
-            return
-        # nio refuses to send unencrypted into an encrypted room, so this one
-        # notice goes through the plain client-server API; servers accept it.
-        text = ("sigbot cannot work in this room: it is end-to-end encrypted, and sigbot does not support "
-                "encrypted rooms yet. Use an unencrypted room for the team (encryption cannot be turned off "
-                "in a room once on).")
-        method, path, data = Api.room_send(self.client.access_token, room_id, "m.room.message",
-                                            notice_content(text), str(uuid.uuid4()))
-        resp = await self.client.send(method, path, data, headers={"Content-Type": "application/json"})
-        if resp.status == 200:
-            self.store.set_value(key, "1")
-        else:
-            log.error("matrix: could not post the encryption notice in %s: HTTP %s", name, resp.status)
 
     # --- writing -----------------------------------------------------------
 
@@ -453,8 +434,11 @@ class MatrixAdapter:
             backoff = Backoff(self.rng, first=1.0, cap=60.0)
             for attempt in range(1, SEND_ATTEMPTS + 1):
                 try:
-                    resp = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
-                except Exception as exc:  # nio raises for encrypted rooms without olm
+                    resp = await self.crypto.send(room_id, event_type, content)
+                except PlaintextRefused:  # logged; no retry can make it safe
+                    metrics.SEND_FAILURES.labels("matrix").inc()
+                    break
+                except Exception as exc:
                     resp = exc
                 if hasattr(resp, "event_id"):
                     break

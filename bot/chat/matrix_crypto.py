@@ -1,0 +1,290 @@
+"""End-to-end encryption for the Matrix adapter: matrix-nio's Olm machine (vodozemac).
+
+sigbot reads and writes encrypted rooms (team rooms and direct chats) as any
+client does. Its keys live in nio's SqliteStore under data_dir/matrix-crypto,
+kept across restarts together with the device in matrix-session.json: a new
+store would be a new identity that nobody has shared room keys with.
+
+Three promises are kept here:
+- every event sent into a room whose state says encrypted is `m.room.encrypted`
+  (`send` is the adapter's one way out, and refuses rather than send plaintext);
+- keys are uploaded, queried and claimed after each sync, as nio's own
+  `sync_forever` would do (the adapter runs its own sync loop);
+- an event that cannot be decrypted yet is kept (in the database, so a restart
+  loses none), retried whenever room keys arrive, and handled like any other
+  once it can be read; its sender is told once, in words, if it stays unreadable.
+
+The trust policy (keys go to unverified devices too) is in docs/encryption.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from uuid import uuid4
+
+from nio import (Api, AsyncClient, ForwardedRoomKeyEvent, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse,
+                 RoomKeyEvent, RoomSendResponse)
+from nio.crypto import ENCRYPTION_ENABLED
+from nio.exceptions import EncryptionError
+from nio.rooms import MatrixRoom
+from nio.store import SqliteStore
+
+log = logging.getLogger(__name__)
+STORE_DIR = "matrix-crypto"
+PENDING_KEY = "matrix.undecrypted"
+# How long a sender's client gets to deliver the keys (they usually come in the
+# same sync as the message) before the sender is told their message cannot be read.
+KEY_WAIT = timedelta(seconds=30)
+# Keys can come days later (a laptop that was asleep answers a key request);
+# after this an undecryptable event is given up, with a line in the log.
+KEEP_FOR = timedelta(days=7)
+ENCRYPTED = "m.room.encrypted"
+
+
+class PlaintextRefused(Exception):
+    """The room is encrypted but this client cannot encrypt: nothing was sent."""
+
+
+def store_dir(data_dir: Path) -> Path:
+    """nio's key store, readable by the bot's user only; fails at start without encryption support."""
+    if not ENCRYPTION_ENABLED:
+        raise RuntimeError("matrix-nio is installed without end-to-end encryption support; "
+                           "install it with: pip install 'matrix-nio[e2e]' (prebuilt vodozemac wheels, no compiler)")
+    path = data_dir / STORE_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+# For AsyncClientConfig. Sync tokens stay in sigbot's database (matrix.py), not nio's store.
+CLIENT_OPTIONS = {"store": SqliteStore, "encryption_enabled": True, "store_sync_tokens": False}
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event that could not be decrypted yet."""
+
+    room_id: str
+    source: dict
+    seen: str  # ISO time it was first read
+    told: bool = False
+
+    @property
+    def sender(self) -> str:
+        return self.source.get("sender", "")
+
+
+class Encryption:
+    """The adapter's encryption: key upkeep, late decryption and the one send path."""
+
+    def __init__(self, store, now: Callable[[], datetime] | None = None):
+        self.store = store  # sigbot's database (get_value/set_value), for the pending events
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.client: AsyncClient | None = None
+        self.pending: dict[str, Pending] = {
+            p["source"]["event_id"]: Pending(**p) for p in json.loads(store.get_value(PENDING_KEY) or "[]")}
+        self.requested: set[str] = set()  # megolm session ids asked for since start
+
+    # --- keys ----------------------------------------------------------------
+
+    async def start(self, client: AsyncClient) -> None:
+        """Open the store of the client's device and publish its keys, before the first sync."""
+        self.client = client
+        if client.store is not None and client.store.device_id != client.device_id:
+            # nio loaded the store at restore_login, then the token was refused and
+            # a new login made a new device: its keys are a new store's.
+            client.store = client.olm = None
+        client.load_store()
+        if client.olm is None:
+            raise RuntimeError(f"cannot open the Matrix key store in {client.store_path}")
+        log.info("matrix: end-to-end encryption on; device %s, key %s", client.device_id,
+                 client.olm.account.identity_keys.get("ed25519"))
+        await self.upkeep()
+
+    async def upkeep(self) -> None:
+        """What nio's sync_forever does between syncs: to-device messages out, keys up, devices known.
+
+        A failure is logged and tried again after the next sync; reading goes on.
+        """
+        client = self.client
+        assert client is not None
+        steps = [("send to-device messages", lambda: client.send_to_device_messages()),
+                 ("upload keys", lambda: client.keys_upload() if client.should_upload_keys else None),
+                 ("query device keys", lambda: client.keys_query() if client.should_query_keys else None),
+                 ("claim one-time keys", lambda: client.keys_claim(client.get_users_for_key_claiming())
+                  if client.should_claim_keys else None)]
+        for what, step in steps:
+            try:
+                call = step()
+                resp = await call if call is not None else None
+            except LocalProtocolError as exc:  # another task did it meanwhile
+                log.debug("matrix: %s: %s", what, exc)
+                continue
+            except Exception as exc:
+                log.warning("matrix: could not %s: %s", what, exc)
+                continue
+            if resp is not None and getattr(resp, "status_code", None):
+                log.warning("matrix: could not %s: %s", what, getattr(resp, "message", resp))
+        await self._request_keys()
+
+    # --- events that cannot be read yet ---------------------------------------
+
+    def undecrypted(self, room_id: str, source: dict) -> None:
+        """Keep an event nio could not decrypt; its keys are asked for after this sync."""
+        event_id = source.get("event_id")
+        if not event_id or event_id in self.pending:
+            return
+        log.warning("matrix: cannot decrypt %s from %s in %s yet (no room key); waiting for the key",
+                    event_id, source.get("sender"), room_id)
+        self.pending[event_id] = Pending(room_id, source, self.now().isoformat())
+        self._save()
+
+    def retry(self, sync, handle: Callable[[str, dict], None]) -> None:
+        """When room keys came in this sync, decrypt what waited for them and handle it, oldest first.
+
+        An event leaves the pending list only after `handle` returned, so a
+        database error (raised through) keeps it for the next try.
+        """
+        if not self.pending or not any(isinstance(e, (RoomKeyEvent, ForwardedRoomKeyEvent))
+                                       for e in getattr(sync, "to_device_events", [])):
+            return
+        for event_id, item in sorted(self.pending.items(), key=lambda kv: kv[1].source.get("origin_server_ts", 0)):
+            clear = self._decrypt(item)
+            if clear is None:
+                continue
+            log.info("matrix: decrypted %s from %s now that its key came", event_id, item.sender)
+            handle(item.room_id, clear)
+            del self.pending[event_id]
+            self._save()
+
+    def overdue(self) -> list[tuple[str, str]]:
+        """(room id, text) for each sender whose message stayed unreadable past KEY_WAIT; each is told once."""
+        now = self.now()
+        told: dict[tuple[str, str], int] = {}
+        changed = False
+        for event_id, item in list(self.pending.items()):
+            age = now - datetime.fromisoformat(item.seen)
+            if age > KEEP_FOR:
+                log.error("matrix: giving up on %s from %s in %s: its key never came", event_id, item.sender,
+                          item.room_id)
+                del self.pending[event_id]
+                changed = True
+            elif age > KEY_WAIT and not item.told:
+                told[(item.room_id, item.sender)] = told.get((item.room_id, item.sender), 0) + 1
+                self.pending[event_id] = replace(item, told=True)
+                changed = True
+        if changed:
+            self._save()
+        for (room_id, sender), n in told.items():
+            log.warning("matrix: telling %s in %s that %d encrypted message(s) of theirs cannot be read", sender,
+                        room_id, n)
+        return [(room_id, unreadable_text(sender, n)) for (room_id, sender), n in told.items()]
+
+    def _decrypt(self, item: Pending) -> dict | None:
+        assert self.client is not None
+        event = MegolmEvent.from_dict(item.source)
+        if not isinstance(event, MegolmEvent):
+            return None
+        event.room_id = item.room_id
+        try:
+            clear = self.client.decrypt_event(event)
+        except EncryptionError:
+            return None
+        return getattr(clear, "source", None)
+
+    async def _request_keys(self) -> None:
+        """Ask for each missing session's key once: from our own devices (nio's request, which is also
+        what makes nio accept a forwarded key) and from the sender's device, as the spec advises."""
+        client = self.client
+        assert client is not None
+        for item in list(self.pending.values()):
+            event = MegolmEvent.from_dict(item.source)
+            if not isinstance(event, MegolmEvent) or event.session_id in self.requested:
+                continue
+            self.requested.add(event.session_id)
+            event.room_id = item.room_id
+            try:
+                if event.session_id not in client.outgoing_key_requests:
+                    await client.request_room_key(event)
+                await client.to_device(event.as_key_request(event.sender, client.device_id, device_id=event.device_id))
+            except Exception as exc:
+                log.warning("matrix: could not request the key for %s: %s", event.event_id, exc)
+
+    def _save(self) -> None:
+        self.store.set_value(PENDING_KEY, json.dumps([asdict(p) for p in self.pending.values()]))
+
+    # --- sending ---------------------------------------------------------------
+
+    async def send(self, room_id: str, event_type: str, content: dict) -> object:
+        """Send one event; into an encrypted room only ever as m.room.encrypted.
+
+        nio's room_send would send an `m.reaction` in the clear into an encrypted
+        room ("Reactions as of yet don't support encryption", async_client.py),
+        and anything in the clear when no key store is loaded; so encrypted rooms
+        take this path, which encrypts every event type (the relation stays
+        outside, as the spec wants: https://spec.matrix.org/v1.13/client-server-api/#mroomencrypted).
+        """
+        client = self.client
+        assert client is not None
+        room = await self._room(room_id)
+        if not room.encrypted:
+            return await client.room_send(room_id, event_type, content)
+        if client.olm is None:
+            log.error("matrix: refusing to send %s to %s: the room is encrypted and no key store is loaded",
+                      event_type, room_id)
+            raise PlaintextRefused(room_id)
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.olm.should_share_group_session(room_id):
+            sharing = client.sharing_session.get(room_id)
+            if sharing is not None:
+                await sharing.wait()
+            else:
+                # Every member's device gets the room key, verified or not: see
+                # "Trust" in docs/encryption.md for why and what it means.
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+        kind, body = client.encrypt(room_id, event_type, content)
+        assert kind == ENCRYPTED
+        method, path, data = Api.room_send(client.access_token, room_id, kind, body, uuid4())
+        # _send, not send: it keeps nio's handling of rate limits and timeouts.
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
+
+    async def _room(self, room_id: str) -> MatrixRoom:
+        """nio's room; one the client has not seen since it started (a quiet room after a restart)
+        is looked up, so its encryption is known before anything is sent there."""
+        client = self.client
+        assert client is not None
+        room = client.rooms.get(room_id)
+        if room is not None:
+            return room
+        state = await client.room_get_state_event(room_id, "m.room.encryption")
+        if isinstance(state, RoomGetStateEventResponse):
+            encrypted = True
+        elif getattr(state, "status_code", None) == "M_NOT_FOUND":
+            encrypted = False
+        else:  # not known yet: nothing is sent, and the send is tried again later
+            raise RuntimeError(f"cannot tell whether {room_id} is encrypted: {getattr(state, 'message', state)}")
+        if encrypted:
+            client.encrypted_rooms.add(room_id)
+        # Sync fills in the rest when the room next has news; nio keeps this object.
+        return client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
+
+
+def is_undecrypted(source: dict) -> bool:
+    """An event still encrypted after nio tried: nio replaces the ones it can decrypt."""
+    return source.get("type") == ENCRYPTED
+
+
+def unreadable_text(sender: str, n: int) -> str:
+    what = "your encrypted message" if n == 1 else f"{n} of your encrypted messages"
+    return (f"{sender}: I cannot read {what}: the key to it never reached my device. Please send it again. "
+            "If this keeps happening, your client may be set to send keys only to verified devices "
+            "(Element: \"Exclude insecure devices\"), which sigbot's device can never be.")
