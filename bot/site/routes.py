@@ -50,4 +50,7 @@ def site_file(out: Path, rel: str) -> Path | None:
         return None
     if not parts:
         path = path / "index.html"
-    return path if path.exists() else None
+    try:
+        return path if path.exists() else None
+    except OSError:  # a name longer than the file system allows (ENAMETOOLONG) is no file of the site
+        return None

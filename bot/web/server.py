@@ -64,11 +64,11 @@ async def _errors(request: web.Request, handler) -> web.StreamResponse:
     except ConnectionError:
         if request.transport is None or request.transport.is_closing():
             # The client hung up (mid-body, say): nobody to answer, nothing wrong with the bot.
-            log.debug("%s %s: the client went away", request.method, request.path)
+            log.debug("%s %s: the client went away", request.method, request.path[:200])
             raise web.HTTPBadRequest(text="incomplete request\n") from None
-        log.exception("%s %s failed", request.method, request.path)
+        log.exception("%s %s failed", request.method, request.path[:200])
     except Exception:
-        log.exception("%s %s failed", request.method, request.path)
+        log.exception("%s %s failed", request.method, request.path[:200])
     return web.Response(status=500, text="internal error (the bot's log has the details)\n")
 
 
