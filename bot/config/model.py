@@ -85,8 +85,11 @@ class IrcSettings:
 class WebLimits:
     """How the web server protects itself from slow and numerous clients ([web] in the config)."""
 
-    header_timeout: float = 15.0  # seconds for a request line and headers, and for an idle keep-alive
-    body_timeout: float = 30.0  # seconds for a request body
+    # Seconds for a request line and headers, which is also how long an idle keep-alive connection is
+    # kept: longer than a reverse proxy keeps its idle upstream connections (nginx: 60 s), so that the
+    # proxy never sends a request on a connection the bot is closing.
+    header_timeout: float = 75.0
+    body_timeout: float = 60.0  # seconds for a request body (at most 1 MiB)
     max_connections: int = 256  # open connections; one more is answered 503 and closed at once
 
 
