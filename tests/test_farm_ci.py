@@ -177,3 +177,45 @@ def test_testing_farm_requests_posted_while_queued_or_running_are_in_the_ci_queu
             assert jobs == []
     with pytest.raises(ValueError, match="unknown state"):
         ci.testing_farm_job({"id": rid, "state": "paused"}, "rocm-gfx942", T0)
+
+
+@pytest.mark.parametrize(("payload", "why"), [
+    ({**event(1, "queued"), "action": []}, "action must be a word"),
+    ({**event(1, "completed"), "workflow_job": {**event(1, "completed")["workflow_job"], "conclusion": ["success"]}},
+     "conclusion must be a word"),
+])
+def test_a_list_or_object_where_github_sends_a_word_is_refused_with_the_field_named(payload, why):
+    def read():  # as /farm/github does
+        return ci.job_state(payload, KNOWN, T0), ci.workflow_job(payload, KNOWN, T0)
+    with pytest.raises(ValueError, match=why):
+        read()
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"state": ["complete"]}, "unknown state"),
+    ({"state": {"complete": 1}}, "unknown state"),
+    ({"result": {"overall": ["passed"]}}, "result.overall must be a word"),
+    ({"result": ["passed"]}, "result must be an object"),
+    ({"run": "https://artifacts.testing-farm.io/x"}, "run must be an object"),
+])
+def test_a_testing_farm_request_with_the_wrong_kind_of_value_is_refused_before_anything_is_made_of_it(change, why):
+    request = {"id": "6bf8e0a2-7d19-4c39-9d4c-2b5f0c0d1e9a", "state": "complete",
+               "result": {"overall": "passed"}, **change}
+    def read():  # as /farm/testing-farm does
+        return ci.testing_farm_job(request, "rocm-gfx942", T0), ci.testing_farm(request, "rocm-gfx942", None, T0)
+    with pytest.raises(ValueError, match=why):
+        read()
+
+
+def test_times_at_the_edge_of_the_calendar_fall_back_to_now_instead_of_overflowing():
+    job = ci.job_state({**event(1, "queued"), "workflow_job": {**event(1, "queued")["workflow_job"],
+                                                               "created_at": "0001-01-01T00:00:00+01:00"}}, KNOWN, T0)
+    assert job.since == T0
+    late = ci.testing_farm_job({"id": "6bf8e0a2-7d19-4c39-9d4c-2b5f0c0d1e9a", "state": "running",
+                                "updated": "9999-12-31T23:59:59-01:00"}, "rocm-gfx942", T0)
+    assert late.since == T0
+
+
+def test_an_xml_declaration_naming_an_unknown_encoding_is_a_reason_not_a_crash():
+    with pytest.raises(ValueError, match="unknown encoding"):
+        ci.xunit_counts(b'<?xml version="1.0" encoding="no-such"?><testsuite><testcase/></testsuite>')
