@@ -305,3 +305,12 @@ def test_a_file_name_with_a_newline_and_an_escape_stays_on_one_line(folder):
     assert result.exit_code == 2
     assert result.stderr.splitlines() == ["sigbot: a\\nb\\x1b[31m has 1 problem(s):",
                                           "  - a\\nb\\x1b[31m: no such file (copy sigbot.example.toml to start)"]
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "", "x", ":", "[::1]:80:1", "127.0.0.1:-1", "localhost:0x50"])
+def test_serve_refuses_a_listen_address_before_building_or_binding(folder, listen, tmp_path):
+    result = sigbot(folder, "serve", "--notes", str(folder / "notes"), "--out", str(tmp_path / "site"),
+                    "--listen", listen)
+    answered_in_one_line(result, listen)
+    assert result.exit_code == 2 and "is not host:port" in result.stderr
+    assert not (tmp_path / "site").exists()

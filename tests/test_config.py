@@ -79,3 +79,26 @@ def test_a_secret_never_shows_its_value(monkeypatch):
     monkeypatch.setenv("SIGBOT_MATRIX_PASSWORD", "hunter2")
     config = load_config(ROOT / "sigbot.example.toml")
     assert "hunter2" not in repr(config) and config.matrix.password.get() == "hunter2"
+
+
+def test_a_listen_address_that_is_not_host_and_port_is_named_before_anything_binds():
+    for listen in ("8080", "localhost:http", "127.0.0.1:70000", "127.0.0.1:-1", "a b:80", ""):
+        errors = errors_of({"web": {"listen": listen}, "teams": [{"name": "a", "irc_channels": ["#a"]}]})
+        assert any(e.startswith("web.listen:") and "is not host:port" in e for e in errors), (listen, errors)
+    for listen in ("127.0.0.1:0", "[::1]:8080", ":8080", "sig.example.org:443"):
+        parse_config({"web": {"listen": listen}, "teams": [{"name": "a", "irc_channels": ["#a"]}]})
+
+
+def test_numbers_that_are_not_finite_or_overflow_a_timeout_are_refused_with_their_key():
+    for value in (float("nan"), float("inf"), 1e300, -1.0):
+        errors = errors_of({"bot": {"meeting_timeout_hours": value},
+                            "teams": [{"name": "a", "irc_channels": ["#a"], "meeting_timeout_hours": value}]})
+        assert any(e.startswith("bot.meeting_timeout_hours:") for e in errors), (value, errors)
+        assert any(e.startswith("teams[0].meeting_timeout_hours:") for e in errors), (value, errors)
+    errors = errors_of({"irc": {"host": "irc.example.org", "ping_interval": float("nan")}, "teams": []})
+    assert "irc.ping_interval: must be a finite number, not nan" in errors
+
+
+def test_a_folder_of_zones_is_an_unknown_timezone_not_a_crash():
+    errors = errors_of({"teams": [{"name": "a", "irc_channels": ["#a"], "timezone": "America"}]})
+    assert "teams[0].timezone: unknown timezone 'America' (use an IANA name such as Europe/Berlin)" in errors

@@ -7,6 +7,7 @@ or `*_file` (a file); a literal `password = "..."` in the file is refused.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ _MATRIX_ROOM = re.compile(r"![^:\s]+(:[A-Za-z0-9.\-]+(:\d+)?)?|#[^:\s]+:[A-Za-z0
 _MATRIX_USER = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
 _IRC_CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}")
 _SECRET_WORDS = ("password", "token", "secret")
+_YEAR_HOURS = 24 * 366
 
 
 class Checker:
@@ -60,6 +62,9 @@ class Checker:
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.error(where, f"must be {names}, not {type(value).__name__}")
             return default
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has inf and nan; no setting means them
+            self.error(where, f"must be a finite number, not {value}")
+            return default
         return value
 
     def secret(self, data: dict, key: str, path: str, base: Path) -> Secret | None:
@@ -89,6 +94,18 @@ def zone_problem(name: str) -> str | None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones such as "America"
         return f"unknown timezone {name[:60]!r} (use an IANA name such as Europe/Berlin)"
+    return None
+
+
+_LISTEN_HOST = re.compile(r"[A-Za-z0-9.\-]*|\[[0-9A-Fa-f:.]+\]")
+
+
+def listen_problem(listen: str) -> str | None:
+    """Why `listen` is not `host:port` (port 0 to 65535; 0 picks a free one), or None.
+    The config's web.listen and `sigbot serve --listen` both ask this, before anything binds."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535 or not _LISTEN_HOST.fullmatch(host):
+        return f"{listen[:60]!r} is not host:port, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0 to 65535)"
     return None
 
 
@@ -149,6 +166,14 @@ def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
     )
 
 
+def _meeting_timeout(c: Checker, data: dict, path: str, default: float) -> float:
+    timeout = c.get(data, "meeting_timeout_hours", path, float, default)
+    if not 0 < timeout <= _YEAR_HOURS:  # far beyond it a timedelta overflows: refused here, not mid-meeting
+        c.error(f"{path}.meeting_timeout_hours", f"must be more than 0 and at most {_YEAR_HOURS} (a year)")
+        return default
+    return timeout
+
+
 def _team(c: Checker, data: Any, index: int, notes_root: Path, base: Path, default_timeout: float) -> Team | None:
     path = f"teams[{index}]"
     if not isinstance(data, dict):
@@ -173,9 +198,7 @@ def _team(c: Checker, data: Any, index: int, notes_root: Path, base: Path, defau
         if not isinstance(admin, str) or not admin.strip():
             c.error(f"{path}.admins[{i}]", "must be a Matrix id (@user:server) or irc:ACCOUNT")
     level = c.get(data, "chair_power_level", path, int, 50)
-    timeout = c.get(data, "meeting_timeout_hours", path, float, default_timeout)
-    if timeout <= 0:
-        c.error(f"{path}.meeting_timeout_hours", "must be more than 0")
+    timeout = _meeting_timeout(c, data, path, default_timeout)
     template = c.get(data, "template_dir", path, str)
     notes = c.get(data, "notes_dir", path, str)
     zone = c.timezone(c.get(data, "timezone", path, str), f"{path}.timezone")
@@ -209,6 +232,14 @@ def _web_limits(c: Checker, data: dict) -> WebLimits:
     return limits
 
 
+def _listen(c: Checker, web: dict) -> str:
+    listen = c.get(web, "listen", "web", str, "127.0.0.1:8080")
+    problem = listen_problem(listen)
+    if problem:
+        c.error("web.listen", problem)
+    return listen
+
+
 def parse_config(data: dict, path: Path | None = None) -> Config:
     """Check a parsed TOML document; raises ConfigError listing every problem."""
     base = path.parent if path else Path.cwd()
@@ -217,7 +248,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     bot = c.get(data, "bot", "", dict, {})
     c.table(bot, "bot", {"data_dir", "notes_dir", "admin_contact", "meeting_timeout_hours"})
     notes_root = base / c.get(bot, "notes_dir", "bot", str, "notes")
-    timeout = c.get(bot, "meeting_timeout_hours", "bot", float, 4.0)
+    timeout = _meeting_timeout(c, bot, "bot", 4.0)
     web = c.get(data, "web", "", dict, {})
     c.table(web, "web", {"listen", "public_url", "header_timeout", "body_timeout", "max_connections"})
     matrix = c.get(data, "matrix", "", dict)
@@ -244,7 +275,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         teams=tuple(teams),
         matrix=_matrix(c, matrix, base) if matrix is not None else None,
         irc=_irc(c, irc, base) if irc is not None else None,
-        web_listen=c.get(web, "listen", "web", str, "127.0.0.1:8080"),
+        web_listen=_listen(c, web),
         web_public_url=c.get(web, "public_url", "web", str),
         web_limits=_web_limits(c, web),
         sections={key: parse_section(ROOT_SECTIONS[key], c, c.get(data, key, "", dict, {}), key,

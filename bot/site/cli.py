@@ -67,8 +67,12 @@ def serve(ctx: click.Context, notes: Path | None, out: Path | None, listen: str,
     import asyncio
 
     from bot.site.routes import add_site
-    from bot.web.server import build_app, parse_listen, start_web
+    from bot.config.load import listen_problem
+    from bot.web.server import build_app, start_web
 
+    problem = listen_problem(listen)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--listen")
     notes, out, options = _sources(ctx, notes, out)
     if not no_build:
         _build(notes, out, options)
@@ -85,8 +89,9 @@ def serve(ctx: click.Context, notes: Path | None, out: Path | None, listen: str,
         finally:
             await runner.cleanup()
 
-    parse_listen(listen)
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # the port is taken, the host is not this machine's
+        raise click.ClickException(f"cannot serve on {listen}: {exc.strerror or exc}") from None
