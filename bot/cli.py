@@ -19,6 +19,7 @@ import click
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.config.load import secret_problems, zone_problem
+from bot.core.resources import data_dir
 from bot.farm.parsers import FORMATS as FARM_FORMATS
 from bot.farm.parsers import parse_capture
 from bot.meeting.paths import meeting_dir, slugify
@@ -28,6 +29,7 @@ from bot.registry import build_registry
 from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def _load(ctx: click.Context) -> Config:
@@ -131,11 +133,15 @@ class _Timezone(click.ParamType):
 @click.version_option(__version__, prog_name="sigbot")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               show_default=True, help="The TOML config file.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO",
+              envvar="SIGBOT_LOG_LEVEL", show_default=True, show_envvar=True,
+              help="How much sigbot logs (libraries log warnings only, unless DEBUG).")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path) -> None:
+def main(ctx: click.Context, config_path: Path, log_level: str) -> None:
     """sigbot: meetings, minutes, relay, schedule, loans and farm status for an open-source group."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["log_level"] = log_level.upper()
 
 
 @main.command("check-config")
@@ -171,7 +177,7 @@ def run(ctx: click.Context, init: bool, log_format: str) -> None:
     problems = secret_problems(config)
     if problems:
         _fail_config(ctx.obj["config_path"], ConfigError(problems))
-    setup_logging(log_format)
+    setup_logging(log_format, ctx.obj["log_level"])
     try:
         if init:
             open_store(config.database, init=True).db.conn.close()
@@ -313,8 +319,7 @@ def farm_parse(fmt: str, file, host: str, apps, static, version_file, stats, det
               show_default=True)
 def demo(out_dir: Path) -> None:
     """Replay the bundled sample meetings into notes/demo/<YYYY>/ (what `make demo` shows in the archive)."""
-    samples = Path(__file__).resolve().parent / "samples"
-    for log in sorted(samples.glob("*.log.txt")):
+    for log in sorted(data_dir("samples").glob("*.log.txt")):
         minutes = replay(log.read_text(encoding="utf-8"), date_from_name(log) or date.today(),
                          channel_from_name(log), build_registry())
         folder = meeting_dir(out_dir.resolve().parent, out_dir.name, minutes.started)
@@ -323,9 +328,10 @@ def demo(out_dir: Path) -> None:
         click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")
 
 
-from bot.farm.cli import farm_agent  # noqa: E402  (the agent's command lives with the farm)
+from bot.farm.cli import bundle_agent, farm_agent  # noqa: E402  (the agent's commands live with the farm)
 
 main.add_command(farm_agent)
+farm.add_command(bundle_agent)
 
 from bot.agenda.cli import agenda_cli  # noqa: E402
 

@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import stat
+import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -421,3 +422,32 @@ def test_testing_farm_requests_get_their_counts_from_the_xunit_fetched_only_from
     assert (good.passed, good.failed, good.skipped, good.failing) == (1, 1, 1, ("/tests/rocm/hipcc",))
     for platform in ("rocm-gfx941", "rocm-gfx942"):  # no xunit: the overall result alone
         assert (runs[platform].passed, runs[platform].failed, runs[platform].result) == (0, 1, "failed")
+
+
+def test_the_single_file_agent_from_farm_agent_pyz_runs_on_the_standard_library_alone(farm, tmp_path):
+    """A farm host with nothing but Python: download /farm/agent.pyz and run it with -I -S, so
+    no site-packages (and no sigbot, click or aiohttp) can be imported; its report is stored."""
+    rt, store = farm
+    bundle = tmp_path / "sigbot-farm-agent.pyz"
+    env = {"PATH": f"{_fake_nvidia_smi(tmp_path / 'bin')}:/usr/bin:/bin", "SIGBOT_FARM_SECRET": "h100-secret"}
+
+    async def main():
+        runner, url = await _serve(rt)
+        try:
+            async with aiohttp.ClientSession() as http, http.get(url + "/farm/agent.pyz") as r:
+                assert r.status == 200 and r.content_type == "application/zip"
+                bundle.write_bytes(await r.read())
+            agent = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-S", str(bundle), "--url", url + "/farm/report", "--host", "h100", "--once",
+                env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(agent.communicate(), 60)
+            return agent.returncode, out.decode()
+        finally:
+            await runner.cleanup()
+
+    rc, out = asyncio.run(main())
+    assert rc == 0, out
+    assert store.host("ml", "h100").report.gpus[0].name == "NVIDIA H100 80GB HBM3"
+    bad = subprocess.run([sys.executable, "-I", "-S", str(bundle), "--interval", "1"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("1 is not between 5 and 3600")

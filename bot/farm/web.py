@@ -30,6 +30,7 @@ from aiohttp import web
 
 from bot.config.model import ConfigError, Secret
 from bot.farm import ci, render, service
+from bot.farm.bundle import agent_zipapp
 from bot.farm.config import FarmSettings
 from bot.farm.publish import farm_dir
 from bot.farm.report import HostReport
@@ -63,6 +64,12 @@ def _secret(secret: Secret | None) -> str | None:
 
 def _refuse(status: int, why: str) -> web.Response:
     return web.Response(status=status, text=why + "\n")
+
+
+async def agent_file(request: web.Request) -> web.Response:
+    """The single-file agent (bundle.py) for farm hosts: public, it holds no secret."""
+    return web.Response(body=agent_zipapp(), content_type="application/zip",
+                        headers={"Content-Disposition": 'attachment; filename="sigbot-farm-agent.pyz"'})
 
 
 def add_routes(rt: Runtime, app: web.Application) -> None:
@@ -211,6 +218,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
     app.router.add_post("/farm/github", github)
     app.router.add_post("/farm/junit", junit)
     app.router.add_post("/farm/testing-farm", testing_farm)
+    app.router.add_get("/farm/agent.pyz", agent_file)  # before /farm/{team}/...: a team cannot shadow it
     app.router.add_get("/farm/{team}/", page)
     app.router.add_get("/farm/{team}/{name}", file)
 
