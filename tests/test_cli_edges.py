@@ -285,19 +285,35 @@ def test_toml_too_deep_or_too_long_is_refused_with_its_key_path(folder, text, ex
 
 # --- the one place that answers what nobody expected -----------------------------------------------------
 
-def test_an_unexpected_error_is_one_line_without_a_traceback(folder):
+@contextmanager
+def a_command_that_fails_unexpectedly():
     @click.command("explode")
     def explode():
         {}["boom"]
 
     main.add_command(explode)
     try:
-        result = sigbot(folder, "explode")
+        yield
     finally:
         del main.commands["explode"]
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_logged_once(folder, caplog):
+    with a_command_that_fails_unexpectedly():
+        result = sigbot(folder, "explode")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr == ("Error: unexpected error in explode: KeyError: 'boom' "
                              "(--log-level DEBUG shows where; please report it)\n")
+    logged = [r for r in caplog.records if r.exc_info]  # pytest's handler stands for the log `run` sets up
+    assert len(logged) == 1 and logged[0].exc_info[0] is KeyError
+
+
+def test_log_level_debug_shows_the_traceback_before_the_one_line(folder):
+    with a_command_that_fails_unexpectedly():
+        result = sigbot(folder, "--log-level", "DEBUG", "explode")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert result.stderr.splitlines()[-1].startswith("Error: unexpected error in explode: KeyError: 'boom'")
 
 
 def test_a_file_name_with_a_newline_and_an_escape_stays_on_one_line(folder):
