@@ -175,3 +175,12 @@ def test_each_vtimezone_covers_the_years_its_series_span_and_no_more():
     changes = [str(c.get("DTSTART").dt.year) for tz in cal.walk("VTIMEZONE") if tz["TZID"] == "Europe/Berlin"
                for c in tz.walk() if c.name in ("STANDARD", "DAYLIGHT")]
     assert min(changes) == "2025" and max(changes) <= "2028"
+
+
+def test_a_series_running_to_the_last_day_of_the_calendar_still_gives_a_feed():
+    series = [weekly("ny", "2026-01-01T10:00", zone="America/New_York", until="9999-12-31"),
+              weekly("wg", "0001-01-01T10:00")]
+    cal = icalendar.Calendar.from_ical(feed_of(series, [extra(1, "wg", "9999-12-31T10:00")]))
+    assert {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")} == {"America/New_York", "Europe/Berlin"}
+    assert all("2400-12-31" in str(tz["COMMENT"]) for tz in cal.walk("VTIMEZONE"))  # bounded, not 8,000 years
+    same_meetings(series[:1], [], datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.config import Team
+from bot.core.message import quoted
 from bot.schedule.config import series_from_dict, series_to_dict
 from bot.schedule.expand import occurrences
 from bot.schedule.model import Change, ChangeKind, Occurrence, ScheduleError, ScheduleSettings, Series
 from bot.schedule.store import ScheduleStore
 
 SECTION = "schedule"
+# A moved or extra meeting lies at most this far ahead: the widest window `upcoming()` looks into.
+FURTHEST_AHEAD = timedelta(days=36600)
 
 
 def settings(team: Team) -> ScheduleSettings:
@@ -46,7 +49,8 @@ class TeamState:
         s = next((s for s in self.series if s.id == series_id.lower()), None)
         if s is None:
             known = ", ".join(s.id for s in self.series) or "none yet"
-            raise ScheduleError(f"team {self.team.name} has no series {series_id!r} (series: {known})")
+            raise ScheduleError(f"team {self.team.name} has no series {quoted(series_id, 40)!r} "
+                                f"(series: {known})")
         return s
 
 
@@ -94,13 +98,21 @@ def cancel(store: ScheduleStore, state: TeamState, series_id: str, day: date, re
     return occ
 
 
+def _ahead(s: Series, start: datetime, now: datetime) -> None:
+    """A new meeting time lies in the future, and not beyond `FURTHEST_AHEAD`: year 9999 is a typo
+    for 2026, and neither the feed nor a calendar client can reckon around the calendar's end."""
+    if start.replace(tzinfo=s.zone) <= now:
+        raise ScheduleError(f"{start:%Y-%m-%d %H:%M} {s.timezone} is in the past")
+    if start > (now + FURTHEST_AHEAD).astimezone(s.zone).replace(tzinfo=None):
+        raise ScheduleError(f"{start:%Y-%m-%d} is more than {FURTHEST_AHEAD.days // 366} years ahead")
+
+
 def move(store: ScheduleStore, state: TeamState, series_id: str, day: date, new_start: datetime, by: str,
          now: datetime) -> Occurrence:
     s = state.find(series_id)
     occ = _occurrence_on(state, s, day)
     _not_past(occ, now)
-    if new_start.replace(tzinfo=s.zone) <= now:
-        raise ScheduleError(f"{new_start:%Y-%m-%d %H:%M} {s.timezone} is in the past")
+    _ahead(s, new_start, now)
     store.add_change(state.team.name, Change(0, s.id, ChangeKind.MOVE, day=day, start=new_start,
                                              target=occ.extra_id), by, now)
     return occ
@@ -109,8 +121,7 @@ def move(store: ScheduleStore, state: TeamState, series_id: str, day: date, new_
 def extra(store: ScheduleStore, state: TeamState, series_id: str, start: datetime, title: str, by: str,
           now: datetime) -> Change:
     s = state.find(series_id)
-    if start.replace(tzinfo=s.zone) <= now:
-        raise ScheduleError(f"{start:%Y-%m-%d %H:%M} {s.timezone} is in the past")
+    _ahead(s, start, now)
     return store.add_change(state.team.name, Change(0, s.id, ChangeKind.EXTRA, start=start, title=title.strip()),
                             by, now)
 

@@ -28,6 +28,9 @@ _WEEKDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # has to end somewhere: for a series without an end, this many years after the
 # latest date the feed names. The feed is rebuilt whenever the schedule changes.
 OPEN_ENDED_YEARS = 30
+# Dates a VTIMEZONE ever covers: a configured `until = 9999-12-31` must not make it list
+# eight thousand years of changes (nor overflow: icalendar steps past the last date).
+VTIMEZONE_YEARS = (date(1900, 1, 2), date(2400, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def build_events(schedule: TeamSchedule) -> list[Event]:
                       {"FREQ": "MONTHLY", "BYDAY": f"{s.monthly.nth}{_WEEKDAY[s.monthly.weekday]}"})
         if s.until:
             # With a TZID'd DTSTART, UNTIL must be in UTC (RFC 5545 §3.3.10): the end of the last local day.
-            last = datetime.combine(s.until, time(23, 59, 59), tzinfo=s.zone)
+            # (A day short of the calendar's end at most, so that the shift to UTC cannot overflow.)
+            last = datetime.combine(min(s.until, date.max - timedelta(days=1)), time(23, 59, 59), tzinfo=s.zone)
             rule["UNTIL"] = last.astimezone(timezone.utc)
         master.add("rrule", rule)
         cancelled = [(day, ch) for (sid, day), ch in regular.items() if sid == s.id and ch.kind is ChangeKind.CANCEL]
@@ -150,7 +154,7 @@ def zone_spans(schedules: Iterable[TeamSchedule]) -> dict[str, tuple[date, date]
                 days.append(s.until)
     spans = {}
     for zone, days in named.items():
-        last = max(days)
+        first, last = (min(max(d, VTIMEZONE_YEARS[0]), VTIMEZONE_YEARS[1]) for d in (min(days), max(days)))
         end = date(last.year + OPEN_ENDED_YEARS, 12, 31) if zone in open_ended else last + timedelta(days=2)
-        spans[zone] = (min(days) - timedelta(days=1), end)
+        spans[zone] = (first - timedelta(days=1), min(end, VTIMEZONE_YEARS[1]))
     return spans
