@@ -32,18 +32,10 @@ from hypothesis import strategies as st
 from bot.cli import main
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS
 from bot.registry import build_registry
+from test_database_recovery import CONFIG  # a team with a database, as an admin has it
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL_SECONDS = 10
-CONFIG = '''[bot]
-data_dir = "var"
-notes_dir = "notes"
-[[teams]]
-name = "wg"
-matrix_room = "!wg:localhost"
-timezone = "Europe/Berlin"
-admins = ["@admin:localhost"]
-'''
 # `serve` and `farm-agent` run until they are stopped once their arguments are
 # good, so a bound on the call cannot tell them from a hang; their options are
 # click types, and their own tests (test_site_*.py, test_farm_*.py) start them.
