@@ -23,7 +23,7 @@ from bot import metrics
 from bot.agenda import hooks as agenda_hooks
 from bot.config import Config, Team
 from bot.core.commands import CommandCall, Registry, Scope
-from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply
+from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply, quoted
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
@@ -216,7 +216,8 @@ class Dispatcher:
     def _help(self, call: CommandCall, room: str) -> Reply:
         """The answer to !help [COMMAND] or !commands outside a meeting."""
         args = call.args if call.command.name == "help" else ""
-        return Reply(room, help_answer(args, self.registry) or f"There is no command {args!r}. Say !help for the list.")
+        return Reply(room, help_answer(args, self.registry)
+                     or f"There is no command {quoted(args, 40)!r}. Say !help for the list.")
 
     def _state(self, meeting: MeetingRecord, before: int) -> MeetingState:
         """The meeting's state, folding its stored lines older than line `before` if not cached."""

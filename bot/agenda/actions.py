@@ -15,7 +15,9 @@ from pathlib import Path
 
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
+from bot.core.commands import number_arg
 from bot.core.files import write_json_if_changed
+from bot.core.message import quoted
 from bot.meeting.minutes import Minutes
 from bot.meeting.render import md_escape
 
@@ -40,7 +42,7 @@ def owner_label(action: ActionRecord) -> str:
 
 
 def describe(action: ActionRecord) -> str:
-    return f"#{action.n} {owner_label(action)}: {action.text} ({action.meeting_date})"
+    return f"#{action.n} {owner_label(action)}: {quoted(action.text)} ({action.meeting_date})"
 
 
 def record_actions(store: AgendaStore, team: str, meeting_id: int, minutes: Minutes) -> None:
@@ -57,7 +59,7 @@ def listing(store: AgendaStore, team: str, name: str) -> str:
     actions = store.open_actions(team)
     if name:
         actions = [a for a in actions if name.casefold() in (o.casefold() for o in a.owners)]
-    whose = f" of {name}" if name else ""
+    whose = f" of {quoted(name, 40)}" if name else ""
     if not actions:
         return f"There are no open actions{whose}."
     lines = [f"Open actions{whose} (!done N closes one):"] + [describe(a) for a in actions[:LISTED]]
@@ -68,12 +70,12 @@ def listing(store: AgendaStore, team: str, name: str) -> str:
 
 def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_chair: bool, now: datetime) -> str:
     """The answer to `!done N`: an owner (by id, or by nick) or a chair closes action N."""
-    text = args.lstrip("#")
-    if not text.isdigit():
+    n = number_arg(args.lstrip("#"))
+    if n is None:
         raise AgendaError("Usage: !done N, with N from !actions.")
-    action = store.action(team, int(text))
+    action = store.action(team, n)
     if action is None:
-        raise AgendaError(f"There is no action #{text}; say !actions for the open ones.")
+        raise AgendaError(f"There is no action #{n}; say !actions for the open ones.")
     if action.status is ActionStatus.DONE:
         return f"Action #{action.n} was closed already by {action.closed_by}."
     owner = sender in action.owner_ids or nick.casefold() in (o.casefold() for o in action.owners)
@@ -81,7 +83,7 @@ def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_
         raise AgendaError(f"Action #{action.n} belongs to {owner_label(action)}; only they or a chair can close it.")
     store.close_action(action.id, nick, now)
     log.info("team %s: action %d closed by %s", team, action.n, sender)
-    return f"Closed action #{action.n}: {action.text}"
+    return f"Closed action #{action.n}: {quoted(action.text)}"
 
 
 def start_summary(actions: list[ActionRecord]) -> str | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.agenda.store import AgendaItem, AgendaStore, ItemStatus, MeetingItem
+from bot.core.commands import number_arg
+from bot.core.message import quoted
 from bot.meeting.engine import agenda_line
 from bot.meeting.minutes import Minutes
 from bot.meeting.model import ItemKind
@@ -51,9 +53,9 @@ def clean_text(text: str) -> str:
 
 def number(text: str, count: int) -> int:
     """A 1-based item number from user input, checked against `count` items."""
-    if not text.isdigit():
-        raise AgendaError(f"{text!r} is not an item number; say !agenda to see the numbers.")
-    n = int(text)
+    n = number_arg(text)
+    if n is None:
+        raise AgendaError(f"{quoted(text, 40)!r} is not an item number; say !agenda to see the numbers.")
     if not 1 <= n <= count:
         raise AgendaError(f"There is no item {n}: the agenda has {count} item(s)." if count
                           else "The agenda of the next meeting is empty.")

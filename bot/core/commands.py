@@ -60,6 +60,15 @@ class CommandCall:
     registry: "Registry"  # the registry that recognised it (for help answers)
 
 
+def number_arg(text: str) -> int | None:
+    """A whole number a person typed as an argument (`!done 3`, `#topic 2`), else None.
+
+    str.isdigit() is not enough: it accepts `²`, which int() refuses, and a
+    forty-digit number passes int() but not SQLite (64-bit integers).
+    """
+    return int(text) if text.isdecimal() and len(text) <= 9 else None
+
+
 class Registry:
     """Commands by name; a feature registers its commands on one instance."""
 

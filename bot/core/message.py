@@ -44,6 +44,15 @@ class Message:
     direct: bool = False  # said in a direct message with the bot (room is then the DM room or nick)
 
 
+QUOTED = 200  # characters of what a person said that an answer repeats
+
+
+def quoted(text: str, limit: int = QUOTED) -> str:
+    """`text` as an answer repeats it: at most `limit` characters, a cut marked with an ellipsis.
+    A 5,000-character topic is stored whole; saying it back whole would flood the room."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class Reply:
     """Words said in the room (Markdown; adapters render it for their network)."""

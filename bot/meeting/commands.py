@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.core.commands import CommandCall, Registry, Role, Scope
-from bot.core.message import Effect, MeetingEnded, React, Reply
+from bot.core.message import Effect, MeetingEnded, React, Reply, quoted
 from bot.meeting.engine import add_item, agenda_topic
 from bot.meeting.model import Chair, ItemKind, LogLine, MeetingState
 
@@ -36,7 +36,7 @@ def startmeeting(state: MeetingState, line: LogLine, call: CommandCall) -> list[
         return [Reply(state.room, f"A meeting is already running here, started by {state.owner} at {state.started:%H:%M} UTC.")]
     if call.args:
         state.name = call.args
-    title = f" '{state.name}'" if state.name else ""
+    title = f" '{quoted(state.name)}'" if state.name else ""
     return [
         Reply(
             state.room,
@@ -70,7 +70,7 @@ def meetingname(state: MeetingState, line: LogLine, call: CommandCall) -> list[E
     if not call.args:
         return _usage(state, call)
     state.name = call.args
-    return [Reply(state.room, f"The meeting name has been set to '{call.args}'")]
+    return [Reply(state.room, f"The meeting name has been set to '{quoted(call.args)}'")]
 
 
 @command(
@@ -86,7 +86,7 @@ def topic(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]
         return _usage(state, call)
     text = agenda_topic(state, call.args)
     add_item(state, line, ItemKind.TOPIC, text)
-    return [Reply(state.room, f"Topic: {text}")]
+    return [Reply(state.room, f"Topic: {quoted(text)}")]
 
 
 def _item_command(kind: ItemKind, role: Role, summary: str, example: str, aliases: tuple[str, ...] = ()):

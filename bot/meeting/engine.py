@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from bot.core.commands import CommandCall, Registry, Role, Scope
+from bot.core.commands import CommandCall, Registry, Role, Scope, number_arg
 from bot.core.message import Effect, LineKind, React, Reply
 from bot.meeting.model import Entry, ItemKind, LogLine, MeetingState
 
@@ -103,9 +103,8 @@ def read_agenda(state: MeetingState, line: LogLine) -> None:
 
 def agenda_topic(state: MeetingState, args: str) -> str:
     """The topic `#topic ARGS` sets: agenda item N for a bare announced number, else ARGS."""
-    if args.isdigit() and int(args) in state.agenda:
-        return state.agenda[int(args)]
-    return args
+    n = number_arg(args)
+    return state.agenda[n] if n in state.agenda else args
 
 
 def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start: bool = True) -> MeetingState | None:

@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 
 from bot.core.commands import Registry, Role, Scope
-from bot.core.message import Effect, Reply
+from bot.core.message import Effect, Reply, quoted
 from bot.dispatch import RoomCall
 from bot.schedule import changes
 from bot.schedule.changes import TeamState, may_change, team_state
@@ -129,7 +129,7 @@ def move(call: RoomCall) -> list[Effect]:
             raise ScheduleError("give the series, the date and the new date and time")
         new_start, rest = _take_datetime(words[2:])
         if rest:
-            raise ScheduleError(f"unexpected {' '.join(rest)!r}")
+            raise ScheduleError(f"unexpected {quoted(' '.join(rest), 40)!r}")
         occ = changes.move(store, state, words[0], parse_day(words[1]), new_start, call.message.sender, now)
         moved = team_state(store, call.team).find(words[0])
         return (f"Moved {title_of(occ)} of {occ.start:%Y-%m-%d %H:%M} to "

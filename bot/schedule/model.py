@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.core.message import quoted
+
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SERIES_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
@@ -41,7 +43,8 @@ class Monthly:
     def parse(cls, text: str) -> "Monthly":
         words = text.lower().split()
         if len(words) != 2 or words[0] not in ORDINALS or words[1] not in WEEKDAYS:
-            raise ScheduleError(f"{text!r} is not a monthly rule like \"first thursday\" or \"last friday\"")
+            raise ScheduleError(f"{quoted(text, 40)!r} is not a monthly rule like "
+                                "\"first thursday\" or \"last friday\"")
         return cls(ORDINALS[words[0]], WEEKDAYS.index(words[1]))
 
     def __str__(self) -> str:
@@ -152,8 +155,9 @@ class ScheduleSettings:
 def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"unknown timezone {name!r} (use an IANA name such as Europe/Berlin)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise ScheduleError(f"unknown timezone {quoted(name, 40)!r} (use an IANA name such as Europe/Berlin)"
+                            ) from None
     return name
 
 
@@ -162,7 +166,7 @@ def parse_offset(text: str) -> timedelta:
     cleaned = text.strip().lower()
     parts = _OFFSET.findall(cleaned)
     if not parts or _OFFSET.sub("", cleaned).strip():
-        raise ScheduleError(f"{text!r} is not a duration like 24h, 15m or 2d")
+        raise ScheduleError(f"{quoted(text, 40)!r} is not a duration like 24h, 15m or 2d")
     return sum((timedelta(**{_OFFSET_UNITS[u]: int(n)}) for n, u in parts), timedelta())
 
 
@@ -176,7 +180,7 @@ def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ScheduleError(f"{text!r} is not a date like 2025-10-02") from None
+        raise ScheduleError(f"{quoted(text, 40)!r} is not a date like 2025-10-02") from None
 
 
 def parse_local(text: str) -> datetime:
@@ -184,9 +188,9 @@ def parse_local(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace(" ", "T"))
     except ValueError:
-        raise ScheduleError(f"{text!r} is not a date and time like 2025-08-21T10:00") from None
+        raise ScheduleError(f"{quoted(text, 40)!r} is not a date and time like 2025-08-21T10:00") from None
     if value.tzinfo is not None:
-        raise ScheduleError(f"{text!r}: give the local time without an offset; the series' zone applies")
+        raise ScheduleError(f"{quoted(text, 40)!r}: give the local time without an offset; the series' zone applies")
     if "T" not in text.strip().replace(" ", "T"):
-        raise ScheduleError(f"{text!r} has no time of day: write it like 2025-08-21T10:00")
+        raise ScheduleError(f"{quoted(text, 40)!r} has no time of day: write it like 2025-08-21T10:00")
     return value.replace(second=0, microsecond=0)
