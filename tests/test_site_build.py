@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
@@ -264,7 +264,19 @@ def test_log_lines_are_escaped_and_only_web_urls_become_links():
                     "12:00:01 * me waves\nnot a log line")
     assert "<script>" not in html and "<b>" not in html
     assert 'href="https://ok.example/a?b=1&amp;c=2"' in html
-    assert 'id="l-3"' in html and "* me" in html
+    assert 'id="l-3"' in html and '<span class="me">* <bdi>me</bdi></span>' in html
+
+
+def test_a_right_to_left_override_in_a_nick_or_line_is_isolated_in_the_html_log():
+    html = log_html("11:00:00 <\u202eeve> moved to 11:30\n11:01:00 <bob> ok\u202e")
+    assert '&lt;<bdi>\u202eeve</bdi>&gt;</span> <bdi class="said">moved to 11:30</bdi>' in html
+    assert '<bdi class="said">ok\u202e</bdi>' in html
+
+
+def test_raw_bidi_controls_in_hand_edited_minutes_are_isolated_and_other_text_left_alone():
+    html = MinutesRenderer().render("- note (\u202eeve, [11:00](x.log.txt#l-3))\n- plain & \"quoted\"", "x.log.txt")
+    assert "<li><bdi>note (\u202eeve, </bdi>" in html and 'href="#l-3"' in html
+    assert "<li>plain &amp; &quot;quoted&quot;</li>" in html
 
 
 def test_the_site_section_of_the_config_is_checked(tmp_path):
@@ -330,3 +342,36 @@ def test_the_web_server_serves_the_site_with_its_csp_and_nothing_hidden_or_outsi
             await runner.cleanup()
 
     asyncio.run(scenario())
+
+
+_SHOWN = st.text(st.sampled_from("ab1 #+-=.)&;<>[]()!*_`\\|~:/\"'\u202e\u2066\u2069\u200f\u061c"), min_size=1, max_size=30)
+
+
+@given(_SHOWN.filter(lambda t: t == t.strip(" ")))
+def test_escaped_user_text_renders_as_typed_in_a_list_item_and_a_heading(text):
+    from html import unescape
+
+    from bot.meeting.render import BIDI_CONTROLS, md_escape
+    typed = BIDI_CONTROLS.sub(lambda m: f"<U+{ord(m.group(0)):04X}>", text)
+    for prefix, tag in (("- ", "li"), ("# ", "h1"), ("1. ", "li")):
+        html = MinutesRenderer().render(prefix + md_escape(text) + " (bob)", "x.log.txt")
+        inner = re.fullmatch(rf"(?:<[uo]l>\n)?<{tag}>(.*) \(bob\)</{tag}>\n(?:</[uo]l>\n)?", html, re.S)
+        assert inner is not None, html
+        assert unescape(inner.group(1)) == typed
+
+
+def test_the_minutes_show_entities_and_bidi_controls_as_typed(tmp_path):
+    notes = tmp_path / "notes"
+    md = write_meeting(notes, "wg", datetime(2024, 6, 6, 11, 0, tzinfo=timezone.utc), [
+        ("alice", "#startmeeting Sync"),
+        ("alice", "#info &lt;script&gt; &amp;"),
+        ("ev\u202eil", "#link &#106;avascript:alert(1)"),
+        ("alice", "#endmeeting"),
+    ]).read_text()
+    assert r"\&lt;script\&gt; \&amp;" in md and r"\&#106;avascript:alert(1)" in md
+    assert r"(ev\<U+202E\>il, [11:02]" in md
+    site = tmp_path / "site"
+    build_site(notes, site)
+    page = next(site.glob("wg/2024/*.html")).read_text()
+    assert "&amp;lt;script&amp;gt; &amp;amp;" in page and "&amp;#106;avascript:alert(1)" in page
+    assert "(ev&lt;U+202E&gt;il, " in page and "javascript" not in page.replace("&amp;#106;avascript", "")

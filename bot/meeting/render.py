@@ -24,18 +24,31 @@ from bot.meeting.paths import contained, notes_stem
 
 DEFAULT_TEMPLATES = data_dir("templates")
 SAFE_SCHEMES = ("http://", "https://", "mailto:", "irc://", "ircs://")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|])")
+# `&` too: unescaped, "&lt;" or "&#106;" typed by someone would be shown decoded ("<", "j").
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|&])")
+# At the start of the text (after "- " in a list) these would open a heading or a nested list;
+# a trailing "#" would be dropped as the closing sequence of the "# title" heading. Zero-width:
+# a backslash goes where they match.
+_MD_BLOCK = re.compile(r"^(?=#+(?:[ \t]|$)|-|\+(?:[ \t]|$))|(?=#$)")  # "#room" stays as it is
+_MD_LIST_NUMBER = re.compile(r"^\d{1,9}(?=[.)](?:[ \t]|$))")
+# Bidirectional controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI, LRM RLM, ALM) reorder what follows
+# them: a nick could make "11:00" read "00:11". The Markdown is read as plain text too (editors,
+# diffs, mail), where no isolation exists, so they are shown as "<U+202E>" rather than isolated.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 def md_escape(text: str) -> str:
-    """Text that Markdown shows as typed: no emphasis, links, images or HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Text that Markdown shows as typed: no emphasis, links, images, HTML, entities or reordering."""
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_LIST_NUMBER.sub(r"\g<0>\\", _MD_BLOCK.sub(r"\\", text))
+    return BIDI_CONTROLS.sub(lambda m: f"\\<U+{ord(m.group(0)):04X}\\>", text)
 
 
 def md_item_text(entry: Entry) -> str:
     """An item's text for Markdown; a link item's URL becomes an autolink."""
     url = entry.url
-    if entry.kind is ItemKind.LINK and url and url.lower().startswith(SAFE_SCHEMES) and url in entry.text:
+    if (entry.kind is ItemKind.LINK and url and url.lower().startswith(SAFE_SCHEMES) and url in entry.text
+            and not BIDI_CONTROLS.search(url)):
         before, _, after = entry.text.partition(url)
         return f"{md_escape(before)}<{url}>{md_escape(after)}"
     return md_escape(entry.text)

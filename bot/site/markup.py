@@ -3,7 +3,9 @@
 The minutes' Markdown already escapes what people said (bot/meeting/render.py),
 but a notes folder can be edited by hand or come from elsewhere, so the HTML
 is made safe here again: raw HTML off, images off, and links only to
-http(s), mailto, irc(s) or relative addresses.
+http(s), mailto, irc(s) or relative addresses. Text holding bidirectional
+controls is isolated in `<bdi>` (the log's nicks and lines always are), so a
+right-to-left override can reorder only itself, never the time or text beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import re
 from html import escape
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+
+from bot.meeting.render import BIDI_CONTROLS
 
 SAFE_SCHEMES = ("http", "https", "mailto", "irc", "ircs")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
@@ -44,6 +49,12 @@ class MinutesRenderer:
 
     def __init__(self) -> None:
         self.md = minutes_parser()
+
+        def text(renderer, tokens, idx, options, env):
+            # New minutes show bidi controls as "<U+202E>" (bot/meeting/render.py); older or
+            # hand-edited ones may still hold them raw.
+            return isolate(escapeHtml(tokens[idx].content))
+
         self._log_name = ""
 
         def link_open(renderer, tokens, idx, options, env):
@@ -56,6 +67,7 @@ class MinutesRenderer:
             return renderer.renderToken(tokens, idx, options, env)
 
         self.md.add_render_rule("link_open", link_open)
+        self.md.add_render_rule("text", text)
 
     def render(self, markdown: str, log_name: str, item_lines: dict[str, int] | None = None) -> str:
         """HTML of the minutes. `item_lines` ({shown text: log line}, see `item_lines`) adds a link to
@@ -108,6 +120,11 @@ def _log_link(like, line: int) -> list:
     return [space, link_open, label, Token("link_close", "a", -1)]
 
 
+def isolate(html: str) -> str:
+    """`html` in `<bdi>` when it holds a bidirectional control (else as it is: most text has none)."""
+    return f"<bdi>{html}</bdi>" if BIDI_CONTROLS.search(html) else html
+
+
 def parse_log_line(line: str) -> tuple[str, str, str, bool]:
     """(time, nick, text, is_me) of a MeetBot log line; unknown shapes keep their text."""
     match = _LOG_LINE.match(line)
@@ -135,9 +152,11 @@ def log_html(log: str) -> str:
     out = ['<ol class="log">']
     for number, line in enumerate(log.splitlines(), 1):
         time, nick, text, me = parse_log_line(line)
-        who = f'<span class="me">* {escape(nick)}</span>' if me else f'<span class="nick">&lt;{escape(nick)}&gt;</span>'
+        # <bdi> always: a nick is isolated from the line it says, the line from what follows
+        who = (f'<span class="me">* <bdi>{escape(nick)}</bdi></span>' if me
+               else f'<span class="nick">&lt;<bdi>{escape(nick)}</bdi>&gt;</span>')
         body = linkify(text) if "://" in text else escape(text)
         out.append(f'<li id="l-{number}"><a class="ts" href="#l-{number}">{time or number}</a> '
-                   f'{who if nick else ""} <span class="said">{body}</span></li>')
+                   f'{who if nick else ""} <bdi class="said">{body}</bdi></li>')
     out.append("</ol>")
     return "\n".join(out)
