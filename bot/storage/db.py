@@ -5,7 +5,10 @@ on the same `Database`, with their own migrations (see migrations.py). No other
 module writes SQL.
 
 The database runs in WAL mode with synchronous=FULL: a line acknowledged as
-stored survives a crash of the process and of the machine.
+stored survives a crash of the process and of the machine. open_store checks
+it before writing anything (SQLite's quick_check) and refuses a damaged file,
+or a missing or empty one where sigbot had created one, with a StoreError whose
+text is the operator's one line; backups and restores are in backup.py.
 """
 
 from __future__ import annotations
@@ -291,8 +294,8 @@ def open_store(path: Path | str, init: bool = False) -> Store:
         db.execute("PRAGMA foreign_keys = ON")
         for migrations in all_migrations():
             migrations.apply(db)
-        if not memory and (init or not marker_path(Path(path)).exists()):
-            write_marker(Path(path))
+        if not memory and (init or not marker_path(path).exists()):
+            write_marker(path)
     except DatabaseDamaged:
         conn.close()
         raise
