@@ -72,8 +72,13 @@ def test_hostile_host_and_platform_names_are_text_never_markup():
         assert tags <= {"svg", "title", "text", "path", "rect", "circle"}
         assert b"<script" not in doc and b"<img" not in doc and b"\x00" not in doc and b"\x1b" not in doc
     title = parse(svg).findtext("svg:title", None, NS)
-    assert title.startswith("<script>alert(1)</script>&amp;]]><img")  # shown as the text it was, shortened
+    assert title == "<script>alert(1)</script>&amp;]]><i…: last day (UTC)"  # the text it was, shortened
     assert any(t.startswith("<script>") for t in texts(parse(ci)))
+
+
+def test_a_long_host_name_is_shortened_to_fit_the_title():
+    title = parse(host_plot("dgx-b200-rack4-" + "x" * 60, [], WEEK, END)).findtext("svg:title", None, NS)
+    assert title == "dgx-b200-rack4-" + "x" * 20 + "…: last week (UTC)"
 
 
 def test_a_line_breaks_where_a_machine_stopped_reporting_or_a_value_is_missing():

@@ -63,7 +63,7 @@ class _Panel:
 
 def host_plot(host: str, samples: list[Sample], start: datetime, end: datetime) -> bytes:
     span = "last day" if end - start <= timedelta(days=1) else "last week"
-    title = f"{host}: {span} (UTC)"
+    title = f"{_clip(host, 36)}: {span} (UTC)"  # the title's 17 px letters fit the width
     by_gpu: dict[int, list[Sample]] = defaultdict(list)
     for s in sorted(samples, key=lambda s: (s.gpu, s.time)):
         if start <= s.time <= end:
@@ -209,11 +209,14 @@ def _date(t: datetime) -> str:
 
 # --- SVG text -----------------------------------------------------------------------
 
-def _text(value: str, limit: int = 40) -> str:
+def _clip(value: str, limit: int) -> str:
+    """A report's text on one line, without what XML forbids, at most `limit` characters."""
     value = " ".join(_NOT_XML.sub("", value).split())
-    if len(value) > limit:
-        value = value[:limit - 1] + "…"
-    return html.escape(value)
+    return value[:limit - 1] + "…" if len(value) > limit else value
+
+
+def _text(value: str, limit: int = 40) -> str:
+    return html.escape(_clip(value, limit))
 
 
 def _num(v: float) -> str:
@@ -236,14 +239,14 @@ def _legend(names: list[str], top: float) -> tuple[list[str], float]:
     """One swatch and name per series, wrapped into rows; returns (elements, height)."""
     out, x, row = [], float(LEFT), 0
     for n, name in enumerate(names):
-        label = _text(name, 32)
-        width = 30 + 7.5 * len(html.unescape(label)) + 18  # about 7.5 px a character at 13 px
+        label = _clip(name, 32)
+        width = 30 + 7.5 * len(label) + 18  # about 7.5 px a character at 13 px
         if x + width > WIDTH - RIGHT and x > LEFT:
             x, row = float(LEFT), row + 1
         y = top + row * 20
         colour, dash = _style(n)
         out.append(_path([[(x, y - 4), (x + 24, y - 4)]], colour, dash, width=3))
-        out.append(f'<text x="{_num(x + 30)}" y="{_num(y)}" font-size="13">{label}</text>')
+        out.append(f'<text x="{_num(x + 30)}" y="{_num(y)}" font-size="13">{html.escape(label)}</text>')
         x += width
     return out, (row + 1) * 20 if names else 0
 
