@@ -120,6 +120,12 @@ def test_colours_are_dropped_and_unclosed_codes_closed():
     assert plain_text("\x0312blue\x03 \x02b\x02\x16") == "blue b"
 
 
+def test_stray_ctcp_bytes_bells_and_terminal_escapes_from_irc_never_reach_matrix():
+    content = relayed_content("bob", "a\x01VERSION\x01 \x07\x1b[31mred\x9b\tend \x02b\x02", False)
+    assert content["body"] == "<bob> aVERSION [31mred end b"
+    assert content["formatted_body"].endswith("</strong>aVERSION [31mred end <strong>b</strong>")
+
+
 def test_members_names_become_mention_pills_and_urls_links():
     members = {"Alice Smith": "@alice:hs", "Bob": "@bob:hs"}
     html, mentioned = irc_to_html("alice smith, bob: see https://x.org/?a=1&b=2. bobby is not Bob", members)
@@ -462,3 +468,39 @@ def relay_and_irc(tmp_path_factory):
     relay, irc = wired(relay_for(tmp_path_factory.mktemp("fuzz"))[0])
     irc.queue_limit = 10**6
     return relay, irc
+
+
+@pytest.mark.ircd
+def test_through_a_real_ircd_an_emote_with_ctcp_bytes_is_one_action_and_crlf_starts_no_command(ircd, tmp_path):
+    import asyncio
+
+    from servers.irc_client import IrcClient
+
+    relay = relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")[0]
+    team = relay.config.teams[0]
+    settings_ = IrcSettings(host=ircd.host, port=ircd.port, tls=False, nick="ctcpbot", username="ctcpbot",
+                            burst=20, line_interval=0.05)
+
+    async def scenario() -> list:
+        alice = IrcClient(ircd.host, ircd.port)
+        await alice.connect("alice_ctcp")
+        await alice.join("#wg")
+        relay.irc = IrcConnection(settings_, ["#wg", "#wg-2"], "bot", lambda e: None)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.irc.run(stop))
+        try:
+            await alice.expect(lambda m: m.command == "JOIN" and m.nick == "ctcpbot")
+            relay.on_matrix_event(team, matrix_event("waves\x01 \x01VERSION\x01", msgtype="m.emote"), "Alice")
+            relay.on_matrix_event(team, matrix_event("hi\r\nQUIT :pwned\x00\rPRIVMSG #wg :\x01PING 1\x01"), "Alice")
+            relay.on_matrix_event(team, matrix_event("last"), "Alice")
+            await alice.wait_for_privmsg("#wg", "ctcpbot", "last")
+            return [m for m in alice.history if m.nick == "ctcpbot" and m.command != "JOIN"]
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+            await alice.quit()
+
+    seen = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert [(m.command, m.params_raw[-1]) for m in seen] == [
+        ("PRIVMSG", b"\x01ACTION Alice waves VERSION\x01"), ("PRIVMSG", b"<Alice> hi"),
+        ("PRIVMSG", b"<Alice> QUIT :pwned"), ("PRIVMSG", b"<Alice> PRIVMSG #wg :PING 1"), ("PRIVMSG", b"<Alice> last")]

@@ -14,19 +14,28 @@ import html
 import re
 from collections.abc import Mapping
 
+from bot.chat.irc_proto import FORMATTING
 from bot.relay.to_irc import BOLD, ITALIC, MONO, RESET, STRIKE, UNDERLINE, ZWSP
 
 _TAGS = {BOLD: "strong", ITALIC: "em", UNDERLINE: "u", STRIKE: "del", MONO: "code"}
 _ORDER = (BOLD, ITALIC, UNDERLINE, STRIKE, MONO)
 # \x03 colours: \x03, then optionally a foreground of 1-2 digits and ",background".
 _COLOUR = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?")
+# Control characters that are no formatting (a stray CTCP \x01, a bell, the ESC of a terminal
+# escape sequence) mean nothing in a Matrix message and would act in a terminal client: dropped.
+_STRAY = re.compile("[^" + FORMATTING + "\t\x03\x04\x16" + r"\x20-\x7e\xa0-\U0010ffff]")
 _URL = re.compile(r"https?://[^\s<>\"\x00-\x1f]+[^\s<>\"\x00-\x1f.,;:!?)\]']")
 _MATRIX_TO = "https://matrix.to/#/"
 
 
 def plain_text(text: str) -> str:
     """The IRC text without any formatting codes (colours, reverse and all)."""
-    return "".join(ch for ch in _COLOUR.sub("", text) if ch not in _TAGS and ch not in (RESET, "\x16"))
+    text = _without_stray(_COLOUR.sub("", text))
+    return "".join(ch for ch in text if ch not in _TAGS and ch not in (RESET, "\x16"))
+
+
+def _without_stray(text: str) -> str:
+    return _STRAY.sub("", text).replace("\t", " ")
 
 
 def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[str]]:
@@ -37,7 +46,7 @@ def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[s
     """
     # A name relayed from Matrix carries a zero-width space (see to_irc.irc_name);
     # said back from IRC it must still match the member's name.
-    text = _COLOUR.sub("", text).replace("\x16", "").replace(ZWSP, "")
+    text = _without_stray(_COLOUR.sub("", text)).replace("\x16", "").replace(ZWSP, "")
     out: list[str] = []
     active: list[str] = []
     mentioned: list[str] = []
