@@ -145,6 +145,14 @@ def test_values_out_of_range_stay_inside_their_panel():
         assert top - 0.05 <= y <= bottom + 0.05
 
 
+def test_absurd_temperatures_keep_the_axis_readable():
+    broken = [Sample("h100", 0, END - timedelta(minutes=m), 50.0, 1, 2, 1e9 if m % 2 else -273.0, 1.0)
+              for m in range(10)]
+    labels = texts(parse(host_plot("h100", broken, DAY, END)))
+    panel = labels[labels.index("temperature °C") + 1:]
+    assert [t for t in panel if t.isdigit()] == ["0", "20", "40", "60", "80", "100", "120", "140"]
+
+
 def test_a_day_of_one_minute_samples_from_eight_gpus_stays_small():
     samples = [Sample("h100", g, END - timedelta(minutes=m), (m * 37 + g * 11) % 100, 1000 + m, 80_000,
                       40 + (m * 13) % 50, 1.0) for g in range(8) for m in range(1440)]

@@ -171,6 +171,9 @@ def _extremes(column: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _temperature_range(temps: list[float]) -> tuple[float, float, tuple[float, ...]]:
+    # A broken sensor's reading (a billion degrees) must not stretch the axis
+    # or make millions of ticks: the axis spans at most 0 to 150 °C.
+    temps = [min(max(t, 0.0), 150.0) for t in temps]
     low = min(temps, default=30.0) // 10 * 10
     high = max(-(-max(temps, default=80.0) // 10) * 10, low + 30)
     step = 10 if high - low <= 60 else 20
