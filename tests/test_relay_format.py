@@ -450,16 +450,28 @@ def test_any_matrix_message_gives_irc_lines_that_fit_stay_single_and_carry_only_
         content |= {"format": "org.matrix.custom.html", "formatted_body": html}
     relay.on_matrix_event(relay.config.teams[0], {"type": "m.room.message", "sender": "@alice:hs.org",
                                                   "event_id": "$fuzz", "content": content}, name)
+    assert_fits_and_carries_only_our_ctcp(irc, action=msgtype == "m.emote")
+
+
+def assert_fits_and_carries_only_our_ctcp(irc: IrcConnection, action: bool) -> None:
     relayed_prefix = len(f":{irc.nick}!~{irc.settings.username}@{'x' * WORST_HOST} ".encode())
     for line in wire(irc):
         assert line.endswith(b"\r\n") and len(line) <= LINE_LIMIT and relayed_prefix + len(line) <= LINE_LIMIT
         inside = line[:-2]
         assert b"\r" not in inside and b"\n" not in inside and b"\0" not in inside
         head, _, text = inside.decode("utf-8").partition(" :")
-        if msgtype == "m.emote":
+        if action:
             assert head.startswith("PRIVMSG ") and text.startswith(CTCP + "ACTION ") and text.endswith(CTCP)
             text = text[len(CTCP + "ACTION "):-1]
         assert CTCP not in text
+
+
+@settings(max_examples=60, deadline=None)
+@given(markdown=_TEXT)
+def test_any_answer_of_the_bot_gives_irc_lines_that_fit_stay_single_and_carry_no_ctcp(relay_and_irc, markdown):
+    relay, irc = relay_and_irc
+    relay.deliver([Reply(ROOM, markdown)])
+    assert_fits_and_carries_only_our_ctcp(irc, action=False)
 
 
 @pytest.fixture(scope="module")
