@@ -229,8 +229,29 @@ def test_folder_names_that_are_not_slugs_never_become_paths(tmp_path):
     (notes / "wg" / "2024" / "2024-03-01-1500-x.md.evil").write_text("x")
     (notes / "wg" / "2024" / "..2024-03-01-1500-y.md").write_text("x")
     site = tmp_path / "site"
-    build_site(notes, site)
+    report = build_site(notes, site)
     assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["search", "static", "wg"]
+    assert report.refused == []  # an empty folder is no team, and says nothing
+
+
+def test_team_folders_with_underscores_are_published_and_unsafe_ones_refused_by_name(tmp_path):
+    import shutil
+
+    notes = tmp_path / "notes"
+    simple_meeting(notes, "wg", date(2024, 3, 1))
+    for name in ("fedora_ai_ml", "IoT_WG-2", "Evil Team", "search", "calendar.ics", "x\u202e\nlmth.exe"):
+        shutil.copytree(notes / "wg", notes / name)
+    site = tmp_path / "site"
+    report = build_site(notes, site)
+    assert sorted(p.name for p in site.iterdir() if p.is_dir()) == ["IoT_WG-2", "fedora_ai_ml", "search",
+                                                                   "static", "wg"]
+    assert (site / "fedora_ai_ml" / "2024" / "2024-03-01-1500-weekly-sync.html").is_file()
+    assert 'href="fedora_ai_ml/index.html"' in read(site, "index.html")
+    assert report.meetings == 3 and len(report.refused) == 4
+    for name, line in zip(("Evil Team", "calendar.ics", "search", "x\u202e\nlmth.exe"), report.refused):
+        assert line.startswith(repr(str(notes / name))[:-1]) and "skipped 1 meeting(s)" in line, line
+        assert "\n" not in line and "\u202e" not in line
+    assert not (site / "calendar.ics").exists() and json.loads(read(site, "search/index.json"))
 
 
 def test_a_site_folder_inside_the_notes_folder_is_not_a_team(tmp_path):

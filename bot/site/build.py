@@ -56,6 +56,7 @@ class BuildReport:
     meetings: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one line per folder of meetings not published (logged)
 
 
 def _sig(*parts: Any) -> str:
@@ -155,7 +156,7 @@ class SiteBuilder:
         old_summaries: dict[str, dict] = manifest.get("summaries", {})
         summaries: dict[str, dict] = {}
 
-        teams = scan_meetings(self.notes)
+        teams, report.refused = scan_meetings(self.notes)
         if self._out_inside_notes():
             teams.pop(self.out.relative_to(self.notes).parts[0], None)
         self._static(out, code)

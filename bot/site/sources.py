@@ -2,8 +2,10 @@
 
 A meeting is `<team>/[<YYYY>/]<YYYY-MM-DD>-<HHMM>-<slug>.{md,log.txt,json}`
 (bot/meeting/paths.py). Only names of that exact shape are read, and team
-folders only when their name is already a slug, so no file or folder name can
-steer an output path outside the site.
+folders only when their name is safe as it is in a URL (letters, digits, `-`
+and `_`: the bot writes slugs, imported Fedora archives use `fedora_ai_ml`), so
+no file or folder name can steer an output path outside the site. A folder
+holding meetings under any other name is refused with a line naming it.
 
 Every input is identified by its content hash; the hash is recomputed only when
 the file's size or modification time changed (the `InputCache`, kept in the
@@ -21,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.meeting.paths import slugify
-
 log = logging.getLogger(__name__)
 
 _MEETING_FILE = re.compile(r"^(\d{4})-\d{2}-\d{2}-\d{4}-[a-z0-9-]{1,60}\.(md|log\.txt|json)$")
 _YEAR = re.compile(r"^\d{4}$")
+# No dot: "index.html" or "calendar.ics" as a folder would collide with the site's own files.
+_TEAM_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_RESERVED = ("search", "static")  # the site's own folders
 PUBLISHED = ("calendar.ics", "schedule.json", "actions.json", "loans.json", "farm/status.json")
 MAX_PUBLISHED_BYTES = 4 * 1024 * 1024  # a published file larger than this is ignored, not rendered
 
@@ -69,21 +72,25 @@ class InputCache:
         return sha
 
 
-def scan_meetings(notes: Path) -> dict[str, list[MeetingFiles]]:
-    """Meetings by team folder name, oldest first."""
+def scan_meetings(notes: Path) -> tuple[dict[str, list[MeetingFiles]], list[str]]:
+    """Meetings by team folder name, oldest first; and a line for each folder of meetings refused."""
     teams: dict[str, list[MeetingFiles]] = {}
+    refused: list[str] = []
     for team_dir in sorted(_subdirs(notes)):
         team = team_dir.name
-        if slugify(team, "") != team:
-            continue  # only folder names that are already safe become URLs
         found: dict[str, MeetingFiles] = {}
         _collect(team_dir, team, team, found)
         for year_dir in _subdirs(team_dir):
             if _YEAR.match(year_dir.name):
                 _collect(year_dir, team, f"{team}/{year_dir.name}", found)
         meetings = sorted((m for m in found.values() if m.md and m.json), key=lambda m: (m.stem, m.rel))
-        teams[team] = meetings
-    return teams
+        if _TEAM_FOLDER.match(team) and team.lower() not in _RESERVED:
+            teams[team] = meetings
+        elif meetings:  # a folder without meetings (the site's own output, say) is no team
+            refused.append(f"{str(team_dir)!r}: skipped {len(meetings)} meeting(s): a team folder name has letters, "
+                           f"digits, '-' and '_' only, and is not {' or '.join(_RESERVED)}; rename the folder")
+            log.warning("%s", refused[-1])
+    return teams, refused
 
 
 def _subdirs(folder: Path) -> list[Path]:
