@@ -3,6 +3,7 @@ escaped, with gaps where data is missing, and small."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -16,6 +17,7 @@ from bot.farm.plots import ci_plot, host_plot
 from bot.farm.store import CiRun, Sample
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
+GOLDEN = Path(__file__).resolve().parent / "golden"
 END = datetime(2026, 12, 2, 7, 13, tzinfo=timezone.utc)
 DAY, WEEK = END - timedelta(days=1), END - timedelta(days=7)
 HOSTILE = "<script>alert(1)</script>&amp;\x00\x1b]]><img src=x onerror=alert(2)>"
@@ -208,3 +210,24 @@ def test_importing_the_plots_loads_no_plotting_library():
     assert out.stdout.strip() == "[]"
     imports = re.compile(r"^\s*(import|from)\s+matplotlib", re.MULTILINE)
     assert not [p for p in (Path(__file__).parent.parent / "bot").rglob("*.py") if imports.search(p.read_text())]
+
+
+def _golden(name: str, svg: bytes) -> None:
+    """Compare with tests/golden/NAME; SIGBOT_UPDATE_GOLDEN=1 rewrites it (look at it in a browser first)."""
+    if os.environ.get("SIGBOT_UPDATE_GOLDEN"):
+        (GOLDEN / name).write_bytes(svg)
+    assert svg == (GOLDEN / name).read_bytes(), f"{name} differs from tests/golden/{name}"
+
+
+def test_a_day_of_two_gpus_draws_as_the_golden_file():
+    samples = [Sample("h100", g, END - timedelta(minutes=10 * i), (i * 7 + 40 * g) % 100,
+                      20_000 + 300 * i if i % 30 else None, 81_559, 45 + (i * 3 + 20 * g) % 40, 300.0)
+               for g in range(2) for i in range(144) if not (g == 1 and 50 <= i < 60)]
+    _golden("farm-host-day.svg", host_plot("h100", samples, DAY, END))
+
+
+def test_a_month_of_ci_runs_draws_as_the_golden_file():
+    runs = {p: [CiRun(p, "github", str(i), "main", END - timedelta(hours=9 * i),
+                      "passed" if (i + k) % (k + 3) else "failed") for i in range(80)]
+            for k, p in enumerate(["cuda-12 H100", "rocm-7 MI300X", "xpu Max 1550"])}
+    _golden("farm-ci-pass-rate.svg", ci_plot(runs, END - timedelta(days=30), END))
