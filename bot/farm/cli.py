@@ -25,6 +25,11 @@ def farm_agent(args: tuple[str, ...]) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def bundle_agent(out: Path) -> None:
     """Write the single-file farm agent (a zipapp; `python3 OUT --help`) for hosts without sigbot."""
-    write_atomic(out, agent_zipapp())
-    out.chmod(0o755)
+    if not out.name:  # "" reaches here as Path("."), which click does not check
+        raise click.BadParameter("give the file to write, e.g. sigbot-agent.pyz", param_hint="OUT")
+    try:
+        write_atomic(out, agent_zipapp())
+        out.chmod(0o755)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
     click.echo(f"{out}: run it on a farm host as `python3 {out.name} --url https://.../farm/report --host NAME`")
