@@ -73,6 +73,9 @@ def test_after_a_restart_relayed_names_chairs_and_minutes_are_what_they_were(syn
 
                 await carol.send(room, "after the restart")
                 assert (await from_bot(bob, bot, "after the")).text == f"<C{ZWSP}arol> after the restart"
+                await bob.privmsg(channel, "Carol: noted")  # IRC to Matrix: her name still mentions her
+                assert (await watch.body(bot.user_id, "<bob>"))["content"]["m.mentions"] == \
+                    {"user_ids": [carol.user_id]}
                 await carol.send(room, "#agreed agreed after")  # still a chair by power level
                 await alice.send(room, "#action Carol writes it up")
                 await alice.send(room, "#endmeeting")
