@@ -22,6 +22,8 @@ BENCHMARKS = [
     ("relay", "relay_latency.py", [], ["--rounds", "15"]),
     ("site", "site_build.py", [], ["--runs", "1"]),
     ("load", "load_teams.py", [], ["--seconds", "60"]),
+    ("restart", "restart_ready.py", [], ["--rounds", "2"]),
+    ("footprint", "footprint.py", [], ["--rounds", "3", "--commands", "6"]),
 ]
 
 
