@@ -6,10 +6,10 @@
 #
 # The base image, in this order:
 #   - $BASE, when set (any Debian bookworm image with python3 and its venv module);
-#   - docker.io/library/python:3.11-slim-bookworm, when the registry answers;
+#   - the Containerfile's default base (python:3.11-slim-bookworm), with PULL=1;
 #   - localhost/sigbot-base:bookworm, built earlier by this script;
-#   - else that local base is made now with debootstrap from a Debian mirror
-#     ($DEBIAN_MIRROR, default deb.debian.org), about 90 s.
+#   - else that local base is made now with debootstrap, about 90 s, from the
+#     Debian mirror this machine's apt uses ($DEBIAN_MIRROR to choose another).
 # Other settings: IMAGE (default localhost/sigbot:smoke); STORAGE_DRIVER (e.g.
 # vfs where overlay is not available); BUILD_CA_BUNDLE, a CA bundle mounted
 # into the build's RUN steps only (never into the image) where a proxy
@@ -18,7 +18,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 IMAGE=${IMAGE:-localhost/sigbot:smoke}
-OFFICIAL=docker.io/library/python:3.11-slim-bookworm
+OFFICIAL=$(sed -n 's/^ARG BASE=//p' Containerfile)
 LOCAL_BASE=localhost/sigbot-base:bookworm
 BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE-${PIP_CERT:-}}
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
@@ -31,12 +31,20 @@ took() { now=$(date +%s); say "$1 ($((now - step_start)) s)"; step_start=$now; }
 
 command -v buildah >/dev/null || fail "buildah is not installed (Debian: apt-get install buildah)"
 
+# The mirror apt is set up with here (deb822 sources, else the one-line format).
+apt_mirror() {
+    sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1 | grep . \
+        || sed -n 's/^deb \([^ ]*\) bookworm .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1
+}
+
 make_local_base() {
+    mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
+    [ -n "$mirror" ] || fail "no Debian mirror in apt's sources: set DEBIAN_MIRROR"
     command -v debootstrap >/dev/null || fail "no base image and no debootstrap (Debian: apt-get install debootstrap)"
     root=$(mktemp -d)
     say "making $LOCAL_BASE with debootstrap in $root"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates bookworm "$root" \
-        "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$root.log" 2>&1 \
+        "$mirror" >"$root.log" 2>&1 \
         || { tail -5 "$root.log" >&2; fail "debootstrap"; }
     # What a slim image leaves out: package caches and lists, documentation, translations.
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
@@ -51,12 +59,12 @@ make_local_base() {
 
 if [ -n "${BASE:-}" ]; then
     base=$BASE
-elif b pull -q "$OFFICIAL" >/dev/null 2>&1; then
+elif [ "${PULL:-0}" = 1 ] && b pull -q "$OFFICIAL" >/dev/null 2>&1; then
     base=$OFFICIAL
 elif b inspect --type image "$LOCAL_BASE" >/dev/null 2>&1; then
     base=$LOCAL_BASE
 else
-    say "cannot pull $OFFICIAL: using a local Debian base"
+    say "no base image here (PULL=1 pulls $OFFICIAL): making a local Debian base"
     make_local_base
     base=$LOCAL_BASE
 fi

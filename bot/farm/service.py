@@ -110,7 +110,7 @@ async def watch(rt: Runtime, stop: asyncio.Event) -> None:
             rt.deliver(tick(rt, now))
             if last_publish is None or now - last_publish >= PUBLISH_EVERY:
                 jobs = publish_jobs(rt, now)
-                # Plotting takes a while (matplotlib): off the event loop.
+                # Plotting and writing files take a while on a big farm: off the event loop.
                 await asyncio.to_thread(lambda: [job() for job in jobs])
                 last_publish = now
         except Exception:
