@@ -26,6 +26,7 @@ fingerprint on the account (``NickServ CERT ADD``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -34,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,8 +218,11 @@ class ServicesNetwork:
                 parts.append(f"--- {path.name}\n" + path.read_text(errors="replace")[-4000:])
         return "\n".join(parts)
 
-    def client(self) -> IrcClient:
-        return IrcClient(self.host, self.port)
+    def client(self, account: str | None = None, password: str = "") -> IrcClient:
+        """A raw client; with ``account`` it logs in to it with SASL when it connects."""
+        if account is None:
+            return IrcClient(self.host, self.port)
+        return AccountClient(self.host, self.port, account, password)
 
     async def register(self, account: str, password: str, timeout: float = 20.0) -> None:
         """Register a NickServ account named ``account`` (connects as that nick, then leaves)."""
@@ -264,6 +269,42 @@ class ServicesNetwork:
                 await person.quit(timeout=2)
 
         return asyncio.run(probe())
+
+
+class AccountClient(IrcClient):
+    """A raw client that logs in to a services account with SASL PLAIN while registering, as on Libera.
+
+    ``IrcClient.connect(caps=...)`` ends CAP negotiation at once; SASL must
+    happen before that CAP END (https://ircv3.net/specs/extensions/sasl-3.1),
+    so it is slipped in just before the line goes out.
+    """
+
+    def __init__(self, host: str, port: int, account: str, password: str) -> None:
+        super().__init__(host, port)
+        self.account, self.password = account, password
+        self._logging_in = False
+
+    async def connect(self, nick: str, **kwargs: Any) -> IrcMessage:  # type: ignore[override]
+        caps = set(kwargs.pop("caps", None) or ()) | {"sasl"}
+        return await super().connect(nick, caps=caps, **kwargs)
+
+    async def send_raw(self, line: str | bytes) -> None:
+        if line == "CAP END" and not self._logging_in:
+            self._logging_in = True
+            try:
+                await self._authenticate()
+            finally:
+                self._logging_in = False
+        await super().send_raw(line)
+
+    async def _authenticate(self, timeout: float = 20.0) -> None:
+        await self.send_raw("AUTHENTICATE PLAIN")
+        await self.expect(lambda m: m.command == "AUTHENTICATE", timeout)
+        payload = f"{self.account}\0{self.account}\0{self.password}".encode()
+        await self.send_raw("AUTHENTICATE " + base64.b64encode(payload).decode())
+        done = await self.expect(lambda m: m.command in ("903", "902", "904", "905", "906"), timeout)
+        if done.command != "903":
+            raise ConnectionError(f"SASL login to {self.account} failed: {done.raw!r}")
 
 
 async def nickserv(person: IrcClient, command: str, answer: str, timeout: float = 20.0) -> IrcMessage:
