@@ -25,7 +25,7 @@ from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomC
 
 from bot import metrics
 from bot.chat.backoff import Backoff
-from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, is_undecrypted, store_dir
+from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, store_dir
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
 from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
@@ -312,8 +312,8 @@ class MatrixAdapter:
             if room_id in self.names:
                 self._tell_hooks(room_id, source, sender)
             return
-        if is_undecrypted(source):  # kept, and handled when its key comes
-            self.crypto.undecrypted(room_id, source)
+        source = self.crypto.readable(room_id, source)
+        if source is None:  # encrypted with a key not here yet: kept, and handled when it comes
             return
         # An event read again after a crash (its batch was not acknowledged) is
         # not relayed again: the hooks hear of it only the first time it is stored.

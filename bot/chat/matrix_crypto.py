@@ -57,8 +57,11 @@ def store_dir(data_dir: Path) -> Path:
         raise RuntimeError("matrix-nio is installed without end-to-end encryption support; "
                            "install it with: pip install 'matrix-nio[e2e]' (prebuilt vodozemac wheels, no compiler)")
     path = data_dir / STORE_DIR
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    except OSError as exc:  # not the homeserver's fault: say what it is
+        raise RuntimeError(f"cannot create the Matrix key store {path}: {exc}") from None
     return path
 
 
@@ -135,8 +138,22 @@ class Encryption:
 
     # --- events that cannot be read yet ---------------------------------------
 
-    def undecrypted(self, room_id: str, source: dict) -> None:
-        """Keep an event nio could not decrypt; its keys are asked for after this sync."""
+    def readable(self, room_id: str, source: dict) -> dict | None:
+        """The event to handle: as it came, decrypted here, or None when it is kept until its key comes.
+
+        nio decrypts while it syncs, but skips a sync response whose next_batch it
+        has seen already, and the adapter asks for the same batch again after a
+        database error: its events then come still encrypted, with their keys at hand.
+        """
+        if not is_undecrypted(source):
+            return source
+        clear = self._decrypt(room_id, source)
+        if clear is None:
+            self._keep(room_id, source)
+        return clear
+
+    def _keep(self, room_id: str, source: dict) -> None:
+        """Keep an event that cannot be decrypted; its key is asked for after this sync."""
         event_id = source.get("event_id")
         if not event_id or event_id in self.pending:
             return
@@ -155,7 +172,7 @@ class Encryption:
                                        for e in getattr(sync, "to_device_events", [])):
             return
         for event_id, item in sorted(self.pending.items(), key=lambda kv: kv[1].source.get("origin_server_ts", 0)):
-            clear = self._decrypt(item)
+            clear = self._decrypt(item.room_id, item.source)
             if clear is None:
                 continue
             log.info("matrix: decrypted %s from %s now that its key came", event_id, item.sender)
@@ -186,12 +203,12 @@ class Encryption:
                         room_id, n)
         return [(room_id, unreadable_text(sender, n)) for (room_id, sender), n in told.items()]
 
-    def _decrypt(self, item: Pending) -> dict | None:
+    def _decrypt(self, room_id: str, source: dict) -> dict | None:
         assert self.client is not None
-        event = MegolmEvent.from_dict(item.source)
+        event = MegolmEvent.from_dict(source)
         if not isinstance(event, MegolmEvent):
             return None
-        event.room_id = item.room_id
+        event.room_id = room_id
         try:
             clear = self.client.decrypt_event(event)
         except EncryptionError:
