@@ -19,6 +19,7 @@ import click
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.config.load import secret_problems, zone_problem
+from bot.core.files import MiB, read_named_file
 from bot.core.resources import data_dir
 from bot.farm.parsers import FORMATS as FARM_FORMATS
 from bot.farm.parsers import parse_capture
@@ -29,6 +30,7 @@ from bot.registry import build_registry
 from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
+LOG_LIMIT = 64 * MiB  # a year of daily MeetBot meetings is a few MiB
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -229,7 +231,7 @@ def notes_replay(log: Path, out_dir: Path, name: str | None, channel: str | None
     if meeting_day is None:
         raise click.UsageError(f"cannot tell the meeting's date from {log.name!r}: give --date YYYY-MM-DD")
     try:
-        text = log.read_bytes().decode("utf-8", errors="replace")
+        text = read_named_file(log, LOG_LIMIT).decode("utf-8", errors="replace")
         minutes = replay(text, meeting_day, channel or channel_from_name(log), build_registry(), name)
     except OSError as exc:
         raise click.ClickException(f"cannot read {log}: {exc.strerror or exc}") from None

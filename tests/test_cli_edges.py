@@ -14,6 +14,7 @@ minute.
 """
 
 import json
+import os
 import logging
 import math
 import re
@@ -327,3 +328,25 @@ def test_serve_refuses_a_listen_address_before_building_or_binding(folder, liste
     answered_in_one_line(result, listen)
     assert result.exit_code == 2 and "is not host:port" in result.stderr
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder", "huge"])
+def test_a_named_file_that_would_never_end_is_refused_not_read(folder, tmp_path, kind):
+    if kind == "device":
+        named = Path("/dev/zero")
+    elif kind == "fifo":
+        named = tmp_path / "pipe"
+        os.mkfifo(named)  # open() alone would wait for a writer forever
+    elif kind == "folder":
+        named = tmp_path
+    else:
+        named = tmp_path / "huge.toml"
+        with open(named, "wb") as f:
+            f.truncate(65 * 1024 * 1024)  # sparse: past both limits, no disk used
+    for args in (["check-config", str(named)], ["--config", str(named), "meeting", "list"],
+                 ["notes", "replay", str(named), "--out", str(tmp_path / "out"), "--date", "2024-01-01"]):
+        result = sigbot(folder, *args)
+        answered_in_one_line(result, args)
+        why = result.stderr.lower()
+        assert result.exit_code in (1, 2), (args, result.stderr)
+        assert "not a regular file" in why or "larger than" in why or "is a directory" in why, (args, why)

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.document import parse_document
+from bot.core.files import MiB, read_named_file
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team, WebLimits
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
 from bot.relay.config import double_bridging
@@ -25,6 +26,7 @@ _MATRIX_USER = re.compile(r"@[^:\s]+:[A-Za-z0-9.\-]+(:\d+)?")
 _IRC_CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}")
 _SECRET_WORDS = ("password", "token", "secret")
 _YEAR_HOURS = 24 * 366
+CONFIG_LIMIT = MiB  # the example, every key documented, is 10 KiB
 
 
 class Checker:
@@ -291,11 +293,13 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_named_file(path, CONFIG_LIMIT).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file (copy sigbot.example.toml to start)"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: cannot read: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
     data, problems = parse_document(text)
     if problems and not data:  # the text could not be read as a document at all
         raise ConfigError([f"{path}: {problem}" for problem in problems])

@@ -1,4 +1,5 @@
 """Writing files others read while sigbot runs: atomically, and only when something changed.
+Reading files a person names: only regular files, and only up to a size.
 
 Readers (a web server, a static host, a calendar client, git) never see a
 half-written file: data goes to a temporary file in the same folder, which is
@@ -7,10 +8,29 @@ then renamed over the old one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
+
+MiB = 1 << 20
+
+
+def read_named_file(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them; an OSError whose strerror says why not.
+
+    A device (/dev/zero) or a FIFO named by mistake would otherwise be read
+    forever, or block on open() waiting for a writer: both are a hang.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit // MiB} MiB, too large to be what sigbot reads here", str(path))
+    return data
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
