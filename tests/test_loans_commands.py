@@ -313,3 +313,13 @@ def test_an_unknown_tag_is_named_in_the_answer_without_its_bidi_controls(desk):
     for line in ("!loan approve 1 w7900\u202e-9", "!hw show w7900\u202e-9", "!hw edit w7900\u202e-9 memory=8GB"):
         answer = desk.answer(ADMIN, line)
         assert answer.startswith("There is no asset 'w7900-9'.") and "\u202e" not in answer, (line, answer)
+
+
+def test_an_address_hidden_by_invisible_characters_is_still_refused_and_scrubbed(desk):
+    # The room's guard reads the line as typed; the desk's reads it cleaned, where the address shows.
+    for line in ("!loan request gfx1100 for tests, mail ada@exa\u200bmple.org",
+                 "!loan request gfx1100 for tests, call +44\u202e20 7946 0958"):
+        assert "direct message" in desk.answer("ada", line)
+    lines = [r["text"] for r in desk.bot.store.db.query("SELECT text FROM lines")]
+    assert not any("mple.org" in t or "7946" in t for t in lines)
+    assert loan_rows(desk) == []
