@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import traceback
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from bot.registry import build_registry
 from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
-LOG_LIMIT = 64 * MiB  # a year of daily MeetBot meetings is a few MiB
+READ_LIMIT = 64 * MiB  # a meeting log or a GPU capture; a year of daily MeetBot meetings is a few MiB
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -231,7 +232,7 @@ def notes_replay(log: Path, out_dir: Path, name: str | None, channel: str | None
     if meeting_day is None:
         raise click.UsageError(f"cannot tell the meeting's date from {log.name!r}: give --date YYYY-MM-DD")
     try:
-        text = read_named_file(log, LOG_LIMIT).decode("utf-8", errors="replace")
+        text = read_named_file(log, READ_LIMIT).decode("utf-8", errors="replace")
         minutes = replay(text, meeting_day, channel or channel_from_name(log), build_registry(), name)
     except OSError as exc:
         raise click.ClickException(f"cannot read {log}: {exc.strerror or exc}") from None
@@ -284,35 +285,60 @@ def farm() -> None:
     """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi, xpu-smi and exporters."""
 
 
+@dataclass(frozen=True)
+class _Named:
+    name: str
+    text: str
+
+
+class _NamedText(click.ParamType):
+    """A file a person names, read whole as text (undecodable bytes replaced), or - for stdin.
+
+    Only a regular file of at most READ_LIMIT: /dev/zero or a FIFO would never end (see read_named_file).
+    """
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, _Named):
+            return value
+        if value == "-":
+            return _Named("-", sys.stdin.buffer.read(READ_LIMIT).decode("utf-8", errors="replace"))
+        try:
+            return _Named(value, read_named_file(Path(value), READ_LIMIT).decode("utf-8", errors="replace"))
+        except OSError as exc:
+            self.fail(f"cannot read {value}: {exc.strerror or exc}", param, ctx)
+
+
 @farm.command("parse")
 @click.option("--format", "fmt", required=True, type=click.Choice(FARM_FORMATS))
-@click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"))
+@click.argument("file", type=_NamedText())
 @click.option("--host", default="unknown", show_default=True, help="Host name for tools that do not print it.")
-@click.option("--apps", type=click.File("r"), help="nvidia-smi --query-compute-apps CSV (nvidia-smi-csv).")
-@click.option("--static", "static", type=click.File("r"), help="amd-smi static --json (amd-smi-json).")
-@click.option("--version-file", type=click.File("r"), help="nvidia-smi --version or amd-smi version --json.")
-@click.option("--stats", "stats", type=click.File("r", encoding="utf-8", errors="replace"), multiple=True,
+@click.option("--apps", type=_NamedText(), help="nvidia-smi --query-compute-apps CSV (nvidia-smi-csv).")
+@click.option("--static", "static", type=_NamedText(), help="amd-smi static --json (amd-smi-json).")
+@click.option("--version-file", type=_NamedText(), help="nvidia-smi --version or amd-smi version --json.")
+@click.option("--stats", "stats", type=_NamedText(), multiple=True,
               help="xpu-smi stats -d N -j, once per device (xpu-smi-json).")
-@click.option("--details", "details", type=click.File("r", encoding="utf-8", errors="replace"), multiple=True,
+@click.option("--details", "details", type=_NamedText(), multiple=True,
               help="xpu-smi discovery -d N -j, once per device: memory total, driver (xpu-smi-json).")
-@click.option("--processes", type=click.File("r", encoding="utf-8", errors="replace"),
+@click.option("--processes", type=_NamedText(),
               help="xpu-smi ps -j (xpu-smi-json), amd-smi process --json (amd-smi-json) "
                    "or rocm-smi --showpids --json (rocm-smi-json).")
-@click.option("--gpu-list", "gpu_list", type=click.File("r", encoding="utf-8", errors="replace"),
-              help="amd-smi list --json: uuids (amd-smi-json).")
-def farm_parse(fmt: str, file, host: str, apps, static, version_file, stats, details, processes,
-               gpu_list) -> None:
+@click.option("--gpu-list", "gpu_list", type=_NamedText(), help="amd-smi list --json: uuids (amd-smi-json).")
+def farm_parse(fmt: str, file: _Named, host: str, apps: _Named | None, static: _Named | None,
+               version_file: _Named | None, stats: tuple[_Named, ...], details: tuple[_Named, ...],
+               processes: _Named | None, gpu_list: _Named | None) -> None:
     """Print the normalized JSON report of one capture (FILE, or - for stdin)."""
+    def text(named: _Named | None) -> str | None:
+        return named.text if named else None
+
     try:
-        report = parse_capture(fmt, file.read(), host=host, apps_text=apps.read() if apps else None,
-                               static_text=static.read() if static else None,
-                               version_text=version_file.read() if version_file else None,
-                               stats_texts=[f.read() for f in stats] or None,
-                               details_texts=[f.read() for f in details] or None,
-                               processes_text=processes.read() if processes else None,
-                               list_text=gpu_list.read() if gpu_list else None)
+        report = parse_capture(fmt, file.text, host=host, apps_text=text(apps), static_text=text(static),
+                               version_text=text(version_file), stats_texts=[f.text for f in stats] or None,
+                               details_texts=[f.text for f in details] or None,
+                               processes_text=text(processes), list_text=text(gpu_list))
     except ValueError as exc:
-        raise click.ClickException(f"{getattr(file, 'name', '-')}: {exc}") from None
+        raise click.ClickException(f"{file.name}: {exc}") from None
     click.echo(json.dumps(report, indent=2, ensure_ascii=False))
 
 

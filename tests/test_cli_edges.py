@@ -155,6 +155,14 @@ def test_a_meeting_at_the_ends_of_the_calendar_is_refused_in_words(folder):
     assert "unknown timezone 'Not/AZone'" in replay_call(folder, past_midnight, date(2024, 1, 1), "Not/AZone").stderr
 
 
+def test_a_capture_that_is_not_utf8_is_read_with_replacements_not_a_traceback(folder, tmp_path):
+    capture = tmp_path / "apps.csv"
+    capture.write_bytes(b"\xff\xfe pid, name\n")
+    result = sigbot(folder, "farm", "parse", "--format", "nvidia-smi-csv", str(capture), "--apps", str(capture))
+    answered_in_one_line(result, "apps.csv")  # --apps once decoded strictly: a UnicodeDecodeError
+    assert result.exit_code == 0 and json.loads(result.stdout)["host"] == "unknown"
+
+
 # --- arguments for every command ------------------------------------------------------------------------
 
 def leaves(command: click.Command, path: tuple[str, ...] = ()):
@@ -344,7 +352,9 @@ def test_a_named_file_that_would_never_end_is_refused_not_read(folder, tmp_path,
         with open(named, "wb") as f:
             f.truncate(65 * 1024 * 1024)  # sparse: past both limits, no disk used
     for args in (["check-config", str(named)], ["--config", str(named), "meeting", "list"],
-                 ["notes", "replay", str(named), "--out", str(tmp_path / "out"), "--date", "2024-01-01"]):
+                 ["notes", "replay", str(named), "--out", str(tmp_path / "out"), "--date", "2024-01-01"],
+                 ["farm", "parse", "--format", "nvidia-smi-csv", str(named)],
+                 ["farm", "parse", "--format", "nvidia-smi-csv", "-", "--apps", str(named)]):
         result = sigbot(folder, *args)
         answered_in_one_line(result, args)
         why = result.stderr.lower()
