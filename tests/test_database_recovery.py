@@ -233,3 +233,17 @@ def test_a_damaged_text_read_while_the_bot_runs_is_handled_as_a_storage_failure(
     # The Matrix sync loop keeps its batch on any sqlite3.Error (bot/chat/matrix.py): this must be one.
     with pytest.raises(sqlite3.DatabaseError, match=f"the database {database} is damaged: a stored text is not UTF-8"):
         store.get_value("sync")
+
+
+def test_a_restore_while_the_bot_has_the_database_open_is_refused_and_changes_nothing(tmp_path):
+    database = a_database_with_a_meeting(tmp_path)
+    assert sigbot(tmp_path, "backup", str(tmp_path / "b.db")).exit_code == 0
+    running = open_store(database)  # the bot, idle between two messages
+    try:
+        line = one_line(sigbot(tmp_path, "restore", str(tmp_path / "b.db")))
+        assert line == f"Error: {database} is open in another process (is the bot running?): stop it, then restore"
+        assert not list(database.parent.glob("*before-restore*"))
+        assert running.meetings()[0].name == "Recovery"
+    finally:
+        running.db.conn.close()
+    assert sigbot(tmp_path, "restore", str(tmp_path / "b.db")).exit_code == 0

@@ -11,8 +11,9 @@ is whole.
 A restore checks the backup first, copies it beside the database, moves the
 current database (with its -wal and -shm) aside as `sigbot.db.before-restore-
 <time>` and renames the copy into place: nothing is deleted, and the database
-is never half-restored. The bot must be stopped while this happens; it keeps
-its state in the database, so it picks up the restored one when it starts.
+is never half-restored. It refuses while another process (the bot) has the
+database open; the bot keeps its state in the database, so it picks up the
+restored one when it starts again.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from bot.storage.db import DatabaseDamaged, StoreError, check_integrity, is_damage, open_store, write_marker
 
 _SIDE_FILES = ("-wal", "-shm")
+_SQLITE_BUSY = 5
 
 
 def backup(database: Path, dest: Path) -> None:
@@ -80,6 +82,8 @@ def restore(source: Path, database: Path, now: datetime) -> Path | None:
     check_backup(source)
     if database.exists() and source.resolve() == database.resolve():
         raise StoreError(f"{source} is the database itself, not a backup of it")
+    if _in_use(database):
+        raise StoreError(f"{database} is open in another process (is the bot running?): stop it, then restore")
     database.parent.mkdir(parents=True, exist_ok=True)
     incoming = database.with_name(database.name + ".restoring")
     try:
@@ -103,6 +107,26 @@ def restore(source: Path, database: Path, now: datetime) -> Path | None:
         incoming.unlink(missing_ok=True)
         raise StoreError(f"cannot restore {source} to {database}: {getattr(exc, 'strerror', None) or exc}") from None
     return aside
+
+
+def _in_use(database: Path) -> bool:
+    """Whether another connection has the database open.
+
+    In WAL mode every open connection holds a shared lock on the -shm file
+    (https://www.sqlite.org/walformat.html#locks), and leaving WAL mode needs
+    the database to itself: SQLITE_BUSY means someone else is there. Leaving
+    WAL also folds the -wal into the file, so the database set aside is whole.
+    """
+    if not database.exists() or database.stat().st_size == 0:
+        return False
+    with closing(sqlite3.connect(database, timeout=0)) as conn:
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        except sqlite3.OperationalError as exc:
+            return exc.sqlite_errorcode & 0xFF == _SQLITE_BUSY
+        except sqlite3.DatabaseError:  # damaged: what a restore is for
+            return False
+    return False
 
 
 def _fsync(path: Path) -> None:
