@@ -6,6 +6,7 @@ Screenshots go to tests/artifacts/ (kept by CI, ignored by git).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -154,5 +155,111 @@ def test_a_meeting_made_of_injection_payloads_runs_no_script_and_opens_no_dialog
                 assert browser.dialogs() == []
         finally:
             await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+@contextlib.asynccontextmanager
+async def _browsing(site: Path, csp: bool = True):
+    """(browser, a fresh page, the site's address): the site served as `_serve` does, Chromium started."""
+    runner, base = await _serve(site, csp)
+    try:
+        async with Browser() as browser:
+            yield browser, await browser.new_page(), base
+    finally:
+        await runner.cleanup()
+
+
+def _spoof_site(tmp_path) -> Path:
+    """A meeting in a team folder named like Fedora's, by a nick holding a right-to-left override, with
+    entities typed as text; and an IoT meeting whose name is one word joined by underscores."""
+    notes = tmp_path / "notes"
+    write_meeting(notes, "ai-ml", STARTED, [
+        ("alice", "#startmeeting Sync"),
+        ("alice", "#info &lt;script&gt; &amp;"),
+        ("ev\u202eil", "#link &#106;avascript:alert(1)"),
+        ("ev\u202eil", "moved to 11:30"),
+        ("alice", "#endmeeting"),
+    ])
+    (notes / "ai-ml").rename(notes / "ai_ml")
+    write_meeting(notes, "iot", datetime(2023, 3, 1, 15, 0, tzinfo=timezone.utc), [
+        ("bob", "#startmeeting fedora_iot_working_group_meeting"),
+        ("bob", "#info hipBLAS builds on rawhide"),
+        ("carol", "blas alone, as a word"),
+        ("bob", "#endmeeting"),
+    ])
+    (notes / "iot").rename(notes / "fedora_iot")
+    build_site(notes, tmp_path / "site")
+    return tmp_path / "site"
+
+
+def test_typed_entities_and_bidi_overrides_show_as_typed_and_reorder_nothing_in_chromium(tmp_path):
+    site = _spoof_site(tmp_path)
+
+    async def scenario():
+        async with _browsing(site, csp=False) as (browser, page, base):
+            await page.goto(f"{base}/")
+            await page.js("[...document.querySelectorAll('a')].find(a => a.textContent === 'ai_ml').click()")
+            await page.wait_for("location.pathname === '/ai_ml/index.html' && document.readyState === 'complete'")
+            await page.js("document.querySelector('table.meetings tbody a').click()")
+            await page.wait_for("location.pathname.startsWith('/ai_ml/2024/') && document.readyState === 'complete'")
+            minutes = await page.js("document.querySelector('article.minutes').textContent")
+            assert "Info: &lt;script&gt; &amp;" in minutes and "Link: &#106;avascript:alert(1)" in minutes
+            assert "(ev<U+202E>il, 12:02)" in minutes and "\u202e" not in minutes
+            assert await page.js("document.querySelectorAll('main a[href*=\"script\"]').length") == 0
+            # The log keeps what was typed, and the nick's override stays inside its <bdi>: the line
+            # it said is still drawn to the right of the nick, the time to the left.
+            box = "(s => document.querySelector('#l-4 ' + s).getBoundingClientRect())"
+            assert await page.js("document.querySelector('#l-4 .nick bdi').textContent") == "ev\u202eil"
+            assert await page.js(f"{box}('.ts').right <= {box}('.nick').left")
+            assert await page.js(f"{box}('.nick').right <= {box}('.said').left")
+            assert await page.js("document.querySelector('#l-4 .said').textContent") == "moved to 11:30"
+            await page.screenshot(ARTIFACTS / "site-bidi.png")
+
+            await page.goto(f"{base}/search.html?q=moved")
+            await page.wait_for("document.querySelectorAll('#search-results li .line mark').length > 0")
+            assert await page.js("document.querySelector('#search-results .line').tagName") == "BDI"
+            quote = await page.js("document.querySelector('#search-results .line').textContent")
+            assert quote.endswith("<ev\u202eil> moved to 11:30")
+            assert browser.dialogs() == []
+
+    asyncio.run(scenario())
+
+
+def test_search_splits_words_finds_inside_them_ranks_quotes_titles_and_filters(tmp_path):
+    site = _spoof_site(tmp_path)
+    simple_meeting(tmp_path / "notes", "rocm", date(2024, 5, 2), "ROCm packaging")  # hipBLAS, in 2024
+    build_site(tmp_path / "notes", site)
+
+    async def scenario():
+        async with _browsing(site) as (browser, page, base):
+            results = "[...document.querySelectorAll('#search-results li')]"
+            # "iot" is one of the words of fedora_iot_working_group_meeting: the title is the hit, quoted
+            await page.goto(f"{base}/search.html?q=iot")
+            await page.wait_for(f"{results}.length > 0 && !!document.querySelector('#search-results .line mark')")
+            assert await page.js(f"{results}[0].querySelector('a').getAttribute('href')") == \
+                "fedora_iot/2023/2023-03-01-1500-fedora-iot-working-group-meeting.html"
+            assert await page.js(f"{results}[0].querySelector('.line').textContent") == \
+                "fedora_iot_working_group_meeting"
+            assert await page.js(f"{results}[0].querySelector('.line mark').textContent") == "iot"
+            # inside words: "blas" finds hipBLAS; the line with "blas" as a word ranks first
+            await page.goto(f"{base}/search.html?q=blas")
+            await page.wait_for(f"{results}.length === 3 && {results}.every(li => li.querySelector('mark'))")
+            quotes = await page.js(f"{results}.map(li => li.querySelector('.line').textContent)")
+            assert quotes[0].endswith("<carol> blas alone, as a word")
+            assert all("hipBLAS builds on rawhide" in q for q in quotes[1:])
+            hrefs = await page.js(f"{results}.map(li => li.querySelector('a').getAttribute('href'))")
+            assert hrefs[1].startswith("rocm/2024/")  # then the newest
+            # filters: by team, by year, both given in the address
+            await page.goto(f"{base}/search.html?q=blas&team=rocm")
+            await page.wait_for(f"{results}.length === 1")
+            assert await page.js("document.getElementById('team').value") == "rocm"
+            assert (await page.js(f"{results}[0].querySelector('a').getAttribute('href')")).startswith("rocm/")
+            await page.js("document.getElementById('team').value = ''; document.getElementById('year').value = '2023';"
+                          "document.getElementById('year').dispatchEvent(new Event('change'))")
+            await page.wait_for(f"{results}.length === 2 && location.search === '?q=blas&year=2023'")
+            assert "in 2023" in await page.js("document.getElementById('search-status').textContent")
+            await page.screenshot(ARTIFACTS / "site-search-filters.png")
+            assert [e for e in browser.events if e["method"] == "Runtime.exceptionThrown"] == []
 
     asyncio.run(scenario())

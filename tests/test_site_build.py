@@ -222,6 +222,26 @@ def test_the_search_index_finds_a_word_on_its_line(notes, tmp_path):
     assert docs[int(doc)][0] == "ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig.html"
 
 
+def test_search_words_split_on_underscores_dashes_dots_and_slashes_and_long_ones_form_the_vocabulary():
+    from bot.site.search import SearchDoc, build_segment, words
+
+    assert words("fedora_iot_working_group see fedoraproject.org/wiki/ROCm-6.1 x") == {
+        "fedora", "iot", "working", "group", "see", "fedoraproject", "org", "wiki", "rocm"}
+    files = build_segment([SearchDoc("u.html", "fedora_iot_meeting", "t", "2024-01-01", "u.log.txt",
+                                     "12:00:00 <bob> hipblas_rocm builds\n")])
+    assert json.loads(files["fe.json"]) == {"fedora": "0:0"} and json.loads(files["hi.json"]) == {"hipblas": "0:1"}
+    assert json.loads(files["words.json"]).split(" ") == ["builds", "fedora", "hipblas", "meeting", "rocm"]
+
+
+def test_the_search_index_lists_each_segments_dates_and_never_a_vocabulary_as_a_shard(notes, tmp_path):
+    site = tmp_path / "site"
+    build_site(notes, site)
+    index = json.loads(read(site, "search/index.json"))
+    assert index["version"] == 2 and index["spans"] == {"s0000": ["2021-03-03", "2023-07-31"]}
+    assert "words" not in index["segments"]["s0000"] and "docs" not in index["segments"]["s0000"]
+    assert "acceleration" in json.loads(read(site, "search/s0000/words.json")).split(" ")
+
+
 def test_folder_names_that_are_not_slugs_never_become_paths(tmp_path):
     notes = tmp_path / "notes"
     simple_meeting(notes, "wg", date(2024, 3, 1))

@@ -275,19 +275,24 @@ class SiteBuilder:
         sig = _sig(code, teams, [m["rel"] for m in recent], calendar, self.options.title)
         out.put("index.html", sig, lambda: self._page("home.html.j2", "index.html", teams=teams, recent=recent,
                                                       calendar=bool(calendar), webcal=self._webcal("calendar.ics")))
-        out.put("search.html", _sig(code, self.options.title), lambda: self._page("search.html.j2", "search.html"))
+        names = sorted(t["name"] for t in teams)
+        years = sorted({m["started"][:4] for m in meetings}, reverse=True)
+        out.put("search.html", _sig(code, self.options.title, names, years),
+                lambda: self._page("search.html.j2", "search.html", teams=names, years=years))
 
     def _search(self, out: _Output, code: str, meetings: list[tuple[MeetingFiles, dict, dict[str, str]]]) -> None:
         ordered = sorted(meetings, key=lambda r: (r[1]["started"], r[0].rel))
         shards: dict[str, list[str]] = {}
+        spans: dict[str, tuple[str, str]] = {}
         old_index = self._old_index()
         size = search.SEGMENT_SIZE
         for first in range(0, len(ordered), size):
             segment, rows = f"s{first // size:04d}", ordered[first:first + size]
+            spans[segment] = (rows[0][1]["started"][:10], rows[-1][1]["started"][:10])
             sig = _sig(code, [(f.rel, h.get("log"), s["title"], s["started"]) for f, s, h in rows])
             if not out.stale(f"search/{segment}/docs.json", sig) and segment in old_index:
                 shards[segment] = old_index[segment]
-                for key in shards[segment]:
+                for key in [*shards[segment], search.VOCABULARY[:-5]]:
                     out.pages[f"search/{segment}/{key}.json"] = sig
                 continue
             docs = (search.SearchDoc(f.rel + ".html", s["title"], f.team, s["started"][:10],
@@ -295,11 +300,11 @@ class SiteBuilder:
                                      read_text(f.log) if f.log else "")
                     for f, s, h in rows)
             files = search.build_segment(docs)
-            shards[segment] = [name[:-5] for name in files if name != "docs.json"]
+            shards[segment] = search.shard_names(files)
             for name, text in files.items():
                 out.pages[f"search/{segment}/{name}"] = sig
                 out.write(f"search/{segment}/{name}", text)
-        index = search.index_json(shards)
+        index = search.index_json(shards, spans)
         out.put("search/index.json", _sig(index), lambda: index)
 
     # --- helpers --------------------------------------------------------------
@@ -322,8 +327,9 @@ class SiteBuilder:
 
     def _old_index(self) -> dict[str, list[str]]:
         try:
-            return json.loads((self.out / "search" / "index.json").read_text())["segments"]
-        except (OSError, ValueError, KeyError):
+            index = json.loads((self.out / "search" / "index.json").read_text())
+            return index["segments"] if index.get("version") == search.INDEX_VERSION else {}
+        except (OSError, ValueError, KeyError, AttributeError):
             return {}
 
     def _load_manifest(self) -> dict:

@@ -11,11 +11,21 @@ rewrites little:
   query word fetches one small file per segment, and prefix search ("pack" finds
   "packaging") works.
 
-    search/index.json                {"version": 1, "segments": {"s0000": ["pa", "ro", "x6b65", ...]}}
+Words are runs of letters and digits: `_`, `-`, `.` and `/` split them, so "iot"
+finds `fedora_iot_working_group` and "wiki" finds `fedoraproject.org/wiki/ROCm`.
+For a query word in the middle of a word ("blas" in "hipblas"), search.js reads the
+segment's *vocabulary* (`words.json`, its words of four letters or more, without
+postings: a few percent of the index) and then the shards of the words that hold it.
+search.js ranks a line by how each query word matched (whole word, prefix, inside)
+and ranks titles above log lines.
+
+    search/index.json                {"version": 2, "segments": {"s0000": ["pa", "ro", "x6b65", ...]},
+                                      "spans": {"s0000": ["2015-01-06", "2016-07-19"]}}
     search/<segment>/docs.json       [[page url, title, team, "YYYY-MM-DD", log url or ""], ...]
+    search/<segment>/words.json      "word word ..." (sorted)
     search/<segment>/<shard>.json    {"word": "doc:line,line;doc:line", ...}
 
-Line 0 is the meeting's title (the result links to the page's top).
+Line 0 is the meeting's title (the result links to the page's top and quotes the title).
 """
 
 from __future__ import annotations
@@ -26,8 +36,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 SEGMENT_SIZE = 40  # meetings per segment: ~35 segments for ten years of five teams
-WORD = re.compile(r"\w{2,40}")
-INDEX_VERSION = 1
+WORD = re.compile(r"[^\W_]{2,40}")  # search.js: /[\p{L}\p{N}]{2,40}/gu
+INDEX_VERSION = 2
+VOCABULARY = "words.json"
+INSIDE_MIN = 3  # a query word this long is also looked for inside words (search.js: INSIDE_MIN)
 _ASCII_KEY = re.compile(r"^[a-z0-9]{2}$")
 
 
@@ -71,6 +83,8 @@ def build_segment(docs: Iterable[SearchDoc]) -> dict[str, str]:
     files = {f"{key}.json": json.dumps(body, ensure_ascii=False, separators=(",", ":"))
              for key, body in shards.items()}
     files["docs.json"] = json.dumps(doc_rows, ensure_ascii=False, separators=(",", ":"))
+    # Only words long enough to hold a query word past their first letter (prefixes need no vocabulary).
+    files[VOCABULARY] = json.dumps(" ".join(w for w in sorted(postings) if len(w) > INSIDE_MIN), ensure_ascii=False)
     return files
 
 
@@ -91,7 +105,13 @@ def _encode(refs: list[int]) -> str:
     return ";".join(groups)
 
 
-def index_json(segments: dict[str, list[str]]) -> str:
-    """search/index.json: the segments and, for each, the shards it has (no 404s for the script)."""
-    return json.dumps({"version": INDEX_VERSION, "segments": {k: sorted(v) for k, v in sorted(segments.items())}},
-                      separators=(",", ":"))
+def shard_names(files: Iterable[str]) -> list[str]:
+    """The shards among a segment's file names."""
+    return sorted(name[:-5] for name in files if name not in ("docs.json", VOCABULARY))
+
+
+def index_json(segments: dict[str, list[str]], spans: dict[str, tuple[str, str]]) -> str:
+    """search/index.json: the segments, for each the shards it has (no 404s for the script) and its first
+    and last meeting's dates (a search for one year skips the other segments)."""
+    return json.dumps({"version": INDEX_VERSION, "segments": {k: sorted(v) for k, v in sorted(segments.items())},
+                       "spans": {k: list(v) for k, v in sorted(spans.items())}}, separators=(",", ":"))
