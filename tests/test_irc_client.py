@@ -28,7 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from servers.irc_client import IrcClient
 from servers.ircd import IrcServer
-from servers.services import ServicesNetwork
+from servers.services import ServicesNetwork, make_certificate
 
 from bot.chat.irc import IrcConnection, IrcEvent, realname_for
 from bot.chat.irc_proto import (
@@ -274,6 +274,27 @@ def test_a_held_nick_is_ghosted_through_atheme_and_taken_back(
     assert any(f"our nick {nick} is held by someone else; asking NickServ to REGAIN" in m for m in said)
     assert any("NickServ has no REGAIN; asking it to GHOST" in m for m in said)
     assert any(f"took our nick back: {nick}_ is now {nick}" in m for m in said)
+
+
+def test_sasl_external_logs_in_with_a_client_certificate_on_atheme(services: ServicesNetwork) -> None:
+    """Over InspIRCd's TLS port, the certificate's fingerprint is the login (NickServ CERT ADD).
+
+    The server's certificate is self-signed here, so the bot runs with
+    tls_verify = false; verification itself is tested above on a scripted server.
+    """
+    account, password = f"cert{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
+    certificate = make_certificate(services.work_dir / account, account)
+
+    async def scenario() -> None:
+        await services.register(account, password)
+        await services.add_certificate(account, password, certificate)
+        settings = replace(settings_for(services.host, services.tls_port, account), tls=True, tls_verify=False,
+                           client_cert=certificate)
+        async with running(settings, ["#cert-room"]) as (conn, _):
+            await until(lambda: conn.connected, timeout=30)
+            assert conn.account == account
+
+    run(scenario())
 
 
 # --- scripted servers: what ngIRCd cannot show --------------------------------------

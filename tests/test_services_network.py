@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ from bot.config import parse_config
 from bot.run import run_bot
 from matrix_users import User, make_room
 from servers.irc_client import IrcClient, IrcMessage
-from servers.services import ServicesNetwork, nickserv
+from servers.services import ServicesNetwork, nickserv, start_or_fail
 from test_loans_matrix import Captured, wait_log
 
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]
@@ -131,6 +132,31 @@ async def people(services: ServicesNetwork, passwords: dict[str, str], *nicks: s
     """One client per nick; a nick that is one of ACCOUNTS logs in to that account with SASL."""
     return [await connected(services, nick, nick if nick in passwords else None, passwords.get(nick, ""))
             for nick in nicks]
+
+
+# --- the network itself -------------------------------------------------------
+
+
+def test_without_the_daemons_the_fixture_fails_naming_the_packages() -> None:
+    with pytest.raises(pytest.fail.Exception, match="apt-get install inspircd atheme-services"):
+        start_or_fail(ServicesNetwork(atheme=Path("/nonexistent/atheme-services")))
+
+
+def test_the_network_offers_what_libera_offers(services: ServicesNetwork) -> None:
+    async def scenario() -> None:
+        person = await connected(services, f"p{uuid.uuid4().hex[:6]}", caps=set())
+        assert {"sasl", "account-notify", "extended-join", "account-tag", "server-time", "echo-message",
+                "message-tags", "multi-prefix", "chghost", "away-notify", "batch"} <= person.server_caps
+        offer = next(m for m in person.history if m.command == "CAP" and "sasl=" in (m.text or ""))
+        assert "sasl=PLAIN,EXTERNAL" in (offer.text or "").split()
+        isupport = " ".join(" ".join(m.params) for m in person.history if m.command == "005")
+        assert "WHOX" in isupport.split() and "CASEMAPPING=rfc1459" in isupport.split()
+        await person.quit()
+
+    run(scenario())
+
+
+# --- sigbot on it -----------------------------------------------------------------
 
 
 def test_the_bot_logs_in_with_sasl_and_joins_under_its_account(services, passwords, synapse, tmp_path, captured):

@@ -1,12 +1,12 @@
 """A Libera-like IRC network for the test suite: InspIRCd 3 with Atheme 7 services.
 
-Libera runs Solanum with Atheme; Debian has neither Solanum nor an Atheme
-that speaks its protocol on its own, so the closest network Debian can run
-is InspIRCd 3 (package ``inspircd``) linked to Atheme 7.2 (package
-``atheme-services``) through Atheme's ``protocol/inspircd`` module (InspIRCd
-3's spanningtree still accepts that module's 1202 link protocol). What the
-bot sees of it is what it sees on Libera: NickServ accounts, SASL PLAIN and
-EXTERNAL, ``account-notify``, ``extended-join``, ``account-tag``, WHOX.
+Libera runs Solanum with Atheme. Debian 12 packages no Solanum (nor
+Charybdis), so the closest network it can run is InspIRCd 3 (package
+``inspircd``) linked to Atheme 7.2 (package ``atheme-services``) through
+Atheme's ``protocol/inspircd`` module (InspIRCd 3's spanningtree still
+accepts that module's 1202 link protocol). What the bot sees of it is what
+it sees on Libera: NickServ accounts, SASL PLAIN and EXTERNAL,
+``account-notify``, ``extended-join``, ``account-tag``, WHOX.
 
 :class:`ServicesNetwork` writes both configs into a private temporary work
 dir, takes free ports on 127.0.0.1 (clients, the server link, TLS clients),
@@ -18,18 +18,24 @@ client, as a person would (``auth = none``: no e-mail confirmation).
 The packages are installed by scripts/system-deps.sh, never here: without
 the binaries the fixture FAILS, it does not skip.
 
-What Atheme 7.2 does, as measured here: NickServ has GHOST but no REGAIN
-(Libera's Atheme has REGAIN), and SASL EXTERNAL needs the certificate's
-fingerprint on the account (``NickServ CERT ADD``).
+What this network does, as measured with it: NickServ has GHOST but no
+REGAIN (Libera's has REGAIN) and answers REGAIN with "Invalid command.";
+SASL EXTERNAL needs the certificate's SHA-256 fingerprint on the account
+(``NickServ CERT ADD``); ``account-tag`` marks every line of a logged-in
+user, so a line without it is from someone logged out; Atheme runs with
+``-n`` (no fork) and so tells each new user it is "running in debug mode".
+The server's TLS certificate is self-signed: clients must not verify it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -85,7 +91,7 @@ def render_inspircd_config(*, port: int, tls_port: int, link_port: int, work_dir
 <bind address="127.0.0.1" port="{tls_port}" type="clients" sslprofile="tests">
 <bind address="127.0.0.1" port="{link_port}" type="servers">
 <sslprofile name="tests" provider="gnutls" certfile="&work;/server.pem" keyfile="&work;/server.key"
-    requestclientcert="yes" dhfile="">
+    requestclientcert="yes" hash="sha256" dhfile="">
 <connect name="all" allow="*" timeout="60" pingfreq="120" sendq="1048576" recvq="65536" softsendq="65536"
     threshold="100000" commandrate="1000000" fakelag="no" localmax="1000" globalmax="1000"
     resolvehostnames="no" useident="no" limit="5000" maxchans="50">
@@ -162,15 +168,15 @@ general {{
 \tdefault_clone_allowed = 1000;
 \tdefault_clone_warn = 1000;
 }};
-
-logfile "atheme-full.log" {{ all; }};
 """
 
 
 class ServicesNetwork:
     """InspIRCd and Atheme as two processes on loopback ports, linked."""
 
-    def __init__(self, *, start_timeout: float = START_TIMEOUT_S) -> None:
+    def __init__(self, *, start_timeout: float = START_TIMEOUT_S, inspircd: Path = INSPIRCD_BINARY,
+                 atheme: Path = ATHEME_BINARY) -> None:
+        self.inspircd, self.atheme = Path(inspircd), Path(atheme)
         self.host = "127.0.0.1"
         self.port, self.tls_port, self.link_port = free_port(), free_port(), free_port()
         self.start_timeout = start_timeout
@@ -187,16 +193,16 @@ class ServicesNetwork:
 
     def start(self) -> None:
         """Start both daemons and wait until NickServ answers a client."""
-        for binary in (INSPIRCD_BINARY, ATHEME_BINARY):
+        for binary in (self.inspircd, self.atheme):
             if not binary.exists():
                 raise ServicesError(f"{binary} not found: run `{INSTALL_HINT}`")
         self._write_files()
-        ircd_args = [str(INSPIRCD_BINARY), "--config", str(self.work_dir / "inspircd.conf"), "--nofork"]
+        ircd_args = [str(self.inspircd), "--config", str(self.work_dir / "inspircd.conf"), "--nofork"]
         if os.geteuid() == 0:
             ircd_args.append("--runasroot")  # InspIRCd refuses to run as root without it
         self._spawn(ircd_args, self.ircd_output)
         self._wait(lambda: _port_open(self.host, self.link_port), "InspIRCd to listen")
-        self._spawn([str(ATHEME_BINARY), "-n", "-c", str(self.services_dir / "atheme.conf"),
+        self._spawn([str(self.atheme), "-n", "-c", str(self.services_dir / "atheme.conf"),
                      "-D", str(self.services_dir), "-l", str(self.atheme_log),
                      "-p", str(self.services_dir / "atheme.pid")], self.work_dir / "atheme.out")
         self._wait(self._nickserv_answers, "Atheme to link and NickServ to answer")
@@ -230,6 +236,22 @@ class ServicesNetwork:
         await person.connect(account, timeout=timeout)
         try:
             await nickserv(person, f"REGISTER {password} {account}@{SERVER_NAME}", "registered", timeout)
+        finally:
+            await person.quit()
+
+    async def add_certificate(self, account: str, password: str, certificate: Path, timeout: float = 20.0) -> None:
+        """Let ``account`` log in with SASL EXTERNAL through ``certificate`` (a PEM holding it).
+
+        NickServ CERT ADD takes the fingerprint as InspIRCd reports it: the
+        SHA-256 of the DER certificate (``hash="sha256"`` in the sslprofile;
+        InspIRCd 3's default, MD5, would not match what Libera uses).
+        """
+        end = "-----END CERTIFICATE-----"
+        der = ssl.PEM_cert_to_DER_cert(certificate.read_text().split(end)[0] + end)  # the key may follow
+        person = self.client(account, password)
+        await person.connect(f"{account[:20]}_cert", timeout=timeout)
+        try:
+            await nickserv(person, f"CERT ADD {hashlib.sha256(der).hexdigest()}", "Added fingerprint", timeout)
         finally:
             await person.quit()
 
@@ -332,17 +354,20 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+def start_or_fail(network: ServicesNetwork) -> ServicesNetwork:
+    """Start ``network`` in a fixture; on error FAIL (never skip) with its reason."""
+    try:
+        network.start()
+        return network
+    except (ServicesError, OSError, subprocess.CalledProcessError) as exc:
+        error = str(exc)  # pytest.fail outside the except: no chained traceback
+    network.close()
+    pytest.fail(error, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[ServicesNetwork]:
     """One InspIRCd + Atheme network for the whole session; FAILS (never skips) without them."""
-    network = ServicesNetwork()
-    try:
-        network.start()
-    except (ServicesError, OSError, subprocess.CalledProcessError) as exc:
-        error = str(exc)  # pytest.fail outside the except: no chained traceback
-    else:
-        yield network
-        network.close()
-        return
+    network = start_or_fail(ServicesNetwork())
+    yield network
     network.close()
-    pytest.fail(error, pytrace=False)
