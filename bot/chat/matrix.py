@@ -216,7 +216,7 @@ class MatrixAdapter:
                     log.info("matrix: first start, old history is not replayed as commands")
                 else:
                     # Older events whose room keys came only in this batch go first.
-                    self.crypto.retry(resp, self._handle_event)
+                    self.crypto.retry(self._handle_event)
                     for room_id, room in resp.rooms.join.items():
                         if room_id in self.names or room_id in self.direct_users:
                             await self._read_room(room_id, room.timeline, token)

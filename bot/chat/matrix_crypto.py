@@ -28,8 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
 
-from nio import (Api, AsyncClient, ForwardedRoomKeyEvent, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse,
-                 RoomKeyEvent, RoomSendResponse)
+from nio import Api, AsyncClient, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse, RoomSendResponse
 from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError
 from nio.rooms import MatrixRoom
@@ -162,17 +161,17 @@ class Encryption:
         self.pending[event_id] = Pending(room_id, source, self.now().isoformat())
         self._save()
 
-    def retry(self, sync, handle: Callable[[str, dict], None]) -> None:
-        """When room keys came in this sync, decrypt what waited for them and handle it, oldest first.
+    def retry(self, handle: Callable[[str, dict], None]) -> None:
+        """After each sync, decrypt what waited for a key that has come, and handle it, oldest first.
 
-        An event leaves the pending list only after `handle` returned, so a
-        database error (raised through) keeps it for the next try.
+        Every sync, not only one that carried room keys: a key taken in while the
+        batch could not be stored (a database error) is not in the batch read again.
+        A missing key costs a dictionary lookup, no cryptography. An event leaves
+        the pending list only after `handle` returned, so a database error (raised
+        through) keeps it for the next try.
         """
-        if not self.pending or not any(isinstance(e, (RoomKeyEvent, ForwardedRoomKeyEvent))
-                                       for e in getattr(sync, "to_device_events", [])):
-            return
         for event_id, item in sorted(self.pending.items(), key=lambda kv: kv[1].source.get("origin_server_ts", 0)):
-            clear = self._decrypt(item.room_id, item.source)
+            clear = self._decrypt(item.room_id, item.source, quiet=True)
             if clear is None:
                 continue
             log.info("matrix: decrypted %s from %s now that its key came", event_id, item.sender)
@@ -203,10 +202,14 @@ class Encryption:
                         room_id, n)
         return [(room_id, unreadable_text(sender, n)) for (room_id, sender), n in told.items()]
 
-    def _decrypt(self, room_id: str, source: dict) -> dict | None:
-        assert self.client is not None
+    def _decrypt(self, room_id: str, source: dict, quiet: bool = False) -> dict | None:
+        """The decrypted event, or None. `quiet` skips an event whose session is not
+        known without asking nio, which would log a warning each time."""
+        assert self.client is not None and self.client.olm is not None
         event = MegolmEvent.from_dict(source)
         if not isinstance(event, MegolmEvent):
+            return None
+        if quiet and not self.client.olm.inbound_group_store.get(room_id, event.sender_key, event.session_id):
             return None
         event.room_id = room_id
         try:
@@ -259,7 +262,10 @@ class Encryption:
         if not room.members_synced:
             await client.joined_members(room_id)
         if client.should_query_keys:
-            await client.keys_query()
+            try:
+                await client.keys_query()
+            except LocalProtocolError:  # the sync loop's upkeep asked meanwhile
+                pass
         if client.olm.should_share_group_session(room_id):
             sharing = client.sharing_session.get(room_id)
             if sharing is not None:
