@@ -3,8 +3,11 @@
 People on IRC are played by the raw test client (tests/servers/irc_client.py),
 which keeps every line's bytes, so byte limits are checked as the server
 relays them. SASL, WHOX and most IRCv3 capabilities cannot be tested on ngIRCd
-26.1 (it offers only multi-prefix and has no SASL): those run against a small
-scripted server in this file instead. Every wait is on a condition, bounded.
+26.1 (it offers only multi-prefix and has no SASL): those run against the
+Libera-like network with services (tests/servers/services.py) where the real
+thing matters (NickServ GHOST, SASL EXTERNAL), and against small scripted
+servers in this file for what that network cannot show (REGAIN, failures).
+Every wait is on a condition, bounded.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ for a relay. Parsing and building lines is pure (bot/chat/irc_proto.py).
 What it does: TLS with verification (plain TCP only when configured), CAP LS
 302 and the IRCv3 capabilities the server offers, SASL PLAIN or EXTERNAL (on
 failure it joins nothing and retries later), an alternate nick and regaining
-the configured one, PING when idle and reconnect when silent, jittered
+the configured one (through NickServ REGAIN, else GHOST, when logged in to
+the account that owns it), PING when idle and reconnect when silent, jittered
 exponential backoff, rejoin, one paced send queue (token bucket) that keeps
 order and holds lines while disconnected, and services accounts from
 account-tag, extended-join, account-notify and WHOX. What it reads becomes an
