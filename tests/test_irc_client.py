@@ -31,8 +31,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from servers.irc_client import IrcClient
 from servers.ircd import IrcServer
-from servers.services import ServicesNetwork, make_certificate
+from servers.services import ServicesNetwork, make_certificate, nickserv
 
+from bot.chat import irc_handlers
 from bot.chat.irc import IrcConnection, IrcEvent, realname_for
 from bot.chat.irc_proto import (
     build_line, casefold, decode_line, parse_line, parse_server_time, sasl_payloads, split_utf8,
@@ -277,6 +278,39 @@ def test_a_held_nick_is_ghosted_through_atheme_and_taken_back(
     assert any(f"our nick {nick} is held by someone else; asking NickServ to REGAIN" in m for m in said)
     assert any("NickServ has no REGAIN; asking it to GHOST" in m for m in said)
     assert any(f"took our nick back: {nick}_ is now {nick}" in m for m in said)
+
+
+@pytest.mark.parametrize("with_account_tag", [True, False], ids=["from-account-tag", "from-join-and-account-notify"])
+def test_accounts_follow_services_logins_and_logouts_on_atheme(
+        services: ServicesNetwork, monkeypatch: pytest.MonkeyPatch, with_account_tag: bool) -> None:
+    """Who is logged in as what, from account-tag or, without it, from extended-join and account-notify."""
+    if not with_account_tag:  # as on a server that has no account-tag: the tracker must keep up alone
+        monkeypatch.setattr(irc_handlers, "WANTED_CAPS", irc_handlers.WANTED_CAPS - {"account-tag"})
+    account, password = f"acct{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
+    channel = f"#acct-{uuid.uuid4().hex[:6]}"
+
+    async def scenario() -> None:
+        await services.register(account, password)
+        async with running(settings_for(services.host, services.port, f"bot{uuid.uuid4().hex[:6]}"), [channel]) as (
+                conn, events):
+            person = services.client(account, password)
+            await person.connect(f"{account}_nick")
+            await until(lambda: conn.tracker.is_in(channel))
+            await person.join(channel)
+            joined = await events.expect(lambda e: e.kind == "join")
+            assert joined.account == account
+            said = []
+            for step, command, answer in (("in", None, None), ("out", "LOGOUT", "logged out"),
+                                          ("back", f"IDENTIFY {account} {password}", "now identified")):
+                if command:
+                    await nickserv(person, command, answer)
+                await person.privmsg(channel, step)
+                said.append((await events.expect(lambda e, step=step: e.text == step)).account)
+            assert said == [account, None, account]
+            assert ("account-tag" in conn.caps) is with_account_tag
+            await person.quit()
+
+    run(scenario())
 
 
 def test_sasl_external_logs_in_with_a_client_certificate_on_atheme(services: ServicesNetwork) -> None:

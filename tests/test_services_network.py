@@ -217,14 +217,18 @@ def test_an_impostor_with_the_nick_trix_but_no_or_another_account_is_refused(
 def test_logging_out_removes_trixs_rights_and_logging_in_brings_them_back(
         services, passwords, synapse, tmp_path, captured):
     async def scenario() -> None:
-        bob, trix = everyone = await people(services, passwords, "bob", "trix")
+        bob, trix, ada = everyone = await people(services, passwords, "bob", "trix", "ada")
         async with sigbot_on(services, synapse, tmp_path, everyone) as team:
+            await team.asks(trix, ADD_GPU, "Added")
+            await team.asks(ada, "!loan request gfx1100 for rocBLAS CI", "#1")
             await team.asks(bob, "#startmeeting services", "started")
             assert await team.asks(trix, "#topic One", "Topic:") == "Topic: One"
             await nickserv(trix, "LOGOUT", "logged out")
             await team.asks(trix, "#topic Two", "Only the chairs can use #topic")
+            assert "loan admin" in await team.asks(trix, "!loan approve 1", "#1")
             await nickserv(trix, f"IDENTIFY trix {passwords['trix']}", "now identified")
             assert await team.asks(trix, "#topic Three", "Topic:") == "Topic: Three"
+            await team.asks(trix, "!loan approve 1", "Loan #1 is approved")
 
     run(scenario())
 
