@@ -179,6 +179,8 @@ def _spoof_site(tmp_path) -> Path:
         ("alice", "#info &lt;script&gt; &amp;"),
         ("ev\u202eil", "#link &#106;avascript:alert(1)"),
         ("ev\u202eil", "moved to 11:30"),
+        ("alice", "#topic \u202edrawkcab"),
+        ("alice", "#topic Next"),
         ("alice", "#endmeeting"),
     ])
     (notes / "ai-ml").rename(notes / "ai_ml")
@@ -201,11 +203,14 @@ def test_typed_entities_and_bidi_overrides_show_as_typed_and_reorder_nothing_in_
             await page.goto(f"{base}/")
             await page.js("[...document.querySelectorAll('a')].find(a => a.textContent === 'ai_ml').click()")
             await page.wait_for("location.pathname === '/ai_ml/index.html' && document.readyState === 'complete'")
+            topic = "(n => document.querySelectorAll('.topics bdi')[n].getBoundingClientRect())"
+            assert await page.js(f"{topic}(0).right <= {topic}(1).left")  # the override stays in its topic
             await page.js("document.querySelector('table.meetings tbody a').click()")
             await page.wait_for("location.pathname.startsWith('/ai_ml/2024/') && document.readyState === 'complete'")
             minutes = await page.js("document.querySelector('article.minutes').textContent")
             assert "Info: &lt;script&gt; &amp;" in minutes and "Link: &#106;avascript:alert(1)" in minutes
             assert "(ev<U+202E>il, 12:02)" in minutes and "\u202e" not in minutes
+            assert "2. <U+202E>drawkcab" in minutes
             assert await page.js("document.querySelectorAll('main a[href*=\"script\"]').length") == 0
             # The log keeps what was typed, and the nick's override stays inside its <bdi>: the line
             # it said is still drawn to the right of the nick, the time to the left.
