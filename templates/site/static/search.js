@@ -165,8 +165,8 @@
     status.textContent = "Searching…";
     getJSON("search/index.json").then(function (index) {
       var segments = Object.keys(index.segments).filter(function (s) {
-        var span = index.spans[s];  // [first, last] date: a search for one year skips other segments
-        return !year || (span[0].slice(0, 4) <= year && year <= span[1].slice(0, 4));
+        var span = (index.spans || {})[s];  // [first, last] date: a search for one year skips other segments
+        return !year || !span || (span[0].slice(0, 4) <= year && year <= span[1].slice(0, 4));
       });
       return Promise.all(segments.map(function (s) { return searchSegment(s, index.segments[s], words, keep); }));
     }).then(function (parts) {
