@@ -4,7 +4,8 @@ It logs in once and keeps its device (data_dir/matrix-session.json), syncs
 with a stored token so that events sent while it was down are handled once, in
 order, after a restart, and sends each room's replies through one ordered
 queue. Everything it reads becomes a `Message` for the dispatcher; everything
-the dispatcher answers is sent back as `m.notice` or a reaction.
+the dispatcher answers is sent back as `m.notice` or a reaction, encrypted in
+encrypted rooms (bot/chat/matrix_crypto.py keeps the keys and the one send path).
 """
 
 from __future__ import annotations

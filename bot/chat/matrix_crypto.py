@@ -11,8 +11,8 @@ Three promises are kept here:
 - keys are uploaded, queried and claimed after each sync, as nio's own
   `sync_forever` would do (the adapter runs its own sync loop);
 - an event that cannot be decrypted yet is kept (in the database, so a restart
-  loses none), retried whenever room keys arrive, and handled like any other
-  once it can be read; its sender is told once, in words, if it stays unreadable.
+  loses none), tried again after every sync, and handled like any other once
+  its key has come; its sender is told once, in words, if it stays unreadable.
 
 The trust policy (keys go to unverified devices too) is in docs/encryption.md.
 """
