@@ -31,6 +31,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|&])")
 # a backslash goes where they match.
 _MD_BLOCK = re.compile(r"^(?=#+(?:[ \t]|$)|-|\+(?:[ \t]|$))|(?=#$)")  # "#room" stays as it is
 _MD_LIST_NUMBER = re.compile(r"^\d{1,9}(?=[.)](?:[ \t]|$))")
+# A Matrix message can hold several lines; a line break would end the list item and let the next
+# line be a heading or a list of its own, so the lines are joined with spaces.
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 # Bidirectional controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI, LRM RLM, ALM) reorder what follows
 # them: a nick could make "11:00" read "00:11". The Markdown is read as plain text too (editors,
 # diffs, mail), where no isolation exists, so they are shown as "<U+202E>" rather than isolated.
@@ -39,7 +42,7 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 def md_escape(text: str) -> str:
     """Text that Markdown shows as typed: no emphasis, links, images, HTML, entities or reordering."""
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", _LINE_BREAK.sub(" ", text))
     text = _MD_LIST_NUMBER.sub(r"\g<0>\\", _MD_BLOCK.sub(r"\\", text))
     return BIDI_CONTROLS.sub(lambda m: f"\\<U+{ord(m.group(0)):04X}\\>", text)
 
