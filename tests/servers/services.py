@@ -34,7 +34,6 @@ import base64
 import hashlib
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -57,6 +56,7 @@ SERVICES_NAME = "services.test"
 NETWORK_NAME = "SigbotNet"
 LINK_PASSWORD = "sigbot-link"
 START_TIMEOUT_S = 60.0  # two daemons and a link, on a loaded machine
+PORT_TRIES = 3
 
 # InspIRCd modules for what Libera offers a client: SASL, accounts and the
 # IRCv3 capabilities; services_account is the one Atheme cannot do without.
@@ -196,12 +196,15 @@ class ServicesNetwork:
         for binary in (self.inspircd, self.atheme):
             if not binary.exists():
                 raise ServicesError(f"{binary} not found: run `{INSTALL_HINT}`")
-        self._write_files()
-        ircd_args = [str(self.inspircd), "--config", str(self.work_dir / "inspircd.conf"), "--nofork"]
-        if os.geteuid() == 0:
-            ircd_args.append("--runasroot")  # InspIRCd refuses to run as root without it
-        self._spawn(ircd_args, self.ircd_output)
-        self._wait(lambda: _port_open(self.host, self.link_port), "InspIRCd to listen")
+        for _ in range(PORT_TRIES):
+            if self._start_inspircd():
+                break
+            # Lost a race for a free port (a parallel run took it): InspIRCd
+            # runs on without that listener, so stop it and take new ports.
+            self.stop()
+            self.port, self.tls_port, self.link_port = free_port(), free_port(), free_port()
+        else:
+            raise ServicesError(f"no free ports found in {PORT_TRIES} tries:\n{self.log_text()}")
         self._spawn([str(self.atheme), "-n", "-c", str(self.services_dir / "atheme.conf"),
                      "-D", str(self.services_dir), "-l", str(self.atheme_log),
                      "-p", str(self.services_dir / "atheme.pid")], self.work_dir / "atheme.out")
@@ -254,6 +257,16 @@ class ServicesNetwork:
             await nickserv(person, f"CERT ADD {hashlib.sha256(der).hexdigest()}", "Added fingerprint", timeout)
         finally:
             await person.quit()
+
+    def _start_inspircd(self) -> bool:
+        """Start InspIRCd; False when one of its ports was taken meanwhile."""
+        self._write_files()
+        args = [str(self.inspircd), "--config", str(self.work_dir / "inspircd.conf"), "--nofork"]
+        if os.geteuid() == 0:
+            args.append("--runasroot")  # InspIRCd refuses to run as root without it
+        self._spawn(args, self.ircd_output)
+        self._wait(lambda: "is now running" in self.ircd_output.read_text(errors="replace"), "InspIRCd to start")
+        return "failed to bind" not in self.ircd_output.read_text(errors="replace")
 
     def _write_files(self) -> None:
         self.services_dir.mkdir(exist_ok=True)
@@ -344,14 +357,6 @@ def make_certificate(stem: Path, name: str) -> Path:
     both = stem.with_suffix(".both.pem")
     both.write_text(Path(f"{stem}.pem").read_text() + Path(f"{stem}.key").read_text())
     return both
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def start_or_fail(network: ServicesNetwork) -> ServicesNetwork:
