@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,9 @@ import pytest
 from bot.config import parse_config
 from bot.run import run_bot
 from matrix_users import User, make_room
-from servers.irc_client import IrcClient, IrcMessage
+from servers.irc_client import IrcClient
 from servers.services import ServicesNetwork, nickserv, start_or_fail
-from test_loans_matrix import Captured, wait_log
+from test_loans_matrix import Captured
 
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]
 
@@ -79,7 +79,7 @@ class Team:
 
 @asynccontextmanager
 async def sigbot_on(services: ServicesNetwork, synapse, tmp_path, people: list[IrcClient],
-                    before_start=None) -> AsyncIterator[Team]:
+                    before_start: Callable[[Team], Awaitable[None]] | None = None) -> AsyncIterator[Team]:
     """sigbot logged in to its own NickServ account, in a fresh channel with ``people`` (already connected)."""
     account, irc_password = f"sigbot{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
     await services.register(account, irc_password)
@@ -115,6 +115,8 @@ async def sigbot_on(services: ServicesNetwork, synapse, tmp_path, people: list[I
         await owner.close()
         for person in people:
             await person.quit()
+        for name in ("SIGBOT_SERVICES_MATRIX", "SIGBOT_SERVICES_IRC"):
+            os.environ.pop(name, None)
 
 
 def run(coro) -> None:
