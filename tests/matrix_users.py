@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class User:
+    patience = 30.0  # seconds wait_for waits by default
     def __init__(self, synapse, name: str):
         self.localpart = f"{name.lower()}-{uuid.uuid4().hex[:6]}"
         self.password = "pw-" + uuid.uuid4().hex
@@ -44,8 +45,9 @@ class User:
             "m.new_content": {"msgtype": "m.text", "body": text},
             "m.relates_to": {"rel_type": "m.replace", "event_id": event_id}})
 
-    async def wait_for(self, room_id: str, predicate, timeout: float = 30.0) -> dict:
+    async def wait_for(self, room_id: str, predicate, timeout: float | None = None) -> dict:
         """The first event in the room (from now on) for which predicate(source) holds."""
+        timeout = timeout or self.patience
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             resp = await self.sync(timeout=1000)
@@ -55,7 +57,7 @@ class User:
                     return event.source
         raise AssertionError(f"{self.display} saw no matching event in {timeout} s")
 
-    async def wait_for_notice(self, room_id: str, contains: str, timeout: float = 30.0) -> str:
+    async def wait_for_notice(self, room_id: str, contains: str, timeout: float | None = None) -> str:
         source = await self.wait_for(room_id, lambda s: s.get("type") == "m.room.message"
                                      and s["content"].get("msgtype") == "m.notice"
                                      and contains in s["content"].get("body", ""), timeout)
@@ -71,6 +73,10 @@ class User:
 class EncryptingUser(User):
     """A user whose client encrypts, as Element does: matrix-nio with its `e2e` extra (vodozemac),
     a key store of its own, and the key upkeep nio's sync_forever would do between syncs."""
+
+    # An answer in an encrypted room takes more round trips (keys queried, claimed,
+    # shared) than in a plain one: on a loaded machine they add up.
+    patience = 60.0
 
     def __init__(self, synapse, name: str, store: Path):
         super().__init__(synapse, name)
@@ -90,7 +96,7 @@ class EncryptingUser(User):
         await self.upkeep()
         return resp
 
-    async def wait_for(self, room_id: str, predicate, timeout: float = 30.0) -> dict:
+    async def wait_for(self, room_id: str, predicate, timeout: float | None = None) -> dict:
         held, self.held = self.held, []
         for source in (source for rid, source in held if rid == room_id):
             if predicate(source):

@@ -87,12 +87,17 @@ def test_a_meeting_held_in_an_encrypted_team_room_gives_the_minutes_said(synapse
             assert "The chair is Alice" in await alice.wait_for_notice(room, "started")
             await alice.send(room, "#topic Drivers")
             await carol.send(room, "#info the firmware is signed")
+            # An edit's relation travels outside the ciphertext; a redaction is never encrypted.
+            typo = await carol.send(room, "#info teh typo")
+            gone = await carol.send(room, "#info delete me")
+            await carol.edit(room, typo, "#info the typo, fixed")
+            await carol.client.room_redact(room, gone)
             await alice.send(room, "#agreed ship it")
             await alice.send(room, "#action Carol to tag the release")
             await alice.send(room, "#endmeeting")
             assert "Minutes:" in await carol.wait_for_notice(room, "Minutes:", timeout=60)
-            assert items(bot.notes()) == [("info", "the firmware is signed"), ("agreed", "ship it"),
-                                          ("action", "Carol to tag the release")]
+            assert items(bot.notes()) == [("info", "the firmware is signed"), ("info", "the typo, fixed"),
+                                          ("agreed", "ship it"), ("action", "Carol to tag the release")]
             # Replies and the reactions that acknowledge #info/#agreed/#action alike
             # (a reaction's relation stays outside the ciphertext, as the spec has it).
             said = await bot_events(alice, room, bot)
@@ -257,5 +262,38 @@ def test_an_unreadable_message_is_kept_across_restarts_its_sender_told_once_and_
             assert Encryption(store).pending == {}
         finally:
             await client.close()
+
+    run(scenario())
+
+
+@pytest.mark.synapse
+def test_the_send_path_encrypts_messages_and_reactions_and_sends_a_redaction_as_itself(synapse, tmp_path):
+    """The adapter's send path driven directly, around a real encrypting client in a real room."""
+    async def scenario():
+        alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
+        sender = EncryptingUser(synapse, "Sender", tmp_path / "sender-keys")
+        for u in (alice, sender):
+            await u.login()
+        room = await make_encrypted_room(alice, sender.user_id)
+        await sender.client.join(room)
+        await sender.sync(timeout=0)
+        crypto = Encryption(open_store(":memory:"))
+        crypto.client = sender.client
+        try:
+            said = await crypto.send(room, "m.room.message", {"msgtype": "m.notice", "body": "hello"})
+            await crypto.send(room, "m.reaction", {"m.relates_to": {"rel_type": "m.annotation",
+                                                                   "event_id": said.event_id, "key": "👍"}})
+            assert "hello" in await alice.wait_for_notice(room, "hello")
+            gone = await crypto.send(room, "m.room.redaction", {"redacts": said.event_id, "reason": "test"})
+            assert gone.event_id
+            raw = {e["event_id"]: e for e in await alice.raw_events(room) if e["sender"] == sender.user_id}
+            types = sorted(e["type"] for e in raw.values() if "state_key" not in e)
+            assert types == ["m.room.encrypted", "m.room.encrypted", "m.room.redaction"], types
+            assert raw[gone.event_id]["redacts"] == said.event_id or \
+                raw[gone.event_id]["content"].get("redacts") == said.event_id
+            assert raw[said.event_id]["content"] == {}  # the redaction took
+        finally:
+            for u in (alice, sender):
+                await u.close()
 
     run(scenario())

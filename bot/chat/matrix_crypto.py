@@ -44,6 +44,7 @@ KEY_WAIT = timedelta(seconds=30)
 # after this an undecryptable event is given up, with a line in the log.
 KEEP_FOR = timedelta(days=7)
 ENCRYPTED = "m.room.encrypted"
+REDACTION = "m.room.redaction"
 
 
 class PlaintextRefused(Exception):
@@ -242,7 +243,7 @@ class Encryption:
     # --- sending ---------------------------------------------------------------
 
     async def send(self, room_id: str, event_type: str, content: dict) -> object:
-        """Send one event; into an encrypted room only ever as m.room.encrypted.
+        """Send one event; into an encrypted room only ever as m.room.encrypted, redactions aside.
 
         nio's room_send would send an `m.reaction` in the clear into an encrypted
         room ("Reactions as of yet don't support encryption", async_client.py),
@@ -252,6 +253,10 @@ class Encryption:
         """
         client = self.client
         assert client is not None
+        if event_type == REDACTION:
+            # The one event never encrypted: the server must read what it removes, and
+            # it has its own endpoint (https://spec.matrix.org/v1.13/client-server-api/#redactions).
+            return await client.room_redact(room_id, content["redacts"], content.get("reason"))
         room = await self._room(room_id)
         if not room.encrypted:
             return await client.room_send(room_id, event_type, content)
