@@ -39,10 +39,17 @@ async def bot_types(user: EncryptingUser, room: str, bot: BotProcess) -> list[st
 
 async def alice_and_bot(synapse, tmp_path):
     """Alice, whose client encrypts, and a bot in a new encrypted room of hers."""
-    alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
-    await alice.login()
+    [alice] = await encrypting_users(synapse, tmp_path, "Alice")
     bot, room = await bot_in_new_room(synapse, tmp_path, alice, encrypted=True)
     return alice, bot, room
+
+
+async def encrypting_users(synapse, tmp_path, *names: str) -> list[EncryptingUser]:
+    """Users logged in with clients that encrypt, each with a key store of its own."""
+    users = [EncryptingUser(synapse, name, tmp_path / f"{name.lower()}-keys") for name in names]
+    for user in users:
+        await user.login()
+    return users
 
 
 async def wait_log(bot: BotProcess, text: str, timeout: float = 60) -> None:
@@ -55,8 +62,7 @@ async def wait_log(bot: BotProcess, text: str, timeout: float = 60) -> None:
 @pytest.mark.synapse
 def test_an_encrypted_direct_chat_gets_answers_its_sender_can_decrypt(synapse, tmp_path):
     async def scenario():
-        alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
-        await alice.login()
+        [alice] = await encrypting_users(synapse, tmp_path, "Alice")
         bot, _team_room = await bot_in_new_room(synapse, tmp_path, alice)
         try:
             dm = await make_encrypted_room(alice, bot.user_id, direct=True)
@@ -77,10 +83,7 @@ def test_an_encrypted_direct_chat_gets_answers_its_sender_can_decrypt(synapse, t
 @pytest.mark.synapse
 def test_a_meeting_held_in_an_encrypted_team_room_gives_the_minutes_said(synapse, tmp_path):
     async def scenario():
-        alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
-        carol = EncryptingUser(synapse, "Carol", tmp_path / "carol-keys")
-        for u in (alice, carol):
-            await u.login()
+        alice, carol = await encrypting_users(synapse, tmp_path, "Alice", "Carol")
         bot, room = await bot_in_new_room(synapse, tmp_path, alice, [carol], encrypted=True)
         try:
             await alice.send(room, "#startmeeting Secret WG")
@@ -270,10 +273,7 @@ def test_an_unreadable_message_is_kept_across_restarts_its_sender_told_once_and_
 def test_the_send_path_encrypts_messages_and_reactions_and_sends_a_redaction_as_itself(synapse, tmp_path):
     """The adapter's send path driven directly, around a real encrypting client in a real room."""
     async def scenario():
-        alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
-        sender = EncryptingUser(synapse, "Sender", tmp_path / "sender-keys")
-        for u in (alice, sender):
-            await u.login()
+        alice, sender = await encrypting_users(synapse, tmp_path, "Alice", "Sender")
         room = await make_encrypted_room(alice, sender.user_id)
         await sender.client.join(room)
         await sender.sync(timeout=0)
