@@ -115,6 +115,26 @@ def test_a_meeting_held_in_an_encrypted_team_room_gives_the_minutes_said(synapse
 
 
 @pytest.mark.synapse
+def test_someone_who_joins_an_encrypted_room_later_can_read_the_bots_answers(synapse, tmp_path):
+    async def scenario():
+        alice, bot, room = await alice_and_bot(synapse, tmp_path)
+        [dave] = await encrypting_users(synapse, tmp_path, "Dave")
+        try:
+            await alice.send(room, "!help endmeeting")
+            await alice.wait_for_notice(room, "endmeeting")  # a room key is out, shared before Dave came
+            await alice.client.room_invite(room, dave.user_id)
+            await dave.client.join(room)
+            await dave.send(room, "!help topic")
+            assert "#topic" in await dave.wait_for_notice(room, "#topic")
+        finally:
+            bot.stop()
+            for u in (alice, dave):
+                await u.close()
+
+    run(scenario())
+
+
+@pytest.mark.synapse
 def test_the_bot_restarted_with_its_key_store_reads_what_was_said_while_it_was_down(synapse, tmp_path):
     async def scenario():
         alice, bot, room = await alice_and_bot(synapse, tmp_path)
