@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from nio import AsyncClient, AsyncClientConfig
+from nio import AsyncClient, AsyncClientConfig, ToDeviceMessage, ToDeviceResponse
 from nio.rooms import MatrixRoom
 from nio.store import SqliteMemoryStore
 
@@ -50,6 +50,20 @@ async def encrypting_users(synapse, tmp_path, *names: str) -> list[EncryptingUse
     for user in users:
         await user.login()
     return users
+
+
+async def withhold(user: EncryptingUser, room: str, recipient: str, code: str) -> None:
+    """What Element sends, by MSC4153, to a device it excludes: m.room_key.withheld for the
+    room key `user` last used in `room` (Element cannot run here; nio has no such message,
+    so it is built from the spec)."""
+    c = user.client
+    content = {"algorithm": "m.megolm.v1.aes-sha2", "room_id": room, "code": code,
+               "session_id": c.olm.outbound_group_sessions[room].id,
+               "sender_key": c.olm.account.identity_keys["curve25519"],
+               "reason": "The sender has disabled encrypting to unverified devices."}
+    for device in c.device_store.active_user_devices(recipient):
+        resp = await c.to_device(ToDeviceMessage("m.room_key.withheld", recipient, device.id, content))
+        assert isinstance(resp, ToDeviceResponse), resp
 
 
 async def wait_log(bot: BotProcess, text: str, timeout: float = 60) -> None:
@@ -187,6 +201,23 @@ def test_a_message_whose_key_comes_late_is_read_then_and_one_whose_key_never_com
             await alice.close()
 
     run(scenario(), limit=300)
+
+
+@pytest.mark.synapse
+def test_a_sender_whose_client_withholds_the_key_is_told_why_at_once(synapse, tmp_path):
+    async def scenario():
+        alice, bot, room = await alice_and_bot(synapse, tmp_path)
+        try:
+            kept, _never = await alice.send_keys_later(room, "!help topic")
+            await withhold(alice, room, bot.user_id, "m.unverified")
+            told = await alice.wait_for_notice(room, "cannot read", timeout=KEY_WAIT.total_seconds() - 5)
+            assert "does not send its keys to devices that are not verified" in told and alice.user_id in told
+            assert f"cannot decrypt {kept}" in bot.logs() and "will not send me the key" in bot.logs()
+        finally:
+            bot.stop()
+            await alice.close()
+
+    run(scenario())
 
 
 def test_nothing_is_sent_into_an_encrypted_room_without_a_key_store(tmp_path):

@@ -28,7 +28,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
 
-from nio import Api, AsyncClient, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse, RoomSendResponse
+from nio import (Api, AsyncClient, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse, RoomSendResponse,
+                 UnknownToDeviceEvent)
 from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError
 from nio.rooms import MatrixRoom
@@ -45,6 +46,8 @@ KEY_WAIT = timedelta(seconds=30)
 KEEP_FOR = timedelta(days=7)
 ENCRYPTED = "m.room.encrypted"
 REDACTION = "m.room.redaction"
+WITHHELD = "m.room_key.withheld"
+WITHHELD_KEPT = 1000  # withheld sessions remembered (in memory: a sender's client says it again for new ones)
 
 
 class PlaintextRefused(Exception):
@@ -93,6 +96,7 @@ class Encryption:
         self.pending: dict[str, Pending] = {
             p["source"]["event_id"]: Pending(**p) for p in json.loads(store.get_value(PENDING_KEY) or "[]")}
         self.requested: set[str] = set()  # megolm session ids asked for since start
+        self.withheld: dict[str, str] = {}  # megolm session id -> why the sender's client keeps its key from us
 
     # --- keys ----------------------------------------------------------------
 
@@ -106,6 +110,7 @@ class Encryption:
         client.load_store()
         if client.olm is None:
             raise RuntimeError(f"cannot open the Matrix key store in {client.store_path}")
+        client.add_to_device_callback(self._on_withheld, UnknownToDeviceEvent)
         log.info("matrix: end-to-end encryption on; device %s, key %s", client.device_id,
                  client.olm.account.identity_keys.get("ed25519"))
         await self.upkeep()
@@ -181,27 +186,47 @@ class Encryption:
             self._save()
 
     def overdue(self) -> list[tuple[str, str]]:
-        """(room id, text) for each sender whose message stayed unreadable past KEY_WAIT; each is told once."""
+        """(room id, text) for each sender whose message stayed unreadable past KEY_WAIT, or whose
+        client said it will not send the key; each message is told of once."""
         now = self.now()
-        told: dict[tuple[str, str], int] = {}
+        told: dict[tuple[str, str], list[str | None]] = {}
         changed = False
         for event_id, item in list(self.pending.items()):
             age = now - datetime.fromisoformat(item.seen)
+            why = self.withheld.get((item.source.get("content") or {}).get("session_id", ""))
             if age > KEEP_FOR:
                 log.error("matrix: giving up on %s from %s in %s: its key never came", event_id, item.sender,
                           item.room_id)
                 del self.pending[event_id]
                 changed = True
-            elif age > KEY_WAIT and not item.told:
-                told[(item.room_id, item.sender)] = told.get((item.room_id, item.sender), 0) + 1
+            elif (age > KEY_WAIT or why) and not item.told:
+                told.setdefault((item.room_id, item.sender), []).append(why)
                 self.pending[event_id] = replace(item, told=True)
                 changed = True
         if changed:
             self._save()
-        for (room_id, sender), n in told.items():
+        for (room_id, sender), whys in told.items():
             log.warning("matrix: telling %s in %s that %d encrypted message(s) of theirs cannot be read", sender,
-                        room_id, n)
-        return [(room_id, unreadable_text(sender, n)) for (room_id, sender), n in told.items()]
+                        room_id, len(whys))
+        return [(room_id, unreadable_text(sender, len(whys), next((w for w in whys if w), None)))
+                for (room_id, sender), whys in told.items()]
+
+    def _on_withheld(self, event: UnknownToDeviceEvent) -> None:
+        """A sender's client says it will not send us a room key (m.room_key.withheld,
+        https://spec.matrix.org/v1.13/client-server-api/#reporting-that-decryption-keys-are-withheld).
+        Element with "exclude insecure devices" on answers `m.unverified` (MSC4153): the
+        messages of that session are reported at once rather than after KEY_WAIT."""
+        if event.type != WITHHELD:
+            return
+        content = event.source.get("content") or {}
+        session, code = content.get("session_id"), content.get("code")
+        if not isinstance(session, str) or not isinstance(code, str):
+            return
+        log.warning("matrix: %s will not send me the key to session %s in %s: %s (%s)", event.sender, session,
+                    content.get("room_id"), code, content.get("reason", ""))
+        self.withheld[session] = code
+        while len(self.withheld) > WITHHELD_KEPT:
+            del self.withheld[next(iter(self.withheld))]
 
     def _decrypt(self, room_id: str, source: dict, quiet: bool = False) -> dict | None:
         """The decrypted event, or None. `quiet` skips an event whose session is not
@@ -311,8 +336,16 @@ def is_undecrypted(source: dict) -> bool:
     return source.get("type") == ENCRYPTED
 
 
-def unreadable_text(sender: str, n: int) -> str:
+def unreadable_text(sender: str, n: int, withheld: str | None = None) -> str:
+    """What the sender is told; `withheld` is the code their client gave for keeping the key, if any."""
     what = "your encrypted message" if n == 1 else f"{n} of your encrypted messages"
+    if withheld == "m.unverified":
+        return (f"{sender}: I cannot read {what}: your client does not send its keys to devices that are not "
+                "verified, and sigbot's device cannot be verified. Turn off \"Exclude insecure devices\" "
+                "(Element), or talk to me in a room without encryption.")
+    if withheld:
+        return (f"{sender}: I cannot read {what}: your client did not send me the key to it ({withheld}). "
+                "Please send it again.")
     return (f"{sender}: I cannot read {what}: the key to it never reached my device. Please send it again. "
             "If this keeps happening, your client may be set to send keys only to verified devices "
             "(Element: \"Exclude insecure devices\"), which sigbot's device can never be.")
