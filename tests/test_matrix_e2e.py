@@ -5,6 +5,8 @@ never a plaintext event. Two tests need no homeserver: the refusal to send in th
 clear, and the clock of an unreadable message."""
 
 import asyncio
+import json
+import shutil
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -41,6 +43,20 @@ async def alice_and_bot(synapse, tmp_path):
     """Alice, whose client encrypts, and a bot in a new encrypted room of hers."""
     [alice] = await encrypting_users(synapse, tmp_path, "Alice")
     bot, room = await bot_in_new_room(synapse, tmp_path, alice, encrypted=True)
+    return alice, bot, room
+
+
+async def stopped_after_one_answer(synapse, tmp_path):
+    """Alice and a bot in her encrypted room, stopped once it has answered her: keys are in use."""
+    alice, bot, room = await alice_and_bot(synapse, tmp_path)
+    try:
+        await alice.send(room, "!help endmeeting")
+        await alice.wait_for_notice(room, "endmeeting")
+    except BaseException:
+        await alice.close()
+        raise
+    finally:
+        bot.stop()
     return alice, bot, room
 
 
@@ -151,11 +167,8 @@ def test_someone_who_joins_an_encrypted_room_later_can_read_the_bots_answers(syn
 @pytest.mark.synapse
 def test_the_bot_restarted_with_its_key_store_reads_what_was_said_while_it_was_down(synapse, tmp_path):
     async def scenario():
-        alice, bot, room = await alice_and_bot(synapse, tmp_path)
+        alice, bot, room = await stopped_after_one_answer(synapse, tmp_path)
         try:
-            await alice.send(room, "!help endmeeting")
-            await alice.wait_for_notice(room, "endmeeting")
-            bot.stop()
             # Encrypted while the bot is away: the room key waits in its device's inbox.
             await alice.send(room, "!help topic")
             bot.start()
@@ -167,6 +180,48 @@ def test_the_bot_restarted_with_its_key_store_reads_what_was_said_while_it_was_d
             assert "matrix: reusing device" in bot.logs()
             said = await bot_types(alice, room, bot)
             assert len(said) >= 3 and set(said) == {"m.room.encrypted"}, said
+        finally:
+            bot.stop()
+            await alice.close()
+
+    run(scenario())
+
+
+@pytest.mark.synapse
+def test_a_bot_whose_key_store_was_lost_comes_back_as_a_new_device_and_is_read_again(synapse, tmp_path):
+    async def scenario():
+        alice, bot, room = await stopped_after_one_answer(synapse, tmp_path)
+        try:
+            shutil.rmtree(tmp_path / "var" / "matrix-crypto")  # the session file stays
+            bot.start()
+            await bot.wait_ready()
+            await alice.send(room, "!help topic")
+            assert "#topic" in await alice.wait_for_notice(room, "#topic")
+            assert "the key store of device" in bot.logs() and "not reusing that device" in bot.logs()
+        finally:
+            bot.stop()
+            await alice.close()
+
+    run(scenario())
+
+
+@pytest.mark.synapse
+def test_a_configured_access_token_whose_device_lost_its_keys_stops_the_bot_with_one_clear_line(
+        synapse, tmp_path, monkeypatch):
+    async def scenario():
+        alice, bot, room = await stopped_after_one_answer(synapse, tmp_path)
+        try:
+            session = json.loads((tmp_path / "var" / "matrix-session.json").read_text())
+            shutil.rmtree(tmp_path / "var" / "matrix-crypto")
+            # The token names its device for good: no new device can be made from it.
+            monkeypatch.setenv("SIGBOT_TEST_TOKEN", session["access_token"])
+            bot.config.write_text(bot.config.read_text().replace('password_env = "SIGBOT_TEST_PASSWORD"',
+                                                                 'access_token_env = "SIGBOT_TEST_TOKEN"'))
+            bot.start()
+            assert bot.proc.wait(60) != 0
+            log = bot.logs()
+            assert f"the Matrix key store of device {session['device_id']} is gone" in log
+            assert "Traceback" not in log and "Unclosed" not in log
         finally:
             bot.stop()
             await alice.close()

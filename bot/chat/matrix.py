@@ -26,7 +26,7 @@ from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomC
 
 from bot import metrics
 from bot.chat.backoff import Backoff
-from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, store_dir
+from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, keys_kept, store_dir
 from bot.chat.matrix_events import notice_content, reaction_content, read_message
 from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
@@ -103,6 +103,9 @@ class MatrixAdapter:
             config=AsyncClientConfig(max_limit_exceeded=None, max_timeouts=2, request_timeout=60, **CLIENT_OPTIONS),
         )
         saved = self._saved_session()
+        if saved and not keys_kept(store_dir(self.config.data_dir), saved["user_id"], saved["device_id"]):
+            log.warning("matrix: the key store of device %s is gone; not reusing that device", saved["device_id"])
+            saved = None
         if saved:
             self.client.restore_login(saved["user_id"], saved["device_id"], saved["access_token"])
             if isinstance(await self.client.whoami(), WhoamiResponse):

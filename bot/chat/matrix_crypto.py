@@ -68,6 +68,15 @@ def store_dir(data_dir: Path) -> Path:
     return path
 
 
+def keys_kept(store: Path, user_id: str, device_id: str) -> bool:
+    """Whether this device's key store is still there (the file name is nio's: SqliteStore.__post_init__).
+
+    A device is its keys: reused without them, it cannot upload new ones (the
+    homeserver keeps the old) and others go on encrypting to keys it has lost.
+    """
+    return (store / f"{user_id}_{device_id}.db").exists()
+
+
 # For AsyncClientConfig. Sync tokens stay in sigbot's database (matrix.py), not nio's store.
 CLIENT_OPTIONS = {"store": SqliteStore, "encryption_enabled": True, "store_sync_tokens": False}
 
@@ -111,9 +120,29 @@ class Encryption:
         if client.olm is None:
             raise RuntimeError(f"cannot open the Matrix key store in {client.store_path}")
         client.add_to_device_callback(self._on_withheld, UnknownToDeviceEvent)
+        await self._refuse_lost_keys()
         log.info("matrix: end-to-end encryption on; device %s, key %s", client.device_id,
                  client.olm.account.identity_keys.get("ed25519"))
         await self.upkeep()
+
+    async def _refuse_lost_keys(self) -> None:
+        """Stop at start, in words, when a new key store meets a device the homeserver holds keys of.
+
+        The adapter logs in anew when its own session's keys are gone; this is
+        left for a configured access token, which names its device for good.
+        """
+        client = self.client
+        assert client is not None and client.olm is not None
+        if client.olm.account.shared:
+            return
+        method, path, data = Api.keys_query(client.access_token, {client.user_id})
+        resp = await client.send(method, path, data, headers={"Content-Type": "application/json"})
+        known = ((await resp.json()).get("device_keys") or {}).get(client.user_id) or {} if resp.status == 200 else {}
+        if client.device_id in known:
+            await client.close()  # the process ends here: no open session left behind in the log
+            raise RuntimeError(f"the Matrix key store of device {client.device_id} is gone ({client.store_path}) but the "
+                               "homeserver still has that device's keys: restore the key store, or give sigbot a new "
+                               "access token (a new device)")
 
     async def upkeep(self) -> None:
         """What nio's sync_forever does between syncs: to-device messages out, keys up, devices known.
