@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import metrics
 from bot.agenda import hooks as agenda_hooks
 from bot.config import Config, Team
-from bot.core.commands import CommandCall, Registry, Scope
-from bot.core.message import Effect, LineKind, MeetingEnded, Message, Network, React, Reply, quoted
+from bot.core.call import Call, Publish, Speaker
+from bot.core.commands import Command, CommandCall, Registry, Role, Scope
+from bot.core.message import (DirectMessage, Effect, LineKind, MeetingEnded, Message, Network, React, Redact, Relay,
+                              Reply, quoted)
+from bot.core.privacy import contact_details
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
@@ -38,26 +41,14 @@ log = logging.getLogger(__name__)
 DIRECT = ""  # the `team` of a line said in a direct message (no team room is involved)
 
 
-@dataclass(frozen=True)
-class RoomCall:
-    """What a room-scope command handler receives.
-
-    `team` is None for a command said in a direct message (declared with
-    `direct=True`): the handler finds the team from its arguments. A handler
-    that was given private data stores what it needs and calls `scrub()` so the
-    line itself does not keep it.
-    """
-
-    team: Team | None
-    message: Message
-    args: str
-    privileged: bool
-    dispatcher: "Dispatcher"
-    line_id: int | None = None
-
-    def scrub(self) -> None:
-        if self.line_id is not None:
-            self.dispatcher.scrub_line(self.line_id)
+RELAYED = (LineKind.SAID, LineKind.ME, LineKind.NOTICE)  # what people say; never the bot's own words
+SCRUBBED = "[private: removed]"  # what the log keeps of a line that held private details
+PRIVATE_HINT = ("That looked like an address or a phone number, so I did not keep it or pass it to the other "
+                "network. To give a shipping address for a loan, send it to me in a direct message: "
+                "!loan address N DETAILS")
+PRIVATE_NOTE = ("{name}: I removed a message that looked like private details. Give them to me in a direct "
+                "message; I have written to you there.")
+REDACT_REASON = "private details: give them to the bot in a direct message"
 
 
 class Dispatcher:
@@ -73,33 +64,78 @@ class Dispatcher:
 
     # --- entry points used by the adapters ----------------------------------
 
-    def scrub_line(self, line_id: int) -> None:
-        """Forget what a line said; a running meeting is folded again from the scrubbed log."""
-        self.store.scrub_line(line_id)
-        meeting_id = self.store.line(line_id).meeting_id
-        if meeting_id is not None:
-            self._states.pop(meeting_id, None)
-
     def handle(self, msg: Message) -> list[Effect]:
-        """Store `msg`, then act on it. A redelivered event id is ignored."""
+        """The one way in for a line said anywhere: store it, decide, act; returns the effects.
+
+        A line that holds private details (an address or phone number said in a
+        team room, or what a command declares private, such as `!loan address`)
+        is stored as SCRUBBED before anything else happens, is never relayed, and
+        its sender is told privately why. Every other line said in a team room
+        is relayed to the team's other network (a `Relay` effect, first, so it
+        arrives before the bot's answer). A redelivered event id is ignored.
+        """
+        if msg.edits:
+            return self._edit(msg)
+        calls = self._private_calls(msg)
         if msg.direct:
-            record = self.store.add_line(msg, DIRECT, None, False)
+            record = self.store.add_line(_scrubbed(msg) if calls else msg, DIRECT, None, False)
             return self._act_direct(record, msg) if record else []
         team = self.config.team_for_room(msg.room)
         if team is None:
             log.debug("ignoring a message in %s: no team uses that room", msg.room)
             return []
+        exposed = msg.kind is not LineKind.BOT and contact_details(msg.text)
+        withheld = exposed or bool(calls)
         running = self.store.running_meeting(msg.room)
-        record = self.store.add_line(msg, team.name, running.id if running else None, self._privileged(team, msg))
+        record = self.store.add_line(_scrubbed(msg) if withheld else msg, team.name,
+                                     running.id if running else None, self._privileged(team, msg))
         if record is None:
             return []
         metrics.EVENTS.labels(msg.network.value).inc()
-        return self._act(team, record, msg)
+        # A line private by its shape is not acted on (the scrubbed text is); one a command declares
+        # private is acted on by that command alone, with its words in memory only.
+        effects = self._act(team, record, msg, [] if exposed else calls)
+        if exposed:
+            return self._withheld(msg) + effects
+        if withheld:
+            return self._redacted(msg) + effects
+        if msg.kind in RELAYED:
+            effects.insert(0, Relay(team.name, msg))
+        return effects
 
-    def edit(self, event_id: str, text: str, when: datetime) -> list[Effect]:
-        """An edited message replaces its logged line; the meeting is folded again."""
-        record = self.store.edit_line(event_id, text, when)
-        return self._refold(record)
+    def _private_calls(self, msg: Message) -> list[CommandCall]:
+        """The commands in `msg` whose arguments their command declares private."""
+        if msg.kind is not LineKind.SAID:
+            return []
+        calls = [self.registry.parse(text) for text in engine.split_lines(msg.text)]
+        return [c for c in calls if c is not None and c.command.private is not None and c.command.private(c.args)]
+
+    def _withheld(self, msg: Message) -> list[Effect]:
+        """A team-room line with private details: removed where it was said, its sender told privately."""
+        told = (Reply(f"irc:{msg.nick}", PRIVATE_HINT) if msg.network is Network.IRC
+                else DirectMessage(msg.sender, PRIVATE_HINT))
+        return [*self._redacted(msg), told, Reply(msg.room, PRIVATE_NOTE.format(name=msg.nick))]
+
+    def _redacted(self, msg: Message) -> list[Effect]:
+        if msg.network is Network.MATRIX and msg.event_id:
+            return [Redact(msg.room, msg.event_id, REDACT_REASON)]
+        return []  # IRC cannot take a line back; it never reached the other network
+
+    def _edit(self, msg: Message) -> list[Effect]:
+        """An edited message replaces its logged line (the meeting is folded again) and is relayed as an edit."""
+        assert msg.edits is not None
+        team = None if msg.direct else self.config.team_for_room(msg.room)
+        if team is None:
+            return []  # what is edited in a direct chat may be private: it is not stored
+        if contact_details(msg.text) or self._private_calls(msg):
+            record = self.store.line_by_event(msg.edits)
+            if record is not None:
+                self.store.scrub_line(record.id, SCRUBBED)
+            effects = self._refold(record)
+            original = [Redact(msg.room, msg.edits, REDACT_REASON)] if msg.network is Network.MATRIX else []
+            return original + self._withheld(msg) + effects
+        record = self.store.edit_line(msg.edits, msg.text, msg.time)
+        return [Relay(team.name, msg), *self._refold(record)]
 
     def redact(self, event_id: str) -> list[Effect]:
         """A deleted message leaves the log; the meeting is folded again."""
@@ -146,13 +182,6 @@ class Dispatcher:
                 effects += self._publish(record, state)
         return effects
 
-    def chairs_running_meeting(self, msg: Message, line_id: int | None) -> bool:
-        """Whether `msg`'s sender chairs the meeting running in its room (for room commands' rights)."""
-        meeting = self.store.running_meeting(msg.room)
-        if meeting is None or line_id is None:
-            return False
-        return engine.is_chair(self._state(meeting, line_id), _log_line(self.store.line(line_id), msg.text))
-
     # --- internals ----------------------------------------------------------
 
     def _privileged(self, team: Team, msg: Message) -> bool:
@@ -160,16 +189,20 @@ class Dispatcher:
             return True
         return msg.account is not None and f"irc:{msg.account}" in team.admins
 
-    def _act(self, team: Team, record: LineRecord, msg: Message) -> list[Effect]:
+    def _act(self, team: Team, record: LineRecord, msg: Message,
+             private_calls: list[CommandCall] = ()) -> list[Effect]:
         effects: list[Effect] = []
         ended: list[tuple[MeetingRecord, MeetingState]] = []
         with self.store.transaction():
             for text in _physical(record):
                 effects += self._act_on_line(team, record, msg, text)
                 record = self.store.line(record.id)  # a #startmeeting may have assigned it a meeting
+            for call in private_calls:  # their words are in memory only: the stored line is scrubbed
+                effects += self._run(call, team, msg, record)
             effects = self._log_replies(team, msg.room, effects, msg.time, ended)
             self.store.mark_handled(record.id)
         # Files are written after the commit; a crash here is finished by recover().
+        effects = _published(effects)
         for meeting, state in ended:
             effects += self._publish(meeting, state)
         return _one_reaction_per_event(effects)
@@ -192,8 +225,21 @@ class Dispatcher:
         if started:  # the agenda and the open actions, said (and logged) right after the start
             effects += agenda_hooks.meeting_started(self.store.db, team.name, meeting.id, record.room)
         if call and call.command.scope is Scope.ROOM:
-            effects += call.command.handler(RoomCall(team, msg, call.args, record.privileged, self, record.id))
+            effects += self._run(call, team, msg, record, text)
         return effects
+
+    def _run(self, call: CommandCall, team: Team | None, msg: Message, record: LineRecord,
+             text: str | None = None) -> list[Effect]:
+        """Run a room command's handler, after checking the role it declares: the one place rights are checked."""
+        meeting = self.store.running_meeting(msg.room) if team is not None else None
+        chairs = meeting is not None and engine.is_chair(
+            self._state(meeting, record.id), _log_line(record, text if text is not None else msg.text))
+        speaker = Speaker(msg.sender, msg.nick, record.privileged, chairs)
+        room_call = Call(team, msg, call.args, speaker, self.config, self.store.db, meeting.id if meeting else None)
+        refusal = _refusal(call, room_call)
+        if refusal:
+            return [Reply(msg.room, refusal)]
+        return list(call.command.handler(room_call))
 
     def _act_direct(self, record: LineRecord, msg: Message) -> list[Effect]:
         """A direct message: only commands declared `direct=True` run; answers stay in the DM."""
@@ -209,9 +255,9 @@ class Dispatcher:
             elif not call.command.direct:
                 effects = [Reply(msg.room, f"!{call.command.name} works in your team's room, not in a direct message.")]
             else:
-                effects = list(call.command.handler(RoomCall(None, msg, call.args, False, self, record.id)))
+                effects = self._run(call, None, msg, record)
             self.store.mark_handled(record.id)
-        return effects
+        return _published(effects)
 
     def _help(self, call: CommandCall, room: str) -> Reply:
         """The answer to !help [COMMAND] or !commands outside a meeting."""
@@ -324,6 +370,38 @@ def _log_line(record: LineRecord, text: str) -> LogLine:
 def _message(record: LineRecord) -> Message:
     return Message(Network(record.network), record.room, record.sender, record.nick, record.text, record.time,
                    record.kind, record.event_id, record.privileged, direct=record.team == DIRECT)
+
+
+def _scrubbed(msg: Message) -> Message:
+    return replace(msg, text=SCRUBBED, formatted=None, attachment=None)
+
+
+def _refusal(call: CommandCall, room_call: Call) -> str | None:
+    """Why the speaker may not run this command, or None. Rights rest on identities (Speaker)."""
+    command: Command = call.command
+    if command.role is Role.ANYONE:
+        return None
+    speaker = room_call.speaker
+    if command.role is Role.CHAIR and (speaker.chair or (command.also is not None and command.also(room_call))):
+        return None
+    if command.role is Role.ADMIN and speaker.privileged:
+        return None
+    who = command.holders or ("the chairs" if command.role is Role.CHAIR else "team admins")
+    return f"Only {who} can use {call.prefix}{call.word}."
+
+
+def _published(effects: list[Effect]) -> list[Effect]:
+    """Write the files handlers asked to publish (after the commit), keep the other effects."""
+    out: list[Effect] = []
+    for effect in effects:
+        if isinstance(effect, Publish):
+            try:
+                effect.write()
+            except OSError:
+                log.exception("could not write %s; it is written again at the next change", effect.what)
+        else:
+            out.append(effect)
+    return out
 
 
 def _one_reaction_per_event(effects: list[Effect]) -> list[Effect]:

@@ -36,7 +36,11 @@ class User:
 
     async def send(self, room_id: str, text: str, **extra) -> str:
         content = {"msgtype": "m.text", "body": text, **extra}
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        for _ in range(10):  # as any client does, wait out the homeserver's rate limit (M_LIMIT_EXCEEDED)
+            resp = await self.client.room_send(room_id, "m.room.message", content)
+            if getattr(resp, "status_code", None) != "M_LIMIT_EXCEEDED":
+                break
+            await asyncio.sleep((getattr(resp, "retry_after_ms", None) or 1000) / 1000)
         assert isinstance(resp, RoomSendResponse), resp
         return resp.event_id
 

@@ -301,7 +301,7 @@ def test_an_edit_after_the_meeting_keeps_the_agenda_section(room):
     room.bot.handle(typo)
     room.say("alice", "#topic 1")
     room.say("alice", "#endmeeting")
-    room.bot.edit(typo.event_id, "#info fixed", room.clock)
+    room.edit(typo, "#info fixed")
     md = latest_md(room)
     assert "fixed" in md and "1. one (added by Alice) — covered" in md
 

@@ -1,13 +1,14 @@
 """The dispatcher over a real SQLite file: store first, act after, survive a crash."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from bot.config import parse_config
-from bot.core.message import LineKind, Message, Network, React, Reply
+from bot.core.message import LineKind, Message, Network, React, Relay, Reply
 from bot.dispatch import Dispatcher
 from bot.registry import build_registry
 from bot.storage import open_store
@@ -41,7 +42,15 @@ class Room:
                        event_id=f"$ev{self.events}")
 
     def say(self, who: str, text: str, kind=LineKind.SAID):
-        return self.bot.handle(self.message(who, text, kind))
+        """What the bot does in this room. Relay effects (the line's copy for IRC) are left out here:
+        tests/test_one_path.py follows them."""
+        return [e for e in self.bot.handle(self.message(who, text, kind)) if not isinstance(e, Relay)]
+
+    def edit(self, original: Message, text: str):
+        """`original` edited to `text`, as the Matrix adapter hands an edit in (one road in)."""
+        self.events += 1
+        edit = replace(original, text=text, event_id=f"$ev{self.events}", edits=original.event_id, time=self.clock)
+        return [e for e in self.bot.handle(edit) if not isinstance(e, Relay)]
 
     def notes(self) -> dict:
         files = list((self.config.notes_dir / "wg").glob("[0-9]*/*.json"))  # minutes only, not notes/<team>/actions.json
@@ -121,7 +130,7 @@ def test_an_edit_replaces_its_line_and_a_redaction_removes_it(room):
     room.bot.handle(typo)
     gone = room.message("a", "#info to be deleted")
     room.bot.handle(gone)
-    room.bot.edit(typo.event_id, "#info the fix", room.clock)
+    room.edit(typo, "#info the fix")
     room.bot.redact(gone.event_id)
     room.say("a", "#endmeeting")
     data = room.notes()
@@ -135,7 +144,7 @@ def test_an_edit_after_the_meeting_rewrites_its_minutes(room):
     typo = room.message("a", "#info teh typo")
     room.bot.handle(typo)
     room.say("a", "#endmeeting")
-    room.bot.edit(typo.event_id, "#info fixed later", room.clock)
+    room.edit(typo, "#info fixed later")
     assert room.notes()["topics"][0]["items"][0]["text"] == "fixed later"
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.chat.matrix_events import notice_content
 from bot.config import parse_config
-from bot.core.message import Message, Network
+from bot.core.message import Message, Network, Reply
 from bot.dispatch import Dispatcher
 from bot.farm.alerts import HostSnapshot, Snapshot, evaluate
 from bot.farm.config import FarmSettings, Machine
@@ -183,7 +183,7 @@ def _rt(tmp_path: Path, now: datetime) -> Runtime:
 
 def _say(rt: Runtime, text: str, network=Network.IRC, room="#ml") -> str:
     msg = Message(network, room, "irc:alice", "alice", text, T0 + timedelta(minutes=1), event_id=text + str(network))
-    return "\n".join(e.text for e in rt.dispatcher.handle(msg))
+    return "\n".join(e.text for e in rt.dispatcher.handle(msg) if isinstance(e, Reply))
 
 
 def test_farm_answers_in_a_few_lines_and_never_lets_a_report_inject_markup(tmp_path):

@@ -22,7 +22,7 @@ from bot.loans.commands import HW_OPS, LOAN_OPS, Args
 from bot.loans.config import LoanSettings
 from bot.loans.desk import MAX_TEXT, Desk, Refused
 from bot.loans.model import Kind
-from bot.loans.privacy import looks_private
+from bot.core.privacy import looks_private
 from bot.loans.store import ASSET_FIELDS, LoanStore
 from bot.storage import open_store
 from test_loans_cli import CONFIG  # a team "wg" whose loan admin is @trix:localhost, max_weeks 12

@@ -17,8 +17,8 @@ from bot.agenda.agenda import AgendaError
 from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
 from bot.core.commands import Registry, Role, Scope
-from bot.core.message import Effect, Reply
-from bot.dispatch import RoomCall
+from bot.core.message import Effect, Reply, quoted
+from bot.core.call import Call
 
 log = logging.getLogger(__name__)
 AGENDA_COMMANDS = Registry()
@@ -43,13 +43,8 @@ def next_meeting_label(db, team, now: datetime) -> str:
     return f"next meeting ({upcoming[0].start.astimezone(timezone.utc):%a %Y-%m-%d %H:%M} UTC)"
 
 
-def _may_chair(call: RoomCall) -> bool:
-    return call.privileged or call.dispatcher.chairs_running_meeting(call.message, call.line_id)
-
-
-def _running_meeting(call: RoomCall) -> int | None:
-    meeting = call.dispatcher.store.running_meeting(call.message.room)
-    return meeting.id if meeting else None
+def _may_chair(call: Call) -> bool:
+    return call.speaker.chair
 
 
 @command(
@@ -61,15 +56,15 @@ def _running_meeting(call: RoomCall) -> int | None:
     usage="agenda [add TEXT | remove N | move N M]",
     examples=("!agenda", "!agenda add review the ROCm 6.4 update", "!agenda remove 2", "!agenda move 3 1"),
 )
-def agenda_command(call: RoomCall) -> list[Effect]:
-    store = AgendaStore(call.dispatcher.store.db)
+def agenda_command(call: Call) -> list[Effect]:
+    store = AgendaStore(call.db)
     team, msg = call.team.name, call.message
     verb, _, rest = call.args.partition(" ")
     verb, rest = verb.lower(), rest.strip()
     try:
         if verb in ("", "list"):
             label = next_meeting_label(store.db, call.team, msg.time)
-            text = agenda.listing(store, team, _running_meeting(call), label)
+            text = agenda.listing(store, team, call.meeting_id, label)
         elif verb == "add":
             text = agenda.add_item(store, team, rest, msg.nick, msg.sender, msg.time)
         elif verb == "remove":
@@ -79,7 +74,7 @@ def agenda_command(call: RoomCall) -> list[Effect]:
                 raise AgendaError("Only a chair can reorder the agenda.")
             text = agenda.move_item(store, team, rest)
         else:
-            raise AgendaError(f"There is no !agenda {verb}. Usage: !agenda [add TEXT | remove N | move N M]")
+            raise AgendaError(f"There is no !agenda {quoted(verb, 40)}. Usage: !agenda [add TEXT | remove N | move N M]")
     except AgendaError as exc:
         text = str(exc)
     return [Reply(msg.room, text)]
@@ -93,8 +88,8 @@ def agenda_command(call: RoomCall) -> list[Effect]:
     usage="actions [NAME]",
     examples=("!actions", "!actions tpkessler"),
 )
-def actions_command(call: RoomCall) -> list[Effect]:
-    store = AgendaStore(call.dispatcher.store.db)
+def actions_command(call: Call) -> list[Effect]:
+    store = AgendaStore(call.db)
     return [Reply(call.message.room, actions.listing(store, call.team.name, call.args.strip()))]
 
 
@@ -106,8 +101,8 @@ def actions_command(call: RoomCall) -> list[Effect]:
     usage="done N",
     examples=("!done 3",),
 )
-def done_command(call: RoomCall) -> list[Effect]:
-    store = AgendaStore(call.dispatcher.store.db)
+def done_command(call: Call) -> list[Effect]:
+    store = AgendaStore(call.db)
     msg = call.message
     try:
         text = actions.close(store, call.team.name, call.args.strip(), msg.nick, msg.sender, _may_chair(call), msg.time)

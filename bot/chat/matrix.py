@@ -27,10 +27,10 @@ from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomC
 from bot import metrics
 from bot.chat.backoff import Backoff
 from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, keys_kept, store_dir
-from bot.chat.matrix_events import notice_content, reaction_content, read_message
+from bot.chat.matrix_events import line_message, notice_content, reaction_content
 from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
-from bot.core.message import DirectMessage, Effect, Message, Network, React, Reply
+from bot.core.message import DirectMessage, Effect, React, Redact, Reply
 from bot.dispatch import Dispatcher
 from bot.runtime import sleep_or_stop
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SYNC_TOKEN_KEY = "matrix.next_batch"
 DIRECT_KEY = "matrix.direct_rooms"
 SEEN_KEY = "matrix.seen_rooms"
+REDACTION = "m.room.redaction"
 GAP_PAGES = 50
 SEND_ATTEMPTS = 12
 
@@ -59,10 +60,11 @@ class MatrixAdapter:
         self.last_sync: datetime | None = None
         # Members, shown names and power in each room, folded from synced state (bot/chat/matrix_state.py).
         self.room_states = RoomStates()
-        # The IRC relay (bot/relay/bridge.py) hooks in here: it is told of every
-        # event read in a team room (team, event source, sender's display name),
-        # and the dispatcher's answers go through `route`, to both networks.
-        self.on_room_event: list[Callable[[Team | None, dict, str], None]] = []
+        # The IRC relay (bot/relay/bridge.py) hooks in here: it is told of the
+        # bot's own events in team rooms (team, event source), so it learns who
+        # its relayed lines stand for; everything else reaches it through the
+        # dispatcher, and the dispatcher's answers go through `route`, to both networks.
+        self.on_own_event: list[Callable[[Team | None, dict], None]] = []
         self.route: Callable[[list[Effect]], None] = self.deliver
         # Direct chats: room id -> the one person it is with, and back.
         self.direct_users: dict[str, str] = json.loads(self.store.get_value(DIRECT_KEY) or "{}")
@@ -314,52 +316,39 @@ class MatrixAdapter:
             return
         if sender == self.settings.user_id:  # the hooks learn who our relayed lines stand for; nothing to handle
             if room_id in self.names:
-                self._tell_hooks(room_id, source, sender)
+                self._tell_own_event(room_id, source)
             return
         source = self.crypto.readable(room_id, source)
         if source is None:  # encrypted with a key not here yet: kept, and handled when it comes
             return
-        # An event read again after a crash (its batch was not acknowledged) is
-        # not relayed again: the hooks hear of it only the first time it is stored.
-        event_id = source.get("event_id")
-        seen = bool(event_id) and self.store.line_by_event(event_id) is not None
         try:
-            effects = self._effects_of(room_id, source)
-            if room_id in self.names and not seen:
-                self._tell_hooks(room_id, source, sender)
-            self.route(effects)
+            # The dispatcher stores the line, decides, and relays it (once: an event
+            # read again after a crash is found by its event id).
+            self.route(self._effects_of(room_id, source))
         except sqlite3.Error:
             raise  # the database cannot be written: the whole batch is retried
         except Exception:  # one bad event must never stop the bot
             log.exception("matrix: failed to handle event %s in %s", source.get("event_id"), room_id)
 
     def _effects_of(self, room_id: str, source: dict) -> list[Effect]:
-        when = datetime.fromtimestamp(source.get("origin_server_ts", 0) / 1000, timezone.utc)
         kind = source.get("type")
         if kind == "m.room.redaction":
             redacts = source.get("redacts") or (source.get("content") or {}).get("redacts")
             return self.dispatcher.redact(redacts) if redacts else []
         if kind != "m.room.message":
             return []
-        incoming = read_message(source.get("content") or {})
-        if incoming is None:
-            return []
         direct = room_id in self.direct_users
         if direct and source["sender"] != self.direct_users[room_id]:
             return []  # someone else invited into a direct chat: not theirs to use
-        if incoming.edits:
-            # An edit in a direct chat is not stored: what was said there may be private.
-            return [] if direct else self.dispatcher.edit(incoming.edits, incoming.text, when)
         state = self.room_states.get(room_id)
         name = room_id if direct else self.names[room_id]
         team = None if direct else self.config.team_for_room(name)
         level = state.level(source["sender"])  # unlimited for a v12 room's creators
-        msg = Message(
-            network=Network.MATRIX, room=name, sender=source["sender"],
-            nick=state.shown_name(source["sender"]) or source["sender"],
-            text=incoming.text, time=when, kind=incoming.kind, event_id=source.get("event_id"),
-            privileged=team is not None and level >= team.chair_power_level, direct=direct,
-        )
+        msg = line_message(source, name, state.shown_name(source["sender"]) or source["sender"],
+                           self.settings.homeserver, privileged=team is not None and level >= team.chair_power_level,
+                           direct=direct)
+        if msg is None:
+            return []
         return self.dispatcher.handle(msg)
 
     # --- writing -----------------------------------------------------------
@@ -372,6 +361,8 @@ class MatrixAdapter:
                 self._enqueue(effect.room, "m.reaction", reaction_content(effect.event_id, effect.key))
             elif isinstance(effect, DirectMessage) and effect.user.startswith("@"):
                 self._direct(effect)
+            elif isinstance(effect, Redact):
+                self._enqueue(effect.room, REDACTION, {"redacts": effect.event_id, "reason": effect.reason})
 
     def _direct(self, effect: DirectMessage) -> None:
         """Direct messages go through one queue, so a chat is opened once and messages keep their order."""
@@ -398,14 +389,13 @@ class MatrixAdapter:
                 self._mark_seen([room_id])
             self._enqueue(room_id, "m.room.message", notice_content(effect.text))
 
-    def _tell_hooks(self, room_id: str, source: dict, sender: str) -> None:
-        name = self.room_states.get(room_id).shown_name(sender) or sender
+    def _tell_own_event(self, room_id: str, source: dict) -> None:
         team = self.config.team_for_room(self.names[room_id])
-        for hook in self.on_room_event:
+        for hook in self.on_own_event:
             try:
-                hook(team, source, name)
+                hook(team, source)
             except Exception:
-                log.exception("matrix: a room event hook failed on %s", source.get("event_id"))
+                log.exception("matrix: an own-event hook failed on %s", source.get("event_id"))
 
     def post(self, room_name: str, content: dict) -> None:
         """Send an m.room.message with the caller's content (the relay's IRC lines) to a team room, in order."""
@@ -436,6 +426,10 @@ class MatrixAdapter:
         while True:
             event_type, content = await queue.get()
             backoff = Backoff(self.rng, first=1.0, cap=60.0)
+            if event_type == REDACTION:
+                await self._redact(room_id, content)
+                queue.task_done()
+                continue
             for attempt in range(1, SEND_ATTEMPTS + 1):
                 try:
                     resp = await self.crypto.send(room_id, event_type, content)
@@ -455,6 +449,18 @@ class MatrixAdapter:
                 log.warning("matrix: sending to %s failed (%s); retry %d in %.1f s", room_id, resp, attempt, delay)
                 await asyncio.sleep(delay)
             queue.task_done()
+
+    async def _redact(self, room_id: str, content: dict) -> None:
+        """Take a message down, once; without the power to redact, say so in the log (the line was never
+        kept or relayed anyway)."""
+        assert self.client is not None
+        try:
+            resp = await self.client.room_redact(room_id, content["redacts"], content["reason"])
+        except Exception as exc:
+            resp = exc
+        if not hasattr(resp, "event_id"):
+            log.warning("matrix: could not redact %s in %s (give the bot the power to redact there): %s",
+                        content["redacts"], self.names.get(room_id, room_id), resp)
 
     async def close(self) -> None:
         for task in self.senders:

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from markdown_it import MarkdownIt
 
-from bot.core.message import LineKind
+from datetime import datetime, timezone
+
+from bot.core.message import LineKind, Message, Network
+from bot.core.text import without_surrogates
 
 # Raw HTML in replies is disabled: a reply may quote what a user said.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 _MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
 KINDS = {"m.text": LineKind.SAID, "m.emote": LineKind.ME, "m.notice": LineKind.NOTICE}
+MEDIA = {"m.image": "image", "m.file": "file", "m.video": "video", "m.audio": "audio"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,9 @@ class Incoming:
     kind: LineKind
     text: str
     edits: str | None  # the event id this event replaces (m.replace), if an edit
+    html: str | None = None  # the formatted body (org.matrix.custom.html), reply fallback removed
+    reply_to: str | None = None  # the event this one answers (m.in_reply_to)
+    content: dict | None = None  # the content read (an edit's m.new_content), for a file's description
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -49,12 +57,38 @@ def read_message(content: dict) -> Incoming | None:
     source = content.get("m.new_content") if edits and isinstance(content.get("m.new_content"), dict) else content
     kind = KINDS.get(source.get("msgtype", ""))
     body = source.get("body")
+    reply_to = None if edits else (relates.get("m.in_reply_to") or {}).get("event_id")
+    reply_to = reply_to if isinstance(reply_to, str) else None
     if kind is None or not isinstance(body, str):
         media = _media_line(source)
-        return Incoming(LineKind.SAID, media, edits) if media else None
+        return Incoming(LineKind.SAID, media, edits, None, reply_to, source) if media else None
     if not edits and "m.in_reply_to" in relates:
         body = strip_reply_fallback(body)
-    return Incoming(kind, body, edits)
+    html = source.get("formatted_body") if source.get("format") == "org.matrix.custom.html" else None
+    html = _MX_REPLY.sub("", html) if isinstance(html, str) else None
+    return Incoming(kind, body, edits, html, reply_to, source)
+
+
+def line_message(source: dict, room: str, nick: str, homeserver: str, privileged: bool = False,
+                 direct: bool = False) -> Message | None:
+    """An m.room.message event as the `Message` the dispatcher reads; None for what is not a line.
+
+    It carries what the other network needs to show the line as written: the
+    HTML, a file's description with its download address, the event replied to,
+    the event an edit replaces. JSON may carry lone surrogates, which no
+    database or IRC line can hold: they go here, at the edge.
+    """
+    incoming = read_message(source.get("content") or {})
+    if incoming is None:
+        return None
+    return Message(
+        network=Network.MATRIX, room=room, sender=source["sender"], nick=nick,
+        text=without_surrogates(incoming.text),
+        time=datetime.fromtimestamp(source.get("origin_server_ts", 0) / 1000, timezone.utc),
+        kind=incoming.kind, event_id=source.get("event_id"), privileged=privileged, direct=direct,
+        formatted=without_surrogates(incoming.html) if incoming.html else None,
+        attachment=media_text(incoming.content or {}, homeserver), reply_to=incoming.reply_to,
+        edits=incoming.edits)
 
 
 def _media_line(content: dict) -> str | None:
@@ -72,3 +106,42 @@ def notice_content(markdown: str) -> dict:
 
 def reaction_content(event_id: str, key: str) -> dict:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+
+
+# --- media, as text-only readers (the IRC side) see it -------------------------
+
+
+def media_text(content: dict, homeserver: str) -> str | None:
+    """`[image] cat.png (12.3 KB) https://...` for m.image/m.file/m.video/m.audio, else None."""
+    kind = MEDIA.get(content.get("msgtype", ""))
+    if kind is None:
+        return None
+    name = content.get("filename") or content.get("body") or kind
+    size = (content.get("info") or {}).get("size")
+    parts = [f"[{kind}] {name}"]
+    if isinstance(size, int) and size >= 0:
+        parts.append(f"({human_size(size)})")
+    url = download_url(content.get("url") or "", homeserver, name)
+    if url:
+        parts.append(url)
+    return " ".join(parts)
+
+
+def download_url(mxc: str, homeserver: str, filename: str) -> str | None:
+    """An `mxc://server/id` as the homeserver's download URL (the file name keeps the link readable)."""
+    if not mxc.startswith("mxc://"):
+        return None
+    server, _, media_id = mxc[len("mxc://"):].partition("/")
+    if not server or not media_id:
+        return None
+    return (f"{homeserver.rstrip('/')}/_matrix/media/v3/download/{quote(server, safe='')}/"
+            f"{quote(media_id, safe='')}/{quote(filename, safe='')}")
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -45,6 +45,14 @@ class Command:
     examples: tuple[str, ...]
     handler: Callable
     direct: bool = False  # may also be used in a direct message with the bot
+    # Who else holds the role besides the chairs (the series' chairs for !cancel): Call -> bool,
+    # and how a refusal names everyone who holds it.
+    also: Callable | None = None
+    holders: str | None = None
+    # Whether a line with these arguments must never be kept or shown (an address for !loan address):
+    # args -> bool. The dispatcher stores such a line scrubbed, relays nothing, and gives the
+    # handler the words only in memory.
+    private: Callable[[str], bool] | None = None
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -87,9 +95,13 @@ class Registry:
         examples: tuple[str, ...] = (),
         aliases: tuple[str, ...] = (),
         direct: bool = False,
+        also: Callable | None = None,
+        holders: str | None = None,
+        private: Callable[[str], bool] | None = None,
     ) -> Callable[[Callable], Callable]:
         def declare(handler: Callable) -> Callable:
-            self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler, direct))
+            self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler, direct,
+                              also, holders, private))
             return handler
 
         return declare

@@ -42,6 +42,11 @@ class Message:
     privileged: bool = False  # the sender is a chair by right (admin, power level)
     account: str | None = None  # IRC services account, when known
     direct: bool = False  # said in a direct message with the bot (room is then the DM room or nick)
+    # What the other network needs to show the line as it was written (see bot/relay):
+    formatted: str | None = None  # Matrix: the HTML body; IRC: the text with its formatting codes
+    attachment: str | None = None  # a file sent with the line, described with its download address (Matrix media)
+    reply_to: str | None = None  # the event this line answers
+    edits: str | None = None  # this line replaces the earlier line with this event id
 
 
 QUOTED = 200  # characters of what a person said that an answer repeats
@@ -82,6 +87,27 @@ class DirectMessage:
 
 
 @dataclass(frozen=True)
+class Relay:
+    """Carry a line said in a team room to the team's other network (bot/relay/bridge.py).
+
+    The dispatcher decides it, after the line is stored: a line it withholds
+    (private details, the bot's own words) never gets one.
+    """
+
+    team: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class Redact:
+    """Remove a message the bot may not keep public (Matrix only; needs the power to redact)."""
+
+    room: str
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class MeetingEnded:
     """The meeting in `room` has ended: its notes are to be written."""
 
@@ -89,7 +115,7 @@ class MeetingEnded:
     meeting_id: int
 
 
-Effect = Reply | React | DirectMessage | MeetingEnded
+Effect = Reply | React | DirectMessage | MeetingEnded | Relay | Redact
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ def farm_command(call) -> list[Effect]:
     if not isinstance(settings, FarmSettings) or not settings.enabled:
         return [Reply(room, "This team has no GPU farm configured ([teams.farm] in sigbot.toml).")]
     # The message's time, not the clock: the answer is about when it was asked.
-    view = farm_view(FarmStore(call.dispatcher.store.db), call.team.name, settings, call.message.time)
-    base = call.dispatcher.config.web_public_url
+    view = farm_view(FarmStore(call.db), call.team.name, settings, call.message.time)
+    base = call.config.web_public_url
     name = call.args.split()[0] if call.args.split() else ""
     if not name:
         return [Reply(room, render.summary(view, base, table=call.message.network is Network.MATRIX))]

@@ -11,8 +11,10 @@ other and the second is told who has it.
 Privacy: `!loan` also works in a direct message with the bot (`direct=True`),
 which is the only place shipping details are given or read. What the desk
 stores is guarded there, for every face (`desk.free_text`); chat adds the
-guard of its log: a line that looks like an address or contact details is
-scrubbed from the log and refused with a hint to use a direct message.
+guard of its log: both commands declare which arguments are private
+(`private_args`), so the dispatcher stores such a line scrubbed and never
+relays it, and the handler refuses it outside `!loan address` in a direct
+message with a hint to use one.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from dataclasses import dataclass
 
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
-from bot.core.text import without_surrogates
-from bot.dispatch import RoomCall
+from bot.core.call import Call, Publish
+from bot.core.text import clean_text, without_surrogates
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
-from bot.loans.desk import Desk, Done, Private, Refused
+from bot.loans.desk import Desk, Done, Refused
 from bot.loans.model import Actor
-from bot.loans.privacy import HINT, looks_private
+from bot.core.privacy import HINT, looks_private
 from bot.loans.publish import publish
 from bot.loans.store import LoanStore
 
@@ -194,23 +196,34 @@ HW_OPS: dict[str, Op] = {
 }
 
 
-def run_op(call: RoomCall, ops: dict[str, Op], word: str) -> list[Effect]:
-    sub, *more = call.args.strip().split(None, 1) or [""]
-    sub, rest = sub.lower(), (more[0] if more else "")
+def _subcommand(args: str) -> tuple[str, str]:
+    sub, *more = args.strip().split(None, 1) or [""]
+    return sub.lower(), (more[0] if more else "")
+
+
+def private_args(args: str) -> bool:
+    """Whether `!loan`/`!hw` ARGS hold what must never be kept in the log or shown: shipping details.
+
+    Read cleaned, as the desk reads what it stores, so invisible characters cannot hide an address.
+    """
+    sub, rest = _subcommand(args)
+    return sub == "address" or looks_private(clean_text(rest))
+
+
+def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect]:
+    sub, rest = _subcommand(call.args)
     room = call.message.room
     op = ops.get(sub)
     if op is None:
         return [Reply(room, f"Say !{word} {' / '.join(ops)}; !help {word} shows examples.")]
-    if sub == "address" and call.message.direct:
-        call.scrub()  # the line itself may hold the details; only loan_private keeps them
-    elif sub == "address" or looks_private(rest):
+    if private_args(call.args) and not (sub == "address" and call.message.direct):
         # Anywhere but `!loan address` in a direct message, what is said may be shown in public later.
-        call.scrub()
+        # The dispatcher has stored this line scrubbed (private_args); the words live only here.
         return [Reply(room, HINT)]
     team = call.team or _team_of_direct(call, sub, rest)
     if team is None:
         return [Reply(room, f"Say !{word} {sub} in your team's room, or name the loan by its number.")]
-    store = LoanStore(call.dispatcher.store.db)
+    store = LoanStore(call.db)
     store.lock()
     desk = Desk(store, team.name, settings_of(team), call.message.time)
     actor = desk.actor(call.message.sender, call.message.nick)
@@ -218,21 +231,20 @@ def run_op(call: RoomCall, ops: dict[str, Op], word: str) -> list[Effect]:
         with store.db.atomic():
             done = op(desk, actor, Args(rest))
     except Refused as refused:
-        if isinstance(refused, Private):
-            call.scrub()
         return [Reply(room, refused.text)]
-    publish(store, team.name, team.notes_dir, call.message.time)
-    return [Reply(room, done.text), *done.dms]
+    now = call.message.time
+    return [Reply(room, done.text), *done.dms,
+            Publish("loans.json", lambda: publish(LoanStore(call.db), team.name, team.notes_dir, now))]
 
 
-def _team_of_direct(call: RoomCall, sub: str, rest: str):
+def _team_of_direct(call: Call, sub: str, rest: str):
     """In a direct message: the team of the loan named by number, or the only team there is."""
-    teams = call.dispatcher.config.teams
+    teams = call.config.teams
     if sub in _TEAM_WIDE or sub not in LOAN_OPS:
         return teams[0] if len(teams) == 1 else None
     n = loan_number(Args(rest).split_first()[0])
-    loan = LoanStore(call.dispatcher.store.db).loan(n) if n is not None else None
-    return call.dispatcher.config.team(loan.team) if loan else (teams[0] if len(teams) == 1 else None)
+    loan = LoanStore(call.db).loan(n) if n is not None else None
+    return call.config.team(loan.team) if loan else (teams[0] if len(teams) == 1 else None)
 
 
 @LOAN_COMMANDS.command(
@@ -240,6 +252,7 @@ def _team_of_direct(call: RoomCall, sub: str, rest: str):
     role=Role.ANYONE,
     scope=Scope.ROOM,
     direct=True,
+    private=private_args,
     summary="hardware loans: ask, see the queue, and (loan admins) approve, ship and check in; "
             "shipping details only in a direct message",
     # Subcommands are separated by ";" and choices by "/": a "|" would split the README's table cells.
@@ -249,7 +262,7 @@ def _team_of_direct(call: RoomCall, sub: str, rest: str):
     examples=("!loan request gfx1100 for rocBLAS CI https://github.com/ROCm/rocBLAS weeks 8",
               "!loan queue", "!loan approve 3 w7900-1", "!loan received 3", "!loan extend 3 4"),
 )
-def loan(call: RoomCall) -> list[Effect]:
+def loan(call: Call) -> list[Effect]:
     return run_op(call, LOAN_OPS, "loan")
 
 
@@ -257,11 +270,12 @@ def loan(call: RoomCall) -> list[Effect]:
     "hw",
     role=Role.ANYONE,
     scope=Scope.ROOM,
+    private=private_args,
     summary="the group's hardware inventory: everyone lists and shows; loan admins add, edit and retire",
     usage="hw list [KIND/TARGET/STATUS/all]; show TAG; add TAG KIND [FIELD=VALUE ...]; edit TAG FIELD=VALUE ...; "
           "retire TAG [NOTE]",
     examples=("!hw list gfx1100", "!hw add w7900-1 gpu vendor=AMD model=\"Radeon PRO W7900\" target=gfx1100 "
               "memory=48GB", "!hw edit w7900-1 status=maintenance"),
 )
-def hw(call: RoomCall) -> list[Effect]:
+def hw(call: Call) -> list[Effect]:
     return run_op(call, HW_OPS, "hw")

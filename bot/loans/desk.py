@@ -24,7 +24,7 @@ from bot.core.text import clean_text
 from bot.loans.config import LoanSettings
 from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, Asset, AssetStatus, Kind, Loan, Refusal,
                              State, Step, asset_status_after, decide, position)
-from bot.loans.privacy import HINT, looks_private
+from bot.core.privacy import HINT, looks_private
 from bot.loans.store import LoanStore
 
 _URL = re.compile(r"https?://\S+")

@@ -170,7 +170,11 @@ def chair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]
         known = seen.get(name.lower())
         state.chairs.append(Chair(known or name, state.attendee_ids.get(known) if known else None))
         state.attendees.setdefault(known or name, 0)
-    return [Reply(state.room, "Current chairs: " + " ".join(sorted(state.chair_nicks(), key=str.lower)))]
+    return [Reply(state.room, _chairs_text(state))]
+
+
+def _chairs_text(state: MeetingState) -> str:
+    return "Current chairs: " + quoted(" ".join(sorted(state.chair_nicks(), key=str.lower)))
 
 
 @command(
@@ -186,7 +190,7 @@ def unchair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effec
         return _usage(state, call)
     names = {n.lower() for n in _names(call.args)}
     state.chairs = [c for c in state.chairs if c.nick.lower() not in names]
-    text = "Current chairs: " + " ".join(sorted(state.chair_nicks(), key=str.lower))
+    text = _chairs_text(state)
     if state.owner.lower() in names:
         text = f"{state.owner} started the meeting and stays a chair. " + text
     return [Reply(state.room, text)]
@@ -203,7 +207,7 @@ def undo(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not state.entries:
         return [Reply(state.room, "There is nothing in the minutes to remove.")]
     removed = state.entries.pop()
-    return [Reply(state.room, f"Removing item from minutes: {removed.describe()}")]
+    return [Reply(state.room, f"Removing item from minutes: {quoted(removed.describe())}")]
 
 
 @command(

@@ -1,12 +1,17 @@
-"""The relay's wiring: Matrix room events to IRC, IRC lines to Matrix and to the
-dispatcher, and the router that sends the bot's own answers to both networks.
+"""The relay's wiring: IRC lines into the dispatcher, and the outbox that carries
+the dispatcher's effects to both networks.
+
+There is one road in and one road out. Every line said in a team room, on
+either network, reaches the dispatcher once, from the network it was said on;
+the dispatcher stores it and decides whether it crosses to the other network
+(a `Relay` effect: never for a line with private details, never for the bot's
+own words). `Relay.deliver` is the outbox: relayed lines, answers (to both
+networks, once each), reactions, direct messages and redactions.
 
 Loops are kept out by identity, never by guessing at text: the bot's own
-Matrix events are never relayed (only remembered, to name the sender of a
-reply), the bot's own IRC lines and echoes are dropped by nick, and each
-human line reaches the dispatcher exactly once, from the network it was said
-on (a relayed copy is the bot's own line on the other side, so it is never
-read as a command).
+Matrix events are never handled (only remembered, to name the sender of a
+reply), the bot's own IRC lines and echoes are dropped by nick, and a relayed
+copy is the bot's own line on the other side, so it is never read as a command.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from typing import Any, Protocol
 
 from bot.chat.matrix_events import notice_content
 from bot.config import Team
-from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Reply
+from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Redact, Relay as RelayLine, Reply
 from bot.relay.config import RelaySettings
 from bot.relay.store import add_paste
-from bot.relay.to_irc import html_to_irc, irc_lines, irc_name, media_text, message_text
+from bot.relay.to_irc import html_to_irc, irc_lines, irc_name, matrix_line
 from bot.relay.to_matrix import event_content, plain_text, relayed_content
 from bot.relay.web import paste_url
 from bot.runtime import Runtime
@@ -35,7 +40,7 @@ DEFAULT_SETTINGS = RelaySettings()
 class MatrixSide(Protocol):
     """What the relay needs of bot/chat/matrix.py's MatrixAdapter."""
 
-    on_room_event: list
+    on_own_event: list
     route: Any
     def deliver(self, effects: list[Effect]) -> None: ...
     def post(self, room_name: str, content: dict) -> None: ...
@@ -61,54 +66,41 @@ class Relay:
         self.matrix = matrix
         self.irc = irc  # set once the connection is built (it needs on_irc_event first)
         self.bot_user = self.config.matrix.user_id if self.config.matrix else None
-        self.homeserver = self.config.matrix.homeserver if self.config.matrix else ""
         self.senders: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # event id -> (name, said on IRC)
         self.relayed: OrderedDict[str, str] = OrderedDict()  # event id -> text sent to IRC (edits)
         self.accounts: dict[str, str] = {}  # services account (lower case) -> its nick now
 
     # --- Matrix -> IRC -----------------------------------------------------
 
-    def on_matrix_event(self, team: Team | None, source: dict, name: str) -> None:
-        """Called by the Matrix adapter for every event it reads in a team room."""
+    def on_own_event(self, team: Team | None, source: dict) -> None:
+        """The bot's own Matrix events: which IRC person each relayed line stands for (for reply prefixes)."""
         if team is None or self.irc is None:
             return
-        event_id, content = source.get("event_id") or "", source.get("content") or {}
-        if source.get("sender") == self.bot_user:
-            profile = content.get("com.beeper.per_message_profile") or {}
-            who = profile.get("displayname")
-            _remember(self.senders, event_id, (who, True) if who else (self.irc.nick, True))
-            return  # our own lines (relayed IRC lines and answers) never go back
-        if source.get("type") != "m.room.message" or not team.irc_channels:
+        content = source.get("content") or {}
+        profile = content.get("com.beeper.per_message_profile") or {}
+        who = profile.get("displayname")
+        _remember(self.senders, source.get("event_id") or "", (who, True) if who else (self.irc.nick, True))
+
+    def _to_irc(self, team: Team, msg: Message) -> None:
+        """A line said in a team room on Matrix, which the dispatcher relays, as IRC lines in its channels."""
+        if self.irc is None or not team.irc_channels:
             return
         settings = settings_of(team)
-        shown = irc_name(name, settings.zero_width_names)
-        _remember(self.senders, event_id, (name, False))
-        relates = content.get("m.relates_to") or {}
-        edited = relates.get("event_id") if relates.get("rel_type") == "m.replace" else None
-        if edited:
-            new = content.get("m.new_content")
-            text = self._text_of(new) if isinstance(new, dict) else None
-            if text is None or self.relayed.get(edited) == text:
+        shown = irc_name(msg.nick, settings.zero_width_names)
+        text = matrix_line(msg.formatted, msg.text, msg.attachment)
+        if msg.edits:
+            if not text or self.relayed.get(msg.edits) == text:
                 return  # nothing changed that IRC would see
-            _remember(self.relayed, edited, text)
-            self._to_channels(team, shown, "* " + text, new.get("msgtype", ""), name)
+            _remember(self.relayed, msg.edits, text)
+            self._to_channels(team, shown, "* " + text, msg.kind, msg.nick)
             return
-        text = self._text_of(content)
-        if text is None:
+        _remember(self.senders, msg.event_id or "", (msg.nick, False))
+        if not text:
             return
-        _remember(self.relayed, event_id, text)
-        replied = (relates.get("m.in_reply_to") or {}).get("event_id")
-        if replied:
-            text = self._reply_prefix(replied, settings) + text
-        self._to_channels(team, shown, text, content.get("msgtype", ""), name)
-
-    def _text_of(self, content: dict) -> str | None:
-        media = media_text(content, self.homeserver)
-        if media is not None:
-            return media
-        if content.get("msgtype") not in ("m.text", "m.emote", "m.notice"):
-            return None
-        return message_text(content) or None
+        _remember(self.relayed, msg.event_id or "", text)
+        if msg.reply_to:
+            text = self._reply_prefix(msg.reply_to, settings) + text
+        self._to_channels(team, shown, text, msg.kind, msg.nick)
 
     def _reply_prefix(self, event_id: str, settings: RelaySettings) -> str:
         """`Name: ` for a reply; an IRC nick is left whole so its owner is highlighted."""
@@ -121,11 +113,11 @@ class Relay:
         name, on_irc = known
         return (name if on_irc else irc_name(name, settings.zero_width_names)) + ": "
 
-    def _to_channels(self, team: Team, shown: str, text: str, msgtype: str, author: str) -> None:
+    def _to_channels(self, team: Team, shown: str, text: str, kind: LineKind, author: str) -> None:
         """A relayed line: /me as an action, another bot's m.notice as a NOTICE (which bots never answer)."""
-        action = msgtype == "m.emote"
+        action = kind is LineKind.ME
         prefix = f"{shown} " if action else f"<{shown}> "
-        self.send_lines(team, text, prefix, action=action, notice=msgtype == "m.notice", author=author)
+        self.send_lines(team, text, prefix, action=action, notice=kind is LineKind.NOTICE, author=author)
 
     def send_lines(self, team: Team, text: str, prefix: str, action: bool, notice: bool, author: str) -> None:
         """Send `text` to the team's channels, split to fit, a long text cut to a paste link."""
@@ -183,16 +175,20 @@ class Relay:
             self.accounts = {a: n for a, n in self.accounts.items() if n.lower() != key}
 
     def _line(self, team: Team, event: Any) -> None:
-        action = event.kind == "action"
-        if team.matrix_room:
-            members = self.matrix.members(team.matrix_room)
-            content = relayed_content(event.nick, event.text, action, members,
-                                      profile_id=f"irc:{event.account or event.nick}")
-            if event.kind == "notice":
-                content["msgtype"] = "m.notice"
-            self.matrix.post(team.matrix_room, content)
+        """A line said in a team's channel: to the dispatcher, which stores it and decides its relay."""
         kind = {"action": LineKind.ME, "notice": LineKind.NOTICE}.get(event.kind, LineKind.SAID)
         self.rt.deliver(self.rt.dispatcher.handle(self._message(team.home, event, kind)))
+
+    def _to_matrix(self, team: Team, msg: Message) -> None:
+        """A line said on IRC, which the dispatcher relays, as a message in the team's Matrix room."""
+        if not team.matrix_room:
+            return
+        members = self.matrix.members(team.matrix_room)
+        content = relayed_content(msg.nick, msg.formatted or msg.text, msg.kind is LineKind.ME, members,
+                                  profile_id=f"irc:{msg.account or msg.nick}")
+        if msg.kind is LineKind.NOTICE:
+            content["msgtype"] = "m.notice"
+        self.matrix.post(team.matrix_room, content)
 
     def _message(self, room: str, event: Any, kind: LineKind, direct: bool = False) -> Message:
         mask = f"{event.nick}!{event.user}@{event.host}"
@@ -205,7 +201,7 @@ class Relay:
             network=Network.IRC, room=room, sender=f"irc:{event.account}" if event.account else mask,
             nick=event.nick, text=plain_text(event.text), time=event.time, kind=kind,
             event_id=f"irc:{msgid}" if msgid else None, privileged=by_mask, account=event.account,
-            direct=direct,
+            direct=direct, formatted=event.text,
         )
 
     def _private(self, event: Any) -> None:
@@ -224,7 +220,13 @@ class Relay:
                 log.exception("relay: failed to deliver %s", type(effect).__name__)
 
     def _deliver_one(self, effect: Effect) -> None:
-        if isinstance(effect, Reply) and effect.room.startswith("irc:"):
+        if isinstance(effect, RelayLine):
+            team = self.config.team(effect.team)
+            if team is not None and effect.message.network is Network.MATRIX:
+                self._to_irc(team, effect.message)
+            elif team is not None and effect.message.network is Network.IRC:
+                self._to_matrix(team, effect.message)
+        elif isinstance(effect, Reply) and effect.room.startswith("irc:"):
             self._say_privately(effect.room[len("irc:"):], effect.text)
         elif isinstance(effect, Reply):
             team = self.config.team_for_room(effect.room)
@@ -232,7 +234,7 @@ class Relay:
                 self.matrix.deliver([effect])
             if team is not None and team.irc_channels and self.irc is not None:
                 self.send_lines(team, irc_text(effect.text), "", action=False, notice=True, author=self.irc.nick)
-        elif isinstance(effect, React):
+        elif isinstance(effect, (React, Redact)):
             if effect.event_id and effect.event_id.startswith("$"):  # IRC lines have nothing to react to
                 self.matrix.deliver([effect])
         elif isinstance(effect, DirectMessage) and effect.user.startswith("irc:"):
@@ -276,7 +278,7 @@ def start_relay(rt: Runtime, matrix: MatrixSide, stop: asyncio.Event) -> asyncio
     channels = list(dict.fromkeys(ch for team in config.teams for ch in team.irc_channels))
     realname = realname_for(config.admin_contact, config.irc.realname)
     relay.irc = IrcConnection(config.irc, channels, realname, relay.on_irc_event)
-    matrix.on_room_event.append(relay.on_matrix_event)
+    matrix.on_own_event.append(relay.on_own_event)
     rt.deliver = matrix.route = relay.deliver
     rt.state["irc"], rt.state["relay"] = relay.irc, relay
     return asyncio.create_task(relay.irc.run(stop), name="irc")

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from urllib.parse import quote
 
 from bot.chat.irc_proto import clean, split_utf8
-from bot.chat.matrix_events import strip_reply_fallback
 
 BOLD, ITALIC, UNDERLINE, STRIKE, MONO, RESET = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
 ZWSP = "\u200b"
-MEDIA = {"m.image": "image", "m.file": "file", "m.video": "video", "m.audio": "audio"}
 _STYLE_TAGS = {"b": BOLD, "strong": BOLD, "i": ITALIC, "em": ITALIC, "u": UNDERLINE, "ins": UNDERLINE,
                "s": STRIKE, "del": STRIKE, "strike": STRIKE, "code": MONO,
                "h1": BOLD, "h2": BOLD, "h3": BOLD, "h4": BOLD, "h5": BOLD, "h6": BOLD}
@@ -137,52 +134,13 @@ def strip_codes(text: str) -> str:
     return "".join(ch for ch in text if ch not in (BOLD, ITALIC, UNDERLINE, STRIKE, MONO, RESET))
 
 
-def message_text(content: dict) -> str:
-    """The IRC text of an m.room.message content (formatted when it has HTML), reply fallback removed."""
-    html = content.get("formatted_body") if content.get("format") == "org.matrix.custom.html" else None
-    if isinstance(html, str) and html.strip():
-        return html_to_irc(html)
-    body = content.get("body")
-    if not isinstance(body, str):
-        return ""
-    relates = content.get("m.relates_to") or {}
-    return strip_reply_fallback(body) if "m.in_reply_to" in relates else body
-
-
-def media_text(content: dict, homeserver: str) -> str | None:
-    """`[image] cat.png (12.3 KB) https://...` for m.image/m.file/m.video/m.audio, else None."""
-    kind = MEDIA.get(content.get("msgtype", ""))
-    if kind is None:
-        return None
-    name = content.get("filename") or content.get("body") or kind
-    size = (content.get("info") or {}).get("size")
-    parts = [f"[{kind}] {name}"]
-    if isinstance(size, int) and size >= 0:
-        parts.append(f"({human_size(size)})")
-    url = download_url(content.get("url") or "", homeserver, name)
-    if url:
-        parts.append(url)
-    return " ".join(parts)
-
-
-def download_url(mxc: str, homeserver: str, filename: str) -> str | None:
-    """An `mxc://server/id` as the homeserver's download URL (the file name keeps the link readable)."""
-    if not mxc.startswith("mxc://"):
-        return None
-    server, _, media_id = mxc[len("mxc://"):].partition("/")
-    if not server or not media_id:
-        return None
-    return (f"{homeserver.rstrip('/')}/_matrix/media/v3/download/{quote(server, safe='')}/"
-            f"{quote(media_id, safe='')}/{quote(filename, safe='')}")
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+def matrix_line(formatted: str | None, text: str, attachment: str | None = None) -> str:
+    """The IRC text of a line said on Matrix: a file's description, else its HTML (formatting kept), else its text."""
+    if attachment:
+        return attachment
+    if formatted and formatted.strip():
+        return html_to_irc(formatted)
+    return text
 
 
 def irc_name(name: str, zero_width: bool) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
-from bot.dispatch import RoomCall
+from bot.core.call import Call, Publish
 from bot.schedule import changes
 from bot.schedule.changes import TeamState, may_change, team_state
 from bot.schedule.model import ScheduleError, check_zone, parse_day, parse_local
@@ -28,16 +28,16 @@ SHOWN = 5  # occurrences listed by !schedule
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 
 
-def _store(call: RoomCall) -> ScheduleStore:
-    return ScheduleStore(call.dispatcher.store.db)
+def _store(call: Call) -> ScheduleStore:
+    return ScheduleStore(call.db)
 
 
-def _zones(call: RoomCall, asked: str | None = None) -> list[str]:
+def _zones(call: Call, asked: str | None = None) -> list[str]:
     own = _store(call).person_zone(call.message.sender)
     return [call.team.timezone, *(z for z in (own, asked) if z)]
 
 
-def _answer(call: RoomCall, text: str) -> list[Effect]:
+def _answer(call: Call, text: str) -> list[Effect]:
     return [Reply(call.message.room, text)]
 
 
@@ -53,7 +53,7 @@ def _take_datetime(words: list[str]) -> tuple[datetime, list[str]]:
 @SCHEDULE_COMMANDS.command("next", role=Role.ANYONE, scope=Scope.ROOM,
                            summary="when the team's next meeting is: UTC, the team's zone, your zone, how far away",
                            usage="next [TIMEZONE]", examples=("!next", "!next America/New_York"))
-def next_meeting(call: RoomCall) -> list[Effect]:
+def next_meeting(call: Call) -> list[Effect]:
     asked = call.args.split()[0] if call.args.split() else None
     try:
         zones = _zones(call, check_zone(asked) if asked else None)
@@ -73,7 +73,7 @@ def next_meeting(call: RoomCall) -> list[Effect]:
 @SCHEDULE_COMMANDS.command("schedule", role=Role.ANYONE, scope=Scope.ROOM,
                            summary="the next few meetings of the team, cancelled ones marked",
                            usage="schedule", examples=("!schedule",))
-def schedule(call: RoomCall) -> list[Effect]:
+def schedule(call: Call) -> list[Effect]:
     zones = _zones(call)
     upcoming = team_state(_store(call), call.team).upcoming(call.message.time, SHOWN)
     if not upcoming:
@@ -86,7 +86,7 @@ def schedule(call: RoomCall) -> list[Effect]:
     return _answer(call, "\n".join(lines))
 
 
-def _change(call: RoomCall, usage: str, act) -> list[Effect]:
+def _change(call: Call, usage: str, act) -> list[Effect]:
     """Check rights and input, apply `act(store, state, words, now)`, publish the files, answer."""
     words = call.args.split()
     if not words:
@@ -99,17 +99,21 @@ def _change(call: RoomCall, usage: str, act) -> list[Effect]:
         text = act(store, state, words, call.message.time)
     except ScheduleError as exc:
         return _answer(call, f"{exc}. Usage: !{usage}")
-    try:
-        publish(call.dispatcher.config, store, call.message.time)
-    except OSError:
-        log.exception("could not write the schedule's files; they are written again at the next change")
-    return _answer(call, text)
+    config, now = call.config, call.message.time
+    return [*_answer(call, text), Publish("the schedule's files", lambda: publish(config, ScheduleStore(call.db), now))]
 
 
-@SCHEDULE_COMMANDS.command("cancel", role=Role.CHAIR, scope=Scope.ROOM,
+def _series_chair(call: Call) -> bool:
+    """A chair of one of the team's series holds the chair role for the schedule's commands."""
+    return call.team is not None and may_change(team_state(_store(call), call.team), call.speaker.id,
+                                                call.message.account, False, None)
+
+
+@SCHEDULE_COMMANDS.command("cancel", role=Role.CHAIR, scope=Scope.ROOM, also=_series_chair,
+                           holders="team admins and the series' chairs",
                            summary="cancel one meeting of a series (its reminders stop; a notice is posted)",
                            usage="cancel SERIES DATE [REASON]", examples=("!cancel wg 2025-10-02 national holiday",))
-def cancel(call: RoomCall) -> list[Effect]:
+def cancel(call: Call) -> list[Effect]:
     def act(store, state, words, now):
         if len(words) < 2:
             raise ScheduleError("give the series and the date")
@@ -120,10 +124,11 @@ def cancel(call: RoomCall) -> list[Effect]:
     return _change(call, "cancel SERIES DATE [REASON]", act)
 
 
-@SCHEDULE_COMMANDS.command("move", role=Role.CHAIR, scope=Scope.ROOM,
+@SCHEDULE_COMMANDS.command("move", role=Role.CHAIR, scope=Scope.ROOM, also=_series_chair,
+                           holders="team admins and the series' chairs",
                            summary="move one meeting of a series to another date and time (local to the series)",
                            usage="move SERIES DATE NEW_DATETIME", examples=("!move wg 2025-10-02 2025-10-03T10:00",))
-def move(call: RoomCall) -> list[Effect]:
+def move(call: Call) -> list[Effect]:
     def act(store, state, words, now):
         if len(words) < 2:
             raise ScheduleError("give the series, the date and the new date and time")
@@ -137,11 +142,12 @@ def move(call: RoomCall) -> list[Effect]:
     return _change(call, "move SERIES DATE NEW_DATETIME", act)
 
 
-@SCHEDULE_COMMANDS.command("extra", role=Role.CHAIR, scope=Scope.ROOM,
+@SCHEDULE_COMMANDS.command("extra", role=Role.CHAIR, scope=Scope.ROOM, also=_series_chair,
+                           holders="team admins and the series' chairs",
                            summary="add a one-off meeting to a series, with its own title",
                            usage="extra SERIES DATETIME [TITLE]",
                            examples=("!extra wg 2025-09-25T10:00 Temporary meeting",))
-def extra(call: RoomCall) -> list[Effect]:
+def extra(call: Call) -> list[Effect]:
     def act(store, state, words, now):
         start, rest = _take_datetime(words[1:])
         change = changes.extra(store, state, words[0], start, " ".join(rest), call.message.sender, now)
@@ -153,7 +159,7 @@ def extra(call: RoomCall) -> list[Effect]:
 @SCHEDULE_COMMANDS.command("tz", role=Role.ANYONE, scope=Scope.ROOM, direct=True,
                            summary="set your own timezone, used in answers to you (alone: show it; unset: forget it)",
                            usage="tz [set ZONE]", examples=("!tz set Asia/Shanghai", "!tz", "!tz unset"))
-def tz(call: RoomCall) -> list[Effect]:
+def tz(call: Call) -> list[Effect]:
     store = _store(call)
     words = call.args.split()
     if not words:

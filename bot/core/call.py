@@ -1,0 +1,72 @@
+"""What a room command's handler gets: who is speaking, with which rights, and its own narrow tools.
+
+The dispatcher builds a `Call` for every command it runs (in a team room, in a
+direct message, from IRC) after it has decided who is speaking and checked the
+role the command declares, so a handler cannot forget the base rule; it may add
+finer ones (the owner of an agenda item may remove it). A handler's only way
+out is the effects it returns; files it publishes are a `Publish` effect,
+written after the line's transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.core.message import Message
+
+if TYPE_CHECKING:  # values only: the core imports no feature and no storage library
+    from bot.config import Config, Team
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who said a line, as the dispatcher decided it. Rights rest on `id`, never on a shown name.
+
+    `id` is a Matrix user id, `irc:ACCOUNT` for an IRC user identified to
+    services, or `nick!user@host` for one who is not (which holds no right).
+    """
+
+    id: str
+    name: str
+    privileged: bool  # team admin, Matrix power level or room creator, a configured IRC hostmask
+    chairs_meeting: bool = False  # a chair of the meeting running in this room
+
+    @property
+    def chair(self) -> bool:
+        return self.privileged or self.chairs_meeting
+
+
+@dataclass(frozen=True)
+class Call:
+    """A room-scope command's arguments and context. `team` is None in a direct message."""
+
+    team: "Team | None"
+    message: Message
+    args: str
+    speaker: Speaker
+    config: "Config"
+    db: Any  # the database, for the feature's own store (sqlite_utils.Database)
+    meeting_id: int | None = None  # the meeting running in this room, if any
+
+    @property
+    def now(self) -> datetime:
+        return self.message.time
+
+    @property
+    def privileged(self) -> bool:
+        return self.speaker.privileged
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Write files others read (JSON, calendars) once the line's changes are committed.
+
+    Run by the dispatcher after the commit, never inside the transaction: a
+    reader never sees a file describing a change that was then rolled back.
+    """
+
+    what: str
+    write: Callable[[], None]
