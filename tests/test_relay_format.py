@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat.matrix_events import download_url, human_size, line_message, media_text, read_message
+from bot.chat.matrix_events import download_url, human_size, line_message, media_text, notice_content, read_message
 from bot.config.load import parse_config
 from bot.config.model import ConfigError
 from bot.relay.config import RelaySettings
 from bot.relay.to_irc import (
-    ZWSP, html_to_irc, irc_lines, irc_name,
+    ZWSP, edit_line, html_to_irc, irc_lines, irc_name,
 )
 from bot.relay.to_matrix import irc_to_html, plain_text, relayed_content
 
@@ -21,9 +21,53 @@ B, I, U, S, M, O = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
 # --- Matrix HTML -> IRC --------------------------------------------------------
 
 
-def test_bold_italic_underline_strike_and_code_become_control_codes():
+def test_bold_italic_underline_and_strike_become_control_codes_and_inline_code_backticks():
+    # Not \x11 for code: irssi and HexChat show it as a reverse-video Q around the word.
     html = "<strong>bold</strong> <em>it</em> <u>under</u> <del>gone</del> <code>x = 1</code>"
-    assert html_to_irc(html) == f"{B}bold{B} {I}it{I} {U}under{U} {S}gone{S} {M}x = 1{M}"
+    assert html_to_irc(html) == f"{B}bold{B} {I}it{I} {U}under{U} {S}gone{S} `x = 1`"
+    assert M not in html_to_irc(notice_content("run `make test` now")["formatted_body"])
+
+
+def test_lines_of_a_multi_line_answer_start_without_a_space():
+    html = notice_content("Meeting started.\nUseful commands: #topic #info")["formatted_body"]
+    assert "<br />\n" in html  # markdown-it's soft break: a newline the line after would start with
+    assert html_to_irc(html).split("\n") == ["Meeting started.", "Useful commands: #topic #info"]
+
+
+def test_a_table_becomes_aligned_columns_and_the_line_after_it_stays_out():
+    markdown = "Farm:\n\n| machine | state | util |\n|---|---|---|\n| vm | idle | - |\n| gpu-box-2 | busy | 45 % |\n\nDetails"
+    assert html_to_irc(notice_content(markdown)["formatted_body"]).split("\n") == [
+        "Farm:", "machine    state  util", "vm         idle   -", "gpu-box-2  busy   45 %", "Details"]
+
+
+def test_a_table_too_wide_for_a_terminal_becomes_a_compact_list():
+    wide = "x" * 70
+    markdown = f"| name | note | size |\n|---|---|---|\n| a | {wide} | 1 |\n| b | short | |"
+    assert html_to_irc(notice_content(markdown)["formatted_body"]).split("\n") == [
+        f"a: note {wide}, size 1", "b: note short"]
+    assert html_to_irc(f"<table><tr><td>a</td><td>{wide * 2}</td><td>b</td></tr></table>") == f"a, {wide * 2}, b"
+
+
+def test_wide_letters_take_two_columns_when_a_table_is_lined_up():
+    html = "<table><tr><th>who</th><th>n</th></tr><tr><td>日本</td><td>1</td></tr><tr><td>ab</td><td>2</td></tr></table>"
+    assert html_to_irc(html).split("\n") == ["who   n", "日本  1", "ab    2"]
+
+
+def test_the_farm_tables_details_line_is_a_paragraph_of_its_own_on_matrix():
+    from bot.farm.config import FarmSettings, Machine
+    from bot.farm.publish import farm_view
+    from bot.farm.render import summary
+    from bot.farm.store import FarmStore
+    from bot.storage import open_store
+
+    settings_ = FarmSettings(machines=(Machine("vm"), Machine("gpu1", gpus=2)), interval_seconds=60)
+    view = farm_view(FarmStore(open_store(":memory:").db), "ml", settings_, NOON)
+    html = notice_content(summary(view, "https://sig.example.org", table=True))["formatted_body"]
+    table = html[html.index("<table>"):html.index("</table>")]
+    assert "Details" not in table and "<td>gpu1</td>" in table
+    lines = html_to_irc(html).split("\n")
+    assert lines[-3:] == ["vm       offline  0/?   -     -", "gpu1     offline  0/2   -     -",
+                          "Details: !farm HOST · plots: https://sig.example.org/farm/ml/"]
 
 
 def test_nested_tags_of_one_style_toggle_once():
@@ -84,7 +128,13 @@ def test_a_name_gets_a_zero_width_space_after_its_first_letter_only_when_asked()
 def test_each_line_carries_the_prefix_and_fits_the_budget():
     lines = irc_lines("<bob> ", "word " * 40, 50, 100)
     assert all(line.startswith("<bob> ") and len(line.encode()) <= 50 for line in lines)
-    assert " ".join(line[len("<bob> "):] for line in lines).split() == ["word"] * 40
+    assert " ".join(line[len("<bob> "):] for line in lines).replace("…", "").split() == ["word"] * 40
+
+
+def test_a_split_line_is_marked_where_it_continues_and_where_it_goes_on():
+    lines = irc_lines("<bob> ", "one two three four five six seven", 27, 100)
+    assert lines == ["<bob> one two three …", "<bob> … four five six …", "<bob> … seven"]
+    assert irc_lines("<bob> ", "one two\nthree", 27, 100) == ["<bob> one two", "<bob> three"]  # lines: no marks
 
 
 def test_a_long_message_is_cut_to_its_first_lines_and_a_link():
@@ -96,6 +146,8 @@ def test_a_long_message_is_cut_to_its_first_lines_and_a_link():
 
 
 def test_a_word_longer_than_the_budget_is_split_too():
+    assert irc_lines("<b> ", "x" * 25, 22, 10) == ["<b> " + "x" * 14 + " …", "<b> … " + "x" * 11]
+    # Too narrow for the marks (a test-sized budget): split all the same, unmarked.
     assert irc_lines("<b> ", "x" * 25, 14, 10) == ["<b> " + "x" * 10, "<b> " + "x" * 10, "<b> " + "x" * 5]
 
 
@@ -107,7 +159,8 @@ def test_every_line_fits_its_budget_carries_the_prefix_and_is_whole_utf8(text, b
         assert line.startswith(prefix.rstrip()) and len(line.encode()) <= budget
         line.encode().decode()
     said = "".join(line[len(prefix):] for line in lines)
-    assert said.replace(" ", "") == (text.replace(" ", "") if text.strip() else "")
+    # The split marks (…) are the only words added.
+    assert said.replace(" ", "").replace("…", "") == (text.replace(" ", "").replace("…", "") if text.strip() else "")
 
 
 # --- IRC -> Matrix -----------------------------------------------------------------
@@ -118,9 +171,16 @@ def test_irc_codes_become_escaped_html():
     assert html == "<strong>bold</strong> <em>it</em> &lt;script&gt; <u>u</u> <del>s</del> <code>m</code>"
 
 
-def test_colours_are_dropped_and_unclosed_codes_closed():
-    assert irc_to_html("\x0304,01red\x03 and \x02open")[0] == "red and <strong>open</strong>"
+def test_colours_become_matrix_font_colours_and_unclosed_codes_are_closed():
+    assert irc_to_html("\x0304,01red\x03 and \x02open")[0] == (
+        '<font data-mx-color="#ff0000" data-mx-bg-color="#000000">red</font> and <strong>open</strong>')
     assert plain_text("\x0312blue\x03 \x02b\x02\x16") == "blue b"
+
+
+def test_a_style_inside_a_colour_keeps_the_colour_and_a_reset_ends_both():
+    html, _ = irc_to_html("a \x0312blue \x02bold\x02 still\x0f plain \x04FF8800hex\x04 \x0399,04bg\x0f x\x0304,5")
+    assert html == ('a <font data-mx-color="#0000fc">blue <strong>bold</strong> still</font> plain '
+                    '<font data-mx-color="#ff8800">hex</font> <font data-mx-bg-color="#ff0000">bg</font> x')
 
 
 def test_stray_ctcp_bytes_bells_and_terminal_escapes_from_irc_never_reach_matrix():
@@ -358,8 +418,45 @@ def test_matrix_lines_reach_irc_with_the_name_prefix_replies_and_edits(tmp_path)
         "m.relates_to": {"rel_type": "m.replace", "event_id": "$1"}}), "Alice")
     matrix_says(relay, matrix_event("waves", event_id="$6", msgtype="m.emote"), "Alice")
     on_wg = [(text, action) for target, text, action, _ in irc.sent if target == "#wg"]
-    assert on_wg == [("<Alice> hi all", False), ("<Alice> bob: sure", False), ("<Alice> * hi y'all", False),
+    assert on_wg == [("<Alice> hi all", False), ("<Alice> bob: sure", False), ("<Alice> * all → y'all", False),
                      ("Alice waves", True)]
+
+
+def test_an_edit_names_the_words_it_changed_or_gives_the_whole_line_when_most_changed():
+    assert edit_line("the build is broken on gfx90a", "the build is fixed on gfx90a") == "* broken → fixed"
+    assert edit_line("the build is broken", "the build is really broken") == "* is → is really"
+    assert edit_line("a b c d", "b c d") == "* a b → b"
+    assert edit_line("hello there", "hello, corrected") == "* hello, corrected"
+    assert edit_line("helo", "hello") == "* hello"
+    assert edit_line("one two three four", "ONE two three FOUR") == "* ONE two three FOUR"  # two places
+    assert edit_line(None, "not seen before") == "* not seen before"
+
+
+def test_the_bots_answers_of_up_to_8_lines_reach_irc_whole_and_the_agenda_always(tmp_path):
+    relay, irc, _ = relay_for(tmp_path)
+    eight = "\n".join(f"answer {i}" for i in range(8))
+    relay.deliver([Reply(ROOM, eight)])
+    assert [text for target, text, *_ in irc.sent if target == "#wg"] == eight.split("\n")
+    irc.sent.clear()
+    relay.deliver([Reply(ROOM, eight + "\nanswer 8")])
+    on_wg = [text for target, text, *_ in irc.sent if target == "#wg"]
+    assert len(on_wg) == 8 and on_wg[-1].startswith("… (9 lines in all: https://sig.example.org/relay/paste/")
+    irc.sent.clear()
+    agenda = "\n".join(f"{i}. item (bob)" for i in range(1, 23))
+    relay.deliver([Reply(ROOM, agenda, whole=True)])
+    assert [text for target, text, *_ in irc.sent if target == "#wg"] == agenda.split("\n")
+
+
+def test_the_agenda_announced_at_startmeeting_is_marked_whole(tmp_path):
+    from bot.agenda.hooks import meeting_started
+    from bot.agenda.store import AgendaStore
+
+    relay, _, _ = relay_for(tmp_path)
+    db = relay.rt.store.db
+    for i in range(12):
+        AgendaStore(db).add_item("wg", f"item {i}", "bob", "@bob:hs.org", NOON)
+    [announced] = meeting_started(db, "wg", 1, ROOM)
+    assert announced.whole and "item 11" in announced.text
 
 
 def test_a_long_matrix_message_is_cut_to_a_paste_link(tmp_path):

@@ -42,9 +42,14 @@ def meeting_started(db: Database, team: str, meeting_id: int, room: str) -> list
     """Take the waiting agenda onto the new meeting; announce it and the open actions."""
     def work() -> list[Effect]:
         store = AgendaStore(db)
-        texts = (announcement(store.take_onto_meeting(team, meeting_id)),
-                 start_summary(store.note_open_actions(team, meeting_id)))
-        return [Reply(room, text) for text in texts if text]
+        agenda = announcement(store.take_onto_meeting(team, meeting_id))
+        actions = start_summary(store.note_open_actions(team, meeting_id))
+        effects: list[Effect] = []
+        if agenda:  # whole on IRC too: people there follow the meeting by its agenda
+            effects.append(Reply(room, agenda, whole=True))
+        if actions:
+            effects.append(Reply(room, actions))
+        return effects
 
     return _guarded(db, "meeting start", [], work)
 

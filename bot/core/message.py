@@ -64,6 +64,7 @@ class Reply:
 
     room: str
     text: str
+    whole: bool = False  # never cut to a paste link on IRC, however long (the agenda at #startmeeting)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Chat text for the farm: `!farm`, `!farm HOST`, alert posts, the daily digest.
 
-Replies are Markdown (rendered to HTML on Matrix, stripped for IRC) and short
-enough for IRC.  Every value that came from a report or a webhook (GPU and
-process names, versions, test names) goes through `md_escape`, so nobody can
-inject links or markup through a farm host.
+Replies are Markdown (rendered to HTML on Matrix, to IRC text by the relay,
+where a table becomes aligned columns) and short enough for IRC.  Every value
+that came from a report or a webhook (GPU and process names, versions, test
+names) goes through `md_escape`, so nobody can inject links or markup through
+a farm host.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def summary(view: FarmView, base_url: str | None, table: bool = False) -> str:
         lines.append("Queue: " + _some([_queue_row(*row) for row in view.queue.per_platform()]))
     if table and view.hosts:
         lines += ["", "| machine | state | GPUs | util | max temp |", "|---|---|---|---|---|"]
-        lines += [_row(h) for h in view.hosts]
+        # A blank line ends the table: Markdown would read the next line as one more row.
+        lines += [_row(h) for h in view.hosts] + [""]
     url = farm_url(base_url, view.team)
     lines.append("Details: !farm HOST" + (f" · plots: {url}" if url else ""))
     return "\n".join(lines)

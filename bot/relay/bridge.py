@@ -26,7 +26,7 @@ from bot.config import Team
 from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Redact, Relay as RelayLine, Reply
 from bot.relay.config import RelaySettings
 from bot.relay.store import add_paste
-from bot.relay.to_irc import html_to_irc, irc_lines, irc_name, matrix_line
+from bot.relay.to_irc import edit_line, html_to_irc, irc_lines, irc_name, matrix_line
 from bot.relay.to_matrix import event_content, plain_text, relayed_content
 from bot.relay.web import paste_url
 from bot.runtime import Runtime
@@ -89,10 +89,11 @@ class Relay:
         shown = irc_name(msg.nick, settings.zero_width_names)
         text = matrix_line(msg.formatted, msg.text, msg.attachment)
         if msg.edits:
-            if not text or self.relayed.get(msg.edits) == text:
+            before = self.relayed.get(msg.edits)
+            if not text or before == text:
                 return  # nothing changed that IRC would see
             _remember(self.relayed, msg.edits, text)
-            self._to_channels(team, shown, "* " + text, msg.kind, msg.nick)
+            self._to_channels(team, shown, edit_line(before, text), msg.kind, msg.nick)
             return
         _remember(self.senders, msg.event_id or "", (msg.nick, False))
         if not text:
@@ -117,12 +118,13 @@ class Relay:
         """A relayed line: /me as an action, another bot's m.notice as a NOTICE (which bots never answer)."""
         action = kind is LineKind.ME
         prefix = f"{shown} " if action else f"<{shown}> "
-        self.send_lines(team, text, prefix, action=action, notice=kind is LineKind.NOTICE, author=author)
+        self.send_lines(team, text, prefix, action=action, notice=kind is LineKind.NOTICE, author=author,
+                        max_lines=settings_of(team).max_lines)
 
-    def send_lines(self, team: Team, text: str, prefix: str, action: bool, notice: bool, author: str) -> None:
-        """Send `text` to the team's channels, split to fit, a long text cut to a paste link."""
+    def send_lines(self, team: Team, text: str, prefix: str, action: bool, notice: bool, author: str,
+                   max_lines: int) -> None:
+        """Send `text` to the team's channels, split to fit, one longer than `max_lines` cut to a paste link."""
         assert self.irc is not None
-        max_lines = settings_of(team).max_lines
         paste: str | None = None
         for channel in team.irc_channels:
             budget = self.irc.text_budget(channel, action)
@@ -233,7 +235,9 @@ class Relay:
             if team is None or team.matrix_room:
                 self.matrix.deliver([effect])
             if team is not None and team.irc_channels and self.irc is not None:
-                self.send_lines(team, irc_text(effect.text), "", action=False, notice=True, author=self.irc.nick)
+                longest = 10**6 if effect.whole else settings_of(team).answer_lines
+                self.send_lines(team, irc_text(effect.text), "", action=False, notice=True, author=self.irc.nick,
+                                max_lines=longest)
         elif isinstance(effect, (React, Redact)):
             if effect.event_id and effect.event_id.startswith("$"):  # IRC lines have nothing to react to
                 self.matrix.deliver([effect])

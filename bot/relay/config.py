@@ -3,6 +3,7 @@
     [teams.relay]
     zero_width_names = true      # a zero-width space inside relayed names: no self-pings on IRC
     max_lines = 4                # longer messages: their first lines and a link to the whole text
+    answer_lines = 8             # the same for the bot's own answers (the agenda at #startmeeting is always whole)
     relay_joins = false          # relay IRC joins, parts and quits to Matrix
     chair_hostmasks = ["*!*@fedora/contributor/trix"]   # IRC users who chair every meeting
 
@@ -38,6 +39,9 @@ class RelaySettings:
     max_lines: int = 4
     relay_joins: bool = False
     chair_hostmasks: tuple[str, ...] = ()
+    # A person's long message is their choice to paste; the bot's answers are short by
+    # design, so up to about 8 lines (a `!schedule`, a `!farm`) reach IRC whole.
+    answer_lines: int = 8
 
     def chairs_by_hostmask(self, mask: str) -> bool:
         """Whether `nick!user@host` matches one of the configured patterns."""
@@ -45,11 +49,13 @@ class RelaySettings:
 
 
 def parse_team(c: Any, data: dict, path: str, ctx: Any) -> RelaySettings:
-    c.table(data, path, {"zero_width_names", "max_lines", "relay_joins", "chair_hostmasks"})
-    max_lines = c.get(data, "max_lines", path, int, 4)
-    if not 1 <= max_lines <= MAX_LINES_CEILING:
-        c.error(f"{path}.max_lines", f"must be from 1 to {MAX_LINES_CEILING}")
-        max_lines = 4
+    c.table(data, path, {"zero_width_names", "max_lines", "answer_lines", "relay_joins", "chair_hostmasks"})
+    max_lines, answer_lines = c.get(data, "max_lines", path, int, 4), c.get(data, "answer_lines", path, int, 8)
+    for key, value in (("max_lines", max_lines), ("answer_lines", answer_lines)):
+        if not 1 <= value <= MAX_LINES_CEILING:
+            c.error(f"{path}.{key}", f"must be from 1 to {MAX_LINES_CEILING}")
+    max_lines = max_lines if 1 <= max_lines <= MAX_LINES_CEILING else 4
+    answer_lines = answer_lines if 1 <= answer_lines <= MAX_LINES_CEILING else 8
     masks = c.get(data, "chair_hostmasks", path, list, [])
     for i, mask in enumerate(masks):
         if not isinstance(mask, str) or "!" not in mask or "@" not in mask:
@@ -61,6 +67,7 @@ def parse_team(c: Any, data: dict, path: str, ctx: Any) -> RelaySettings:
         max_lines=max_lines,
         relay_joins=c.get(data, "relay_joins", path, bool, False),
         chair_hostmasks=tuple(m for m in masks if isinstance(m, str)),
+        answer_lines=answer_lines,
     )
 
 

@@ -19,7 +19,8 @@ from bot.relay.to_irc import BOLD, ITALIC, MONO, RESET, STRIKE, UNDERLINE, ZWSP
 
 _TAGS = {BOLD: "strong", ITALIC: "em", UNDERLINE: "u", STRIKE: "del", MONO: "code"}
 _ORDER = (BOLD, ITALIC, UNDERLINE, STRIKE, MONO)
-# \x03 colours: \x03, then optionally a foreground of 1-2 digits and ",background".
+# \x03 colours: \x03, then optionally a foreground of 1-2 digits and ",background";
+# \x04 the same in hex. A bare \x03 or \x04 ends the colour.
 _COLOUR = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?")
 # Control characters that are no formatting (a stray CTCP \x01, a bell, the ESC of a terminal
 # escape sequence) mean nothing in a Matrix message and would act in a terminal client: dropped.
@@ -42,13 +43,15 @@ def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[s
     """IRC text (codes included) as escaped HTML with mention pills; the user ids mentioned.
 
     `members` maps a room member's display name to their user id; a name said
-    as a whole word becomes a pill. Colours and reverse video are dropped.
+    as a whole word becomes a pill. Colours become `<font data-mx-color>` (as
+    heisenbridge keeps them); reverse video is dropped.
     """
     # A name relayed from Matrix carries a zero-width space (see to_irc.irc_name);
     # said back from IRC it must still match the member's name.
-    text = _without_stray(_COLOUR.sub("", text)).replace("\x16", "").replace(ZWSP, "")
+    text = _without_stray(text).replace("\x16", "").replace(ZWSP, "")
     out: list[str] = []
     active: list[str] = []
+    colour: tuple[str | None, str | None] = (None, None)  # (foreground, background) as #rrggbb
     mentioned: list[str] = []
     chunk: list[str] = []
 
@@ -57,10 +60,35 @@ def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[s
             out.append(_linked("".join(chunk), members, mentioned))
             chunk.clear()
 
-    for ch in text:
-        if ch in _TAGS or ch == RESET:
-            flush()
-            out.extend(f"</{_TAGS[c]}>" for c in reversed(active))
+    # The font is the outer tag: a style toggled inside a colour leaves the font open.
+    def close(fonts: bool) -> None:
+        out.extend(f"</{_TAGS[c]}>" for c in reversed(active))
+        if fonts and colour != (None, None):
+            out.append("</font>")
+
+    def reopen(fonts: bool) -> None:
+        if fonts and colour != (None, None):
+            out.append("<font" + "".join(f' {name}="{value}"' for name, value in
+                                         (("data-mx-color", colour[0]), ("data-mx-bg-color", colour[1])) if value)
+                       + ">")
+        out.extend(f"<{_TAGS[c]}>" for c in active)
+
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        code = _COLOUR.match(text, pos) if ch in "\x03\x04" else None
+        if code is None and ch not in _TAGS and ch != RESET:
+            chunk.append(ch)
+            pos += 1
+            continue
+        flush()
+        after = _colour_after(colour, code) if code is not None else (None, None) if ch == RESET else colour
+        fonts = after != colour
+        close(fonts)
+        colour = after
+        if code is not None:
+            pos = code.end()
+        else:
             if ch == RESET:
                 active = []
             elif ch in active:
@@ -68,12 +96,45 @@ def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[s
             else:
                 active.append(ch)
             active.sort(key=_ORDER.index)
-            out.extend(f"<{_TAGS[c]}>" for c in active)
-        else:
-            chunk.append(ch)
+            pos += 1
+        reopen(fonts)
     flush()
-    out.extend(f"</{_TAGS[c]}>" for c in reversed(active))
-    return re.sub(r"<(\w+)></\1>", "", "".join(out)), mentioned
+    close(True)
+    empty = r"<(\w+)[^>]*></\1>"
+    html_out = "".join(out)
+    while re.search(empty, html_out):
+        html_out = re.sub(empty, "", html_out)
+    return html_out, mentioned
+
+
+def _colour_after(colour: tuple[str | None, str | None], code: re.Match) -> tuple[str | None, str | None]:
+    """The colours after a \x03/\x04 code: a bare one ends them, a foreground alone keeps the background."""
+    if code.group(0)[0] == "\x04":
+        if code.group(3) is None:
+            return (None, None)
+        fg, _, bg = code.group(3).partition(",")
+        return ("#" + fg.lower(), "#" + bg.lower() if bg else colour[1])
+    if code.group(1) is None:
+        return (None, None)
+    fg, _, bg = code.group(1).partition(",")
+    return (irc_colour(int(fg)), irc_colour(int(bg)) if bg else colour[1])
+
+
+# The 99 IRC colours (https://modern.ircdocs.horse/formatting#colors); 99 is the client's default.
+IRC_COLOURS = (
+    "ffffff 000000 00007f 009300 ff0000 7f0000 9c009c fc7f00 ffff00 00fc00 009393 00ffff 0000fc ff00ff 7f7f7f d2d2d2 "
+    "470000 472100 474700 324700 004700 00472c 004747 002747 000047 2e0047 470047 47002a "
+    "740000 743a00 747400 517400 007400 007449 007474 004074 000074 4b0074 740074 740045 "
+    "b50000 b56300 b5b500 7db500 00b500 00b571 00b5b5 0063b5 0000b5 7500b5 b500b5 b5006b "
+    "ff0000 ff8c00 ffff00 b2ff00 00ff00 00ffa0 00ffff 008cff 0000ff a500ff ff00ff ff0098 "
+    "ff5959 ffb459 ffff71 cfff60 6fff6f 65ffc9 6dffff 59b4ff 5959ff c459ff ff66ff ff59bc "
+    "ff9c9c ffd39c ffff9c e2ff9c 9cff9c 9cffdb 9cffff 9cd3ff 9c9cff dc9cff ff9cff ff94d3 "
+    "000000 131313 282828 363636 4d4d4d 656565 818181 9f9f9f bcbcbc e2e2e2 ffffff").split()
+
+
+def irc_colour(number: int) -> str | None:
+    """An IRC colour number as #rrggbb; None for 99 (the default) and numbers with no colour."""
+    return "#" + IRC_COLOURS[number] if number < len(IRC_COLOURS) else None
 
 
 def _linked(text: str, members: Mapping[str, str], mentioned: list[str]) -> str:
