@@ -7,7 +7,8 @@ relays them. SASL, WHOX and most IRCv3 capabilities cannot be tested on ngIRCd
 Libera-like network with services (tests/servers/services.py) where the real
 thing matters (NickServ GHOST, SASL EXTERNAL), and against small scripted
 servers in this file for what that network cannot show (REGAIN, failures).
-Every wait is on a condition, bounded.
+Every wait is on a condition, bounded. The same decisions without any socket,
+line by line, are tested on the pure protocol in tests/test_irc_protocol.py.
 """
 
 from __future__ import annotations

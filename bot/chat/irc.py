@@ -3,17 +3,19 @@
 Our own small asyncio client rather than pydle: pydle splits long lines by
 characters rather than bytes, has no send pacing and stops reconnecting after
 a few attempts (../shared/REFERENCE.md), and these are the parts that matter
-for a relay. Parsing and building lines is pure (bot/chat/irc_proto.py).
+for a relay.
 
-What it does: TLS with verification (plain TCP only when configured), CAP LS
-302 and the IRCv3 capabilities the server offers, SASL PLAIN or EXTERNAL (on
-failure it joins nothing and retries later), an alternate nick and regaining
-the configured one (through NickServ REGAIN, else GHOST, when logged in to
-the account that owns it), PING when idle and reconnect when silent, jittered
-exponential backoff, rejoin, one paced send queue (token bucket) that keeps
-order and holds lines while disconnected, and services accounts from
-account-tag, extended-join, account-notify and WHOX. What it reads becomes an
-`IrcEvent` handed to `on_event`.
+Every decision of the protocol is in the pure `IrcProtocol`
+(bot/chat/irc_state.py): CAP LS 302 and the IRCv3 capabilities the server
+offers, SASL PLAIN or EXTERNAL (on failure it joins nothing and we retry
+later), an alternate nick and regaining the configured one (through NickServ
+REGAIN, else GHOST, when logged in to the account that owns it), PING when
+idle and giving up when silent, rejoining, and services accounts from
+account-tag, extended-join, account-notify and WHOX. This module only moves
+bytes: TLS with verification (plain TCP only when configured), feeding each
+line to the protocol, writing what it returns, one paced send queue (token
+bucket) that keeps order and holds lines while disconnected, jittered
+exponential backoff, and handing each `IrcEvent` to `on_event`.
 """
 
 from __future__ import annotations
@@ -25,45 +27,26 @@ import random
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from bot.chat.backoff import Backoff
-from bot.chat.irc_handlers import SaslFailed, ServerLines
-from bot.chat.irc_proto import (
-    ACTION_OVERHEAD, BODY_LIMIT, CTCP, Line, build_line, casefold, clean, decode_line, parse_line,
-    parse_server_time, privmsg_overhead, split_utf8,
-)
+from bot.chat.irc_handlers import SaslFailed
+from bot.chat.irc_proto import clean
+from bot.chat.irc_state import WORST_HOST, Closed, IrcEvent, IrcProtocol, Output, Send
 from bot.chat.irc_tracker import Tracker
 from bot.chat.token_bucket import TokenBucket
 from bot.config import ConfigError, IrcSettings
 from bot.runtime import sleep_or_stop
 
+__all__ = ["WORST_HOST", "IrcConnection", "IrcEvent", "SaslFailed", "realname_for"]
+
 log = logging.getLogger(__name__)
 
-WORST_HOST = 63  # HOSTLEN of Solanum (Libera) and most servers: the longest host a server shows
 FIRST_RETRY = 2.0  # seconds; the backoff doubles from here up to reconnect_cap_seconds
 HEALTHY_AFTER = 120.0  # seconds registered after which the backoff starts over
-MAINTAIN_EVERY = 60.0  # seconds between tries to regain the nick and rejoin lost channels
 CONNECT_TIMEOUT = 30.0
 READ_LIMIT = 1 << 16  # tags may take 8191 bytes, the rest 512
-
-
-@dataclass(frozen=True)
-class IrcEvent:
-    """Something said or done on IRC that the relay may care about."""
-
-    kind: str  # "privmsg" | "action" | "notice" | "join" | "part" | "quit" | "nick" | "kick"
-    nick: str
-    user: str | None
-    host: str | None
-    account: str | None  # services account when known, else None
-    target: str  # channel, or our nick for a private message; for quit/nick each shared channel
-    text: str  # message, reason; for "nick" the new nick
-    time: datetime  # server-time when offered, else receive time (UTC, aware)
-    tags: Mapping[str, str] = field(default_factory=dict)
-    other_nick: str | None = None  # "kick": who was kicked; "nick": the new nick
 
 
 def realname_for(admin_contact: str, configured: str | None = None) -> str:
@@ -74,7 +57,16 @@ def realname_for(admin_contact: str, configured: str | None = None) -> str:
     return clean(name)
 
 
-class IrcConnection(ServerLines):
+def sasl_mechanism(settings: IrcSettings) -> str | None:
+    """EXTERNAL with a client certificate over TLS, else PLAIN with an account and password, else none."""
+    if settings.client_cert and settings.tls:
+        return "EXTERNAL"
+    if settings.sasl_account and settings.sasl_password:
+        return "PLAIN"
+    return None
+
+
+class IrcConnection:
     """One connection; `run()` keeps it up, `send()` queues lines for it."""
 
     def __init__(
@@ -90,35 +82,43 @@ class IrcConnection(ServerLines):
         now: Callable[[], datetime] | None = None,
     ):
         self.settings = settings
-        self.channels = list(channels)
         self.realname = clean(realname)
         self.on_event = on_event
-        self.rng = rng or random.Random()
         self.now = now or (lambda: datetime.now(timezone.utc))
+        self.protocol = IrcProtocol(
+            settings.nick, settings.username, self.realname, channels, sasl=sasl_mechanism(settings),
+            sasl_account=settings.sasl_account, ping_interval=settings.ping_interval,
+            silence_timeout=settings.silence_timeout, rng=rng or random.Random())
         self.bucket = TokenBucket(burst or settings.burst, interval or settings.line_interval, time.monotonic())
         self.queue_limit = queue_limit
         self._queue: deque[tuple[str, str, str, bool]] = deque()  # command, target, text, action
         self._overflowing = False
         self.dropped = 0
-        self.nick = settings.nick
-        self.connected = False  # registered (001 received)
-        self.last_activity: datetime | None = None
-        self.caps: set[str] = set()
-        self.isupport: dict[str, str] = {}
-        self.account: str | None = None  # ours, after SASL
-        self.tracker = Tracker()
-        self._user: str | None = None  # our user@host as the server shows it
-        self._host: str | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._wake = asyncio.Event()
-        self._offered: dict[str, str] = {}
-        self._negotiating = False
-        self._sasl_done = False
-        self._registered_at: float | None = None
-        self._nick_tries = 0
-        self._recovering: str | None = None
 
     # --- what the relay uses --------------------------------------------------
+
+    @property
+    def nick(self) -> str:
+        return self.protocol.nick
+
+    @property
+    def connected(self) -> bool:
+        """Registered (001 received) on a connection that is still open."""
+        return self.protocol.registered and self._writer is not None
+
+    @property
+    def account(self) -> str | None:
+        return self.protocol.account
+
+    @property
+    def caps(self) -> set[str]:
+        return self.protocol.caps
+
+    @property
+    def tracker(self) -> Tracker:
+        return self.protocol.tracker
 
     @property
     def queue_depth(self) -> int:
@@ -147,16 +147,13 @@ class IrcConnection(ServerLines):
 
     def text_budget(self, target: str, action: bool = False) -> int:
         """Bytes of text that fit one PRIVMSG to ``target`` once the server adds our prefix."""
-        user = self._user or "~" + self.settings.username
-        host = self._host or "x" * WORST_HOST
-        overhead = privmsg_overhead(f"{self.nick}!{user}@{host}", "PRIVMSG", target)
-        return BODY_LIMIT + 2 - overhead - (ACTION_OVERHEAD if action else 0)
+        return self.protocol.text_budget(target, action)
 
     # --- the connection loop ----------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, register, authenticate, join; reconnect with backoff until ``stop`` is set."""
-        backoff = Backoff(self.rng, first=FIRST_RETRY, cap=self.settings.reconnect_cap_seconds)
+        backoff = Backoff(self.protocol.rng, first=FIRST_RETRY, cap=self.settings.reconnect_cap_seconds)
         where = f"{self.settings.host}:{self.settings.port}"
         while not stop.is_set():
             try:
@@ -168,9 +165,11 @@ class IrcConnection(ServerLines):
             except Exception:  # a bug must not end the relay for good: log it, back off, go on
                 log.exception("irc: unexpected error on %s", where)
             finally:
-                if self._registered_at is not None and time.monotonic() - self._registered_at >= HEALTHY_AFTER:
+                registered_at = self.protocol.registered_at
+                if registered_at is not None and time.monotonic() - registered_at >= HEALTHY_AFTER:
                     backoff.healthy()
-                self._disconnected()
+                self.protocol.disconnected()
+                self._writer = None
             if stop.is_set():
                 break
             delay = backoff.next_delay()
@@ -179,6 +178,8 @@ class IrcConnection(ServerLines):
 
     async def _session(self, stop: asyncio.Event) -> None:
         s = self.settings
+        # Read before connecting: a missing secret is a config error, not a failed login.
+        password = s.sasl_password.get() if self.protocol.sasl == "PLAIN" and s.sasl_password else None
         context = self._tls_context() if s.tls else None
         connecting = asyncio.create_task(asyncio.wait_for(
             asyncio.open_connection(s.host, s.port, ssl=context, limit=READ_LIMIT), CONNECT_TIMEOUT))
@@ -190,18 +191,14 @@ class IrcConnection(ServerLines):
             await asyncio.gather(connecting, return_exceptions=True)
             return
         reader, self._writer = connecting.result()
-        self._begin()
-        self._write("CAP", "LS", "302")
-        self._write("NICK", self.nick)
-        self._write("USER", s.username, "0", "*", self.realname)
-        tasks = [asyncio.create_task(coro) for coro in
-                 (self._read_loop(reader), self._send_loop(), self._maintain(), stop.wait())]
+        self._carry_out(self.protocol.connect(time.monotonic(), password))
+        tasks = [asyncio.create_task(coro) for coro in (self._read_loop(reader), self._send_loop(), stop.wait())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()  # raises what ended the session
             if stop.is_set() and self._writer is not None:
-                self._write("QUIT", "sigbot stopping")
+                self._carry_out(self.protocol.quit("sigbot stopping"))
                 await asyncio.wait_for(self._writer.drain(), 5)
         finally:
             for task in tasks:
@@ -220,55 +217,41 @@ class IrcConnection(ServerLines):
             context.load_cert_chain(self.settings.client_cert)  # cert and key in one PEM
         return context
 
-    def _begin(self) -> None:
-        self.nick = self.settings.nick
-        self.caps.clear()
-        self.isupport.clear()
-        self.tracker = Tracker()
-        self._user = self._host = None
-        self._offered = {}
-        self._negotiating = True
-        self._sasl_done = False
-        self._registered_at = None
-        self._nick_tries = 0
-        self._recovering = None
-
-    def _disconnected(self) -> None:
-        self.connected = False
-        self._writer = None
-        self._registered_at = None
-
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        """Read lines; PING after ``ping_interval`` of silence, give up after ``silence_timeout``."""
-        last = time.monotonic()
-        pinged = False
+        """Feed each line to the protocol; between lines, wake it when its timers are due."""
         while True:
-            idle = time.monotonic() - last
-            if idle >= self.settings.silence_timeout:
-                raise TimeoutError(f"nothing received for {idle:.0f} s")
-            if idle >= self.settings.ping_interval and not pinged:
-                self._write("PING", "sigbot-keepalive")
-                pinged = True
-            limit = self.settings.silence_timeout if pinged else self.settings.ping_interval
+            wait = self.protocol.wake_in(time.monotonic())
             try:
-                raw = await asyncio.wait_for(reader.readline(), limit - idle)
+                raw = await asyncio.wait_for(reader.readline(), wait) if wait > 0 else None
             except TimeoutError:
-                continue
+                raw = None
             except ValueError:  # a line over READ_LIMIT: asyncio dropped it
                 log.warning("irc: skipped an over-long line from the server")
                 continue
+            if raw is None:
+                self._carry_out(self.protocol.tick(time.monotonic()))
+                continue
             if not raw.endswith(b"\n"):
                 raise ConnectionError("the server closed the connection")
-            last, pinged = time.monotonic(), False
-            self.last_activity = self.now()
-            line = parse_line(decode_line(raw.rstrip(b"\r\n")))
-            try:
-                self._handle(line)
-            except SaslFailed:
-                self._write("QUIT", "SASL failed")
-                raise
-            except Exception:  # one odd line must not end the connection
-                log.exception("irc: could not handle a %s line", line.command)
+            self._carry_out(self.protocol.receive(raw, time.monotonic(), self.now()))
+            if self.connected and self._queue:
+                self._wake.set()  # the send queue may go now; the server handles our JOINs first
+
+    def _carry_out(self, outputs: list[Output]) -> None:
+        """Write the protocol's lines at once (unpaced: they are few), hand on its events, end on `Closed`."""
+        for output in outputs:
+            if isinstance(output, Send):
+                self._write(output)
+            elif isinstance(output, Closed):
+                raise SaslFailed(output.reason) if output.auth_failed else TimeoutError(output.reason)
+            else:
+                self._deliver(output)
+
+    def _deliver(self, event: IrcEvent) -> None:
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("irc: the event handler failed on a %s from %s", event.kind, event.nick)
 
     async def _send_loop(self) -> None:
         """Send queued lines in order, paced by the token bucket, once registered."""
@@ -286,46 +269,16 @@ class IrcConnection(ServerLines):
             command, target, text, action = self._queue[0]
             for piece in self._pieces(target, text, action):
                 self.bucket.take(time.monotonic())
-                self._write(command, target, piece)
+                self._write(Send(command, (target, piece)))
             self._queue.popleft()
             await self._writer.drain()
 
     def _pieces(self, target: str, text: str, action: bool) -> list[str]:
-        pieces = split_utf8(text, self.text_budget(target, action))
-        return [f"{CTCP}ACTION {p}{CTCP}" for p in pieces] if action else pieces
+        return self.protocol.pieces(target, text, action)
 
-    async def _maintain(self) -> None:
-        """Now and then: take the configured nick back, rejoin channels we lost."""
-        while True:
-            await asyncio.sleep(MAINTAIN_EVERY)
-            if self.connected:
-                self._regain_nick()
-                for channel in self.channels:
-                    if not self.tracker.is_in(channel):
-                        self._write("JOIN", channel)
-
-    def _write(self, command: str, *params: str) -> None:
+    def _write(self, line: Send) -> None:
         if self._writer is None:
             return
-        data = build_line(command, *params)
-        log.debug("irc: >> %s", data[:80] if command != "AUTHENTICATE" else b"AUTHENTICATE ...")
+        data = line.line()
+        log.debug("irc: >> %s", data[:80] if line.command != "AUTHENTICATE" else b"AUTHENTICATE ...")
         self._writer.write(data + b"\r\n")
-
-    def _regain_nick(self) -> None:
-        if self._fold(self.nick) != self._fold(self.settings.nick):
-            self._write("NICK", self.settings.nick)
-
-    def _fold(self, name: str) -> str:
-        return casefold(name, self.isupport.get("CASEMAPPING", "rfc1459"))
-
-    def _emit(self, kind: str, line: Line, target: str, text: str, other: str | None = None) -> None:
-        if "account-tag" in self.caps:  # then a line without the tag is from someone logged out
-            account = line.tags.get("account") or None
-        else:
-            account = self.tracker.account(line.nick)
-        event = IrcEvent(kind, line.nick, line.user, line.host, account, target, text,
-                         parse_server_time(line.tags.get("time")) or self.now(), dict(line.tags), other)
-        try:
-            self.on_event(event)
-        except Exception:
-            log.exception("irc: the event handler failed on a %s from %s", kind, line.nick)

@@ -1,9 +1,10 @@
-"""How the IRC connection reads what the server sends: registration, CAP, SASL, channels, chat.
+"""What each line the IRC server sends does: registration, CAP, SASL, nicks, channels, chat.
 
-A mixin of `IrcConnection` (bot/chat/irc.py), split off by responsibility:
-that module owns the socket, the loop and the send queue; this one turns
-each parsed `Line` into state changes, replies and `IrcEvent`s. Numerics are
-named in comments; see https://modern.ircdocs.horse/ and the IRCv3 specs
+The `_on_<command>` handlers of `IrcProtocol` (bot/chat/irc_state.py), split
+off by responsibility: that module owns the session's state and its entry
+points; these turn each parsed `Line` into state changes, lines to send
+(`_send`) and `IrcEvent`s (`_emit`). No I/O here either. Numerics are named
+in comments; see https://modern.ircdocs.horse/ and the IRCv3 specs
 (https://ircv3.net/irc/) for CAP, SASL, extended-join, account-tag and WHOX.
 """
 
@@ -11,16 +12,12 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from typing import TYPE_CHECKING
 
 from bot.chat.irc_proto import CTCP, Line, parse_caps, parse_isupport, sasl_payloads, sasl_plain, strip_ctcp_action
 
 if TYPE_CHECKING:
-    import asyncio
-
     from bot.chat.irc_tracker import Tracker
-    from bot.config import IrcSettings
 
 log = logging.getLogger("bot.chat.irc")
 
@@ -44,28 +41,31 @@ class SaslFailed(ConnectionError):
 
 
 class ServerLines:
-    """The `_on_<command>` handlers; `IrcConnection` provides the state and the writing."""
+    """The `_on_<command>` handlers; `IrcProtocol` provides the state, `_send` and `_emit`."""
 
-    settings: IrcSettings
+    wanted_nick: str  # the configured nick, which we take back when we can
     channels: list[str]
     rng: random.Random
+    sasl: str | None  # "PLAIN", "EXTERNAL" or None
+    sasl_account: str | None
     nick: str
-    connected: bool
+    registered: bool
     caps: set[str]
     isupport: dict[str, str]
     account: str | None
     tracker: Tracker
-    _user: str | None
-    _host: str | None
-    _wake: asyncio.Event
+    user: str | None
+    host: str | None
     _offered: dict[str, str]
     _negotiating: bool
     _sasl_done: bool
-    _registered_at: float | None
     _nick_tries: int
-    _recovering: str | None  # what we asked NickServ for our nick: "REGAIN", "GHOST" or None
+    _recovering: str | None
 
-    def _write(self, command: str, *params: str) -> None:
+    def _send(self, command: str, *params: str) -> None:
+        raise NotImplementedError
+
+    def _sasl_password(self) -> str:
         raise NotImplementedError
 
     def _fold(self, name: str) -> str:
@@ -91,7 +91,7 @@ class ServerLines:
             log.warning("irc: cannot join %s: %s", line.param(1), line.param(-1))
 
     def _on_ping(self, line: Line) -> None:
-        self._write("PONG", line.param(0, "sigbot"))
+        self._send("PONG", line.param(0, "sigbot"))
 
     def _on_error(self, line: Line) -> None:
         log.warning("irc: server error: %s", line.param(0))
@@ -102,16 +102,16 @@ class ServerLines:
             self._offered.update(caps)
             if line.param(2) == "*" and len(line.params) > 3:
                 return  # more LS lines follow
-            wanted = sorted(c for c in self._offered if c in WANTED_CAPS or (c == "sasl" and self._mechanism()))
+            wanted = sorted(c for c in self._offered if c in WANTED_CAPS or (c == "sasl" and self.sasl))
             if wanted:
-                self._write("CAP", "REQ", " ".join(wanted))
+                self._send("CAP", "REQ", " ".join(wanted))
             else:
                 self._end_caps()
         elif sub == "ACK":
             self.caps |= {c for c in caps if not c.startswith("-")}
             self.caps -= {c[1:] for c in caps if c.startswith("-")}
             if "sasl" in caps and self._negotiating:
-                self._write("AUTHENTICATE", self._mechanism() or "PLAIN")
+                self._send("AUTHENTICATE", self.sasl or "PLAIN")
             elif self._negotiating:
                 self._end_caps()
         elif sub == "NAK":
@@ -121,38 +121,30 @@ class ServerLines:
         elif sub == "NEW":
             wanted = sorted(c for c in caps if c in WANTED_CAPS and c not in self.caps)
             if wanted:
-                self._write("CAP", "REQ", " ".join(wanted))
+                self._send("CAP", "REQ", " ".join(wanted))
         elif sub == "DEL":
             self.caps -= set(caps)
 
-    def _mechanism(self) -> str | None:
-        s = self.settings
-        if s.client_cert and s.tls:
-            return "EXTERNAL"
-        if s.sasl_account and s.sasl_password:
-            return "PLAIN"
-        return None
-
     def _end_caps(self) -> None:
         """CAP END; refuses to go on unauthenticated when SASL is configured."""
-        mechanism = self._mechanism()
+        mechanism = self.sasl
         if mechanism and not self._sasl_done:
             offered = self._offered.get("sasl")
             why = "the server offers no SASL" if offered is None else f"SASL {mechanism} did not succeed"
             raise SaslFailed(why)
         self._negotiating = False
-        self._write("CAP", "END")
+        self._send("CAP", "END")
 
     def _on_authenticate(self, line: Line) -> None:
-        if line.param(0) != "+":
-            return
-        if self._mechanism() == "EXTERNAL":
+        if line.param(0) != "+" or self.sasl is None:
+            return  # an AUTHENTICATE we did not start is ignored
+        if self.sasl == "EXTERNAL":
             payload = b""  # the server takes the identity from our certificate
         else:
-            assert self.settings.sasl_account and self.settings.sasl_password
-            payload = sasl_plain(self.settings.sasl_account, self.settings.sasl_password.get())
+            assert self.sasl_account
+            payload = sasl_plain(self.sasl_account, self._sasl_password())
         for piece in sasl_payloads(payload):
-            self._write("AUTHENTICATE", piece)
+            self._send("AUTHENTICATE", piece)
 
     def _on_900(self, line: Line) -> None:  # RPL_LOGGEDIN: us nick!user@host account :text
         self.account = line.param(2) or None
@@ -165,20 +157,18 @@ class ServerLines:
     _on_907 = _on_903  # already authenticated
 
     def _on_001(self, line: Line) -> None:
-        if self._mechanism() and not self._sasl_done:
+        if self.sasl and not self._sasl_done:
             raise SaslFailed("the server registered us without SASL (it does not support CAP)")
         self.nick = line.param(0, self.nick)
         welcome = line.param(-1).rsplit(" ", 1)[-1]  # "... Network nick!user@host" on many servers
         if "!" in welcome and "@" in welcome:
-            self._user, self._host = welcome.split("!", 1)[1].split("@", 1)
+            self.user, self.host = welcome.split("!", 1)[1].split("@", 1)
         self._negotiating = False
-        self.connected = True
-        self._registered_at = time.monotonic()
-        log.info("irc: registered on %s as %s", self.settings.host, self.nick)
+        self.registered = True
+        log.info("irc: registered as %s", self.nick)
         for channel in self.channels:
-            self._write("JOIN", channel)
-        self._wake.set()  # the send queue may go now; the server handles our JOINs first
-        if self._fold(self.nick) != self._fold(self.settings.nick):
+            self._send("JOIN", channel)
+        if self._fold(self.nick) != self._fold(self.wanted_nick):
             self._recover_nick()
 
     def _on_005(self, line: Line) -> None:
@@ -186,17 +176,17 @@ class ServerLines:
         self.tracker.casemapping = self.isupport.get("CASEMAPPING", "rfc1459")
 
     def _on_396(self, line: Line) -> None:  # RPL_VISIBLEHOST: our host is now shown as this
-        self._host = line.param(1) or self._host
+        self.host = line.param(1) or self.host
 
     def _nick_refused(self, line: Line) -> None:
-        if self.connected:
-            log.debug("irc: nick %s still unavailable: %s", self.settings.nick, line.param(-1))
+        if self.registered:
+            log.debug("irc: nick %s still unavailable: %s", self.wanted_nick, line.param(-1))
             return
         self._nick_tries += 1
-        base = self.settings.nick
+        base = self.wanted_nick
         self.nick = base + "_" * self._nick_tries if self._nick_tries <= 2 else f"{base[:12]}{self.rng.randrange(1000, 9999)}"
         log.warning("irc: nick refused (%s %s); trying %s", line.command, line.param(-1), self.nick)
-        self._write("NICK", self.nick)
+        self._send("NICK", self.nick)
 
     def _recover_nick(self) -> None:
         """Registered under another nick: as the services account that owns ours, have NickServ free it.
@@ -204,9 +194,9 @@ class ServerLines:
         REGAIN frees the nick and renames us in one step (Libera); where
         NickServ does not know it, GHOST disconnects the holder and we send
         NICK ourselves (`_from_nickserv`). Without an account NickServ would
-        refuse both, so then only the NICK retry of `_maintain` is left.
+        refuse both, so then only the NICK retry of `tick` is left.
         """
-        wanted = self.settings.nick
+        wanted = self.wanted_nick
         if self.account is None:
             log.warning("irc: our nick %s is held by someone else and we are not logged in to services; "
                         "staying %s and trying NICK %s again every minute", wanted, self.nick, wanted)
@@ -214,16 +204,16 @@ class ServerLines:
         log.warning("irc: our nick %s is held by someone else; asking NickServ to REGAIN it for account %s",
                     wanted, self.account)
         self._recovering = "REGAIN"
-        self._write("PRIVMSG", NICKSERV, f"REGAIN {wanted}")
+        self._send("PRIVMSG", NICKSERV, f"REGAIN {wanted}")
 
     def _from_nickserv(self, text: str) -> None:
         text = text.replace("\x02", "")  # services embolden names and commands
         log.info("irc: NickServ says: %s", text)
         if self._recovering == "REGAIN" and text.startswith(UNKNOWN_COMMAND):
             log.warning("irc: NickServ has no REGAIN; asking it to GHOST %s, then taking the nick",
-                        self.settings.nick)
+                        self.wanted_nick)
             self._recovering = "GHOST"
-            self._write("PRIVMSG", NICKSERV, f"GHOST {self.settings.nick}")
+            self._send("PRIVMSG", NICKSERV, f"GHOST {self.wanted_nick}")
         elif self._recovering == "GHOST":  # its answer: the holder is gone, or why not (then NICK fails, logged)
             self._recovering = None
             self._regain_nick()
@@ -233,23 +223,24 @@ class ServerLines:
 
     def _on_nick(self, line: Line) -> None:
         new = line.param(0)
-        channels = self.tracker.rename(line.nick, new)
+        if not self._is_us(line.nick):  # told before the rename, so the account is still found under the old nick
+            for channel in self.tracker.channels_of(line.nick) or [""]:
+                self._emit("nick", line, channel, new, other=new)
+        self.tracker.rename(line.nick, new)
         if self._is_us(line.nick):
             self.nick = new
-            if self._fold(new) == self._fold(self.settings.nick) and self._fold(line.nick) != self._fold(new):
+            if self._fold(new) == self._fold(self.wanted_nick) and self._fold(line.nick) != self._fold(new):
                 self._recovering = None
                 log.info("irc: took our nick back: %s is now %s", line.nick, new)
             else:
                 log.info("irc: now known as %s", new)
             return
-        for channel in channels or [""]:
-            self._emit("nick", line, channel, new, other=new)
-        if self._fold(line.nick) == self._fold(self.settings.nick):
+        if self._fold(line.nick) == self._fold(self.wanted_nick):
             self._regain_nick()  # the holder of our nick moved away
 
     def _on_chghost(self, line: Line) -> None:
         if self._is_us(line.nick):
-            self._user, self._host = line.param(0), line.param(1)
+            self.user, self.host = line.param(0), line.param(1)
 
     def _on_account(self, line: Line) -> None:  # account-notify
         self.tracker.set_account(line.nick, line.param(0))
@@ -260,7 +251,7 @@ class ServerLines:
             self.tracker.set_account(line.nick, line.param(1))
         self.tracker.join(channel, line.nick, us=self._is_us(line.nick))
         if self._is_us(line.nick):
-            self._user, self._host = line.user or self._user, line.host or self._host
+            self.user, self.host = line.user or self.user, line.host or self.host
             return
         self._emit("join", line, channel, "")
 
@@ -271,7 +262,7 @@ class ServerLines:
 
     def _on_366(self, line: Line) -> None:  # end of NAMES: ask WHOX for the members' accounts
         if "WHOX" in self.isupport:
-            self._write("WHO", line.param(1), f"%tnuhaf,{WHOX_TOKEN}")
+            self._send("WHO", line.param(1), f"%tnuhaf,{WHOX_TOKEN}")
 
     def _on_354(self, line: Line) -> None:  # WHOX: us token user host nick flags account
         if line.param(1) != WHOX_TOKEN or len(line.params) < 7:
@@ -279,7 +270,7 @@ class ServerLines:
         user, host, nick, account = line.param(2), line.param(3), line.param(4), line.param(6)
         self.tracker.set_account(nick, account)
         if self._is_us(nick):
-            self._user, self._host = user, host
+            self.user, self.host = user, host
 
     def _on_part(self, line: Line) -> None:
         channel = line.param(0)
@@ -297,7 +288,7 @@ class ServerLines:
     def _on_quit(self, line: Line) -> None:
         for channel in self.tracker.quit(line.nick) or [""]:
             self._emit("quit", line, channel, line.param(0))
-        if self._fold(line.nick) == self._fold(self.settings.nick):
+        if self._fold(line.nick) == self._fold(self.wanted_nick):
             self._regain_nick()
 
     def _on_privmsg(self, line: Line) -> None:
@@ -307,7 +298,7 @@ class ServerLines:
         self._message(line, notice=True)
 
     def _message(self, line: Line, notice: bool) -> None:
-        if not line.user or not self.connected:
+        if not line.user or not self.registered:
             return  # a server notice ("*** Looking up your hostname")
         if self._is_us(line.nick):
             return  # echo-message: our own line coming back is not someone else's

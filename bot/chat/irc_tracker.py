@@ -52,7 +52,7 @@ class Tracker:
     def quit(self, nick: str) -> list[str]:
         """Forget ``nick``; return the channels it shared with us."""
         folded = self._fold(nick)
-        channels = self._channels_of(folded)
+        channels = self.channels_of(nick)
         for key in self.members:
             self.members[key].discard(folded)
         self.accounts.pop(folded, None)
@@ -61,7 +61,7 @@ class Tracker:
     def rename(self, old: str, new: str) -> list[str]:
         """Follow a nick change; return the channels the nick shares with us."""
         folded_old, folded_new = self._fold(old), self._fold(new)
-        channels = self._channels_of(folded_old)
+        channels = self.channels_of(old)
         for members in self.members.values():
             if folded_old in members:
                 members.discard(folded_old)
@@ -70,8 +70,10 @@ class Tracker:
             self.accounts[folded_new] = self.accounts.pop(folded_old)
         return channels
 
-    def _channels_of(self, folded_nick: str) -> list[str]:
-        return [self.names[key] for key, members in self.members.items() if folded_nick in members]
+    def channels_of(self, nick: str) -> list[str]:
+        """The channels ``nick`` shares with us, as first seen."""
+        folded = self._fold(nick)
+        return [self.names[key] for key, members in self.members.items() if folded in members]
 
     def _forget_if_unseen(self, folded_nick: str) -> None:
         if not any(folded_nick in members for members in self.members.values()):
