@@ -1,7 +1,10 @@
 """Action items followed across meetings: recorded from the minutes, listed, closed, published.
 
-An action's owners are the nicks the minutes name in it (MeetBot's rule, see
-bot/meeting/minutes.py). It is open until an owner or a chair says `!done N`.
+An action's owners are the people the minutes name in it (MeetBot's rule by
+nick, display name or `#here` alias, see bot/meeting/minutes.py), stored as
+the names shown and the identities they resolved to. It is open until an
+owner, by identity, or a chair says `!done N`: the same nick on another
+network, or taken later, closes nothing.
 The open actions of a team are published to `notes/<team>/actions.json`
 (docs/extending.md) each time they change.
 """
@@ -47,18 +50,16 @@ def describe(action: ActionRecord) -> str:
 
 def record_actions(store: AgendaStore, team: str, meeting_id: int, minutes: Minutes) -> None:
     """Every action of an ended meeting becomes an open action of its team (once per action)."""
-    ids = {a.nick: a.sender for a in minutes.attendees}
     for action in minutes.actions:
-        owners = list(action.owners)
-        store.add_action(team, action.entry.text, owners, [ids.get(o, o) for o in owners], meeting_id,
+        store.add_action(team, action.entry.text, list(action.owners), list(action.owner_ids), meeting_id,
                          f"{minutes.started:%Y-%m-%d}", action.entry.line)
 
 
 def listing(store: AgendaStore, team: str, name: str) -> str:
     """The answer to `!actions [NAME]`."""
     actions = store.open_actions(team)
-    if name:
-        actions = [a for a in actions if name.casefold() in (o.casefold() for o in a.owners)]
+    if name:  # by a shown name (listing grants nothing) or by identity
+        actions = [a for a in actions if name.casefold() in (o.casefold() for o in a.owners + a.owner_ids)]
     whose = f" of {quoted(name, 40)}" if name else ""
     if not actions:
         return f"There are no open actions{whose}."
@@ -69,7 +70,7 @@ def listing(store: AgendaStore, team: str, name: str) -> str:
 
 
 def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_chair: bool, now: datetime) -> str:
-    """The answer to `!done N`: an owner (by id, or by nick) or a chair closes action N."""
+    """The answer to `!done N`: an owner (by identity, never by nick) or a chair closes action N."""
     n = number_arg(args.lstrip("#"))
     if n is None:
         raise AgendaError("Usage: !done N, with N from !actions.")
@@ -78,8 +79,7 @@ def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_
         raise AgendaError(f"There is no action #{n}; say !actions for the open ones.")
     if action.status is ActionStatus.DONE:
         return f"Action #{action.n} was closed already by {action.closed_by}."
-    owner = sender in action.owner_ids or nick.casefold() in (o.casefold() for o in action.owners)
-    if not owner and not may_chair:
+    if sender not in action.owner_ids and not may_chair:
         raise AgendaError(f"Action #{action.n} belongs to {owner_label(action)}; only they or a chair can close it.")
     store.close_action(action.id, nick, now)
     log.info("team %s: action %d closed by %s", team, action.n, sender)

@@ -8,9 +8,11 @@ engine before the handler runs.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.core.commands import CommandCall, Registry, Role, Scope
 from bot.core.message import Effect, MeetingEnded, React, Reply, quoted
+from bot.meeting import people
 from bot.meeting.engine import add_item, agenda_topic
 from bot.meeting.model import Chair, ItemKind, LogLine, MeetingState
 
@@ -33,14 +35,16 @@ def _usage(state: MeetingState, call: CommandCall) -> list[Effect]:
 )
 def startmeeting(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if len(state.lines) > 1:  # the first line of a log is its own #startmeeting
-        return [Reply(state.room, f"A meeting is already running here, started by {state.owner} at {state.started:%H:%M} UTC.")]
+        owner = state.label(state.owner_id, rights=True)
+        return [Reply(state.room, f"A meeting is already running here, started by {owner} at {state.started:%H:%M} UTC.")]
     if call.args:
         state.name = call.args
     title = f" '{quoted(state.name)}'" if state.name else ""
     return [
         Reply(
             state.room,
-            f"Meeting{title} started {state.started:%a %b %d %H:%M:%S %Y} UTC. The chair is {state.owner}.\n"
+            f"Meeting{title} started {state.started:%a %b %d %H:%M:%S %Y} UTC. "
+            f"The chair is {state.label(state.owner_id, rights=True)}.\n"
             f"Useful commands: {USEFUL}.",
         )
     ]
@@ -161,20 +165,23 @@ def _names(args: str) -> list[str]:
 def chair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not call.args:
         return _usage(state, call)
-    seen = {n.lower(): n for n in state.attendee_ids}
+    # A chair is bound to the identity NAME stands for now (people.resolve), so that
+    # whoever takes the nick later chairs nothing. A name nobody here answers to is
+    # answered in words instead of binding the bare name (where MeetBot binds the nick).
+    problems = []
     for name in _names(call.args):
-        if any(n.lower() == name.lower() for n in state.chair_nicks()):
-            continue
-        # Bind the chair to the identity of the person who spoke under that
-        # name, so that taking the nick later (on IRC) does not make a chair.
-        known = seen.get(name.lower())
-        state.chairs.append(Chair(known or name, state.attendee_ids.get(known) if known else None))
-        state.attendees.setdefault(known or name, 0)
-    return [Reply(state.room, _chairs_text(state))]
+        identity, problem = people.resolve(state, name, line.network)
+        if identity is None:
+            problems.append(problem)
+        elif identity not in state.chair_ids():
+            state.chairs.append(Chair(name, identity))
+            state.attendees.setdefault(identity, 0)
+    return [Reply(state.room, " ".join([*problems, _chairs_text(state)]))]
 
 
 def _chairs_text(state: MeetingState) -> str:
-    return "Current chairs: " + quoted(" ".join(sorted(state.chair_nicks(), key=str.lower)))
+    shown = sorted(state.chair_nicks(), key=str.lower)
+    return "Current chairs: " + quoted((", " if any(" " in s for s in shown) else " ").join(shown))
 
 
 @command(
@@ -188,11 +195,12 @@ def _chairs_text(state: MeetingState) -> str:
 def unchair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not call.args:
         return _usage(state, call)
-    names = {n.lower() for n in _names(call.args)}
-    state.chairs = [c for c in state.chairs if c.nick.lower() not in names]
+    names = {n.casefold() for n in _names(call.args)}
+    state.chairs = [c for c in state.chairs
+                    if not names & {c.nick.casefold(), c.sender.casefold(), people.current_name(state, c.sender).casefold()}]
     text = _chairs_text(state)
-    if state.owner.lower() in names:
-        text = f"{state.owner} started the meeting and stays a chair. " + text
+    if names & {state.owner.casefold(), state.owner_id.casefold()}:
+        text = f"{state.label(state.owner_id, rights=True)} started the meeting and stays a chair. " + text
     return [Reply(state.room, text)]
 
 
@@ -207,7 +215,8 @@ def undo(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not state.entries:
         return [Reply(state.room, "There is nothing in the minutes to remove.")]
     removed = state.entries.pop()
-    return [Reply(state.room, f"Removing item from minutes: {quoted(removed.describe())}")]
+    described = replace(removed, nick=state.label(removed.sender)).describe()
+    return [Reply(state.room, f"Removing item from minutes: {quoted(described)}")]
 
 
 @command(
@@ -235,9 +244,9 @@ def nick(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     examples=("#here", "#here chrism"),
 )
 def here(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
-    for alias in _names(call.args):
-        if alias.lower() != line.nick.lower() and alias not in state.aliases.setdefault(line.nick, []):
-            state.aliases[line.nick].append(alias)
+    for alias in _names(call.args):  # an alias is the speaker's identity's, not their nick's
+        if alias.lower() != line.nick.lower() and alias not in state.aliases.setdefault(line.sender, []):
+            state.aliases[line.sender].append(alias)
     return [React(state.room, line.event_id)]
 
 

@@ -33,15 +33,8 @@ def begin(line: LogLine, room: str, name: str | None = None) -> MeetingState:
 
 
 def is_chair(state: MeetingState, line: LogLine) -> bool:
-    if line.privileged or line.sender == state.owner_id:
-        return True
-    for chair in state.chairs:
-        if chair.sender is not None:
-            if chair.sender == line.sender:
-                return True
-        elif chair.nick.lower() == line.nick.lower():
-            return True
-    return False
+    """Rights follow the identity a line came from, never the name it shows (bot/meeting/people.py)."""
+    return line.privileged or line.sender in state.chair_ids()
 
 
 def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect]:
@@ -50,9 +43,11 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
         return []
     line = replace(line, number=len(state.lines) + 1)  # anchors count from #startmeeting
     state.lines.append(line)
-    state.attendees[line.nick] = state.attendees.get(line.nick, 0) + 1
-    state.attendee_ids.setdefault(line.nick, line.sender)
-    state.attendee_networks.setdefault(line.nick, line.network)
+    state.attendees[line.sender] = state.attendees.get(line.sender, 0) + 1
+    names = state.names.setdefault(line.sender, [])
+    if line.nick not in names:
+        names.append(line.nick)
+    state.attendee_networks.setdefault(line.sender, line.network)
     read_agenda(state, line)
     if line.kind is LineKind.TIMEOUT:
         state.ended, state.timed_out = line.time, True

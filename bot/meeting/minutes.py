@@ -7,10 +7,12 @@ independent of how they look.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.core.identity import IdentityKind, is_stable, kind_of
 from bot.core.message import LineKind
+from bot.meeting import people
 from bot.meeting.model import Entry, ItemKind, LogLine, MeetingState
 
 
@@ -27,14 +29,15 @@ class TopicBlock:
 @dataclass(frozen=True)
 class Action:
     entry: Entry
-    owners: tuple[str, ...]
+    owners: tuple[str, ...]  # the names shown for them
+    owner_ids: tuple[str, ...] = ()  # the identities they resolved to, same order
 
 
 @dataclass(frozen=True)
 class Attendee:
-    nick: str
+    nick: str  # the name shown: distinct for distinct people (bot/meeting/people.py)
     lines: int
-    sender: str
+    sender: str  # the identity
     network: str
 
 
@@ -77,7 +80,9 @@ def build_minutes(state: MeetingState) -> Minutes:
     topics: list[TopicBlock] = []
     current: Entry | None = None
     items: list[Entry] = []
-    for entry in state.entries:
+    shown = people.labels(state)
+    entries = [replace(e, nick=shown.get(e.sender, e.nick)) for e in state.entries]  # credited to identities
+    for entry in entries:
         if entry.kind is ItemKind.TOPIC:
             if current is not None or items:
                 topics.append(TopicBlock(current, tuple(items)))
@@ -90,15 +95,10 @@ def build_minutes(state: MeetingState) -> Minutes:
     # Stable sort: equal counts keep the order in which people first spoke.
     order = sorted(state.attendees.items(), key=lambda kv: -kv[1])
     attendees = tuple(
-        Attendee(nick, count, state.attendee_ids.get(nick, nick), state.attendee_networks.get(nick, ""))
-        for nick, count in order
+        Attendee(shown[who], count, who, state.attendee_networks.get(who, ""))
+        for who, count in order if not _stood_in_for(state, who)
     )
-    names = {a.nick: [a.nick, *state.aliases.get(a.nick, [])] for a in attendees}
-    actions = tuple(
-        Action(e, tuple(n for n in sorted(names, key=str.lower) if any(mentions(e.text, x) for x in names[n])))
-        for e in state.entries
-        if e.kind is ItemKind.ACTION
-    )
+    actions = tuple(_action(state, e, attendees) for e in entries if e.kind is ItemKind.ACTION)
     return Minutes(
         name=state.name,
         room=state.room,
@@ -111,6 +111,31 @@ def build_minutes(state: MeetingState) -> Minutes:
         attendees=attendees,
         lines=tuple(state.lines),
     )
+
+
+def _stood_in_for(state: MeetingState, who: str) -> bool:
+    """A bare name listed by `#nick` (or chaired on a replayed log) before someone with a Matrix id or
+    services account spoke under it: that person is the attendee, the placeholder is not a second one."""
+    return (kind_of(who) is IdentityKind.NAME and not state.attendees[who]
+            and who.casefold() in people.stable_names(state))
+
+
+def _action(state: MeetingState, entry: Entry, attendees: tuple[Attendee, ...]) -> Action:
+    """The people an action names (by a name they spoke under or a `#here` alias), as identities.
+
+    Where a name is shared, someone with a Matrix id or services account is meant
+    rather than a nick without an account: owning an action is a right (`!done`).
+    """
+    matched: dict[str, set[str]] = {}
+    for a in sorted(attendees, key=lambda a: a.nick.lower()):
+        names = [*state.names.get(a.sender, [a.sender]), *state.aliases.get(a.sender, [])]
+        hits = {n.casefold() for n in names if mentions(entry.text, n)}
+        if hits:
+            matched[a.sender] = hits
+    taken = set().union(*(hits for who, hits in matched.items() if is_stable(who)))
+    owners = [a for a in sorted(attendees, key=lambda a: a.nick.lower())
+              if a.sender in matched and (is_stable(a.sender) or not matched[a.sender] <= taken)]
+    return Action(entry, tuple(a.nick for a in owners), tuple(a.sender for a in owners))
 
 
 def _iso(t: datetime) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.core.message import LineKind
+from bot.meeting import people
 
 
 class ItemKind(StrEnum):
@@ -55,8 +56,8 @@ class Entry:
 
 @dataclass
 class Chair:
-    nick: str
-    sender: str | None  # bound to an identity when known, else to the nick only
+    nick: str  # the name the chair was given by (for #unchair and for people reading)
+    sender: str  # the identity the chair is bound to: only lines from it carry the chair's rights
 
 
 @dataclass
@@ -73,10 +74,12 @@ class MeetingState:
     chairs: list[Chair] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     lines: list[LogLine] = field(default_factory=list)
-    attendees: dict[str, int] = field(default_factory=dict)  # nick -> lines said
-    attendee_ids: dict[str, str] = field(default_factory=dict)  # nick -> sender id
-    attendee_networks: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, list[str]] = field(default_factory=dict)  # nick -> aliases
+    # People are keyed by identity (LogLine.sender), never by the name they show: two people
+    # with the same nick stay two attendees. In a replayed MeetBot log the identity is the nick.
+    attendees: dict[str, int] = field(default_factory=dict)  # identity -> lines said
+    names: dict[str, list[str]] = field(default_factory=dict)  # identity -> names it used, first first
+    attendee_networks: dict[str, str] = field(default_factory=dict)  # identity -> network
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # identity -> #here aliases
     # The agenda as the bot announced it when the meeting opened (see engine.read_agenda).
     agenda: dict[int, str] = field(default_factory=dict)
     announcer: str | None = None  # who spoke the meeting's second line (the bot, live)
@@ -86,6 +89,14 @@ class MeetingState:
     def running(self) -> bool:
         return self.ended is None
 
+    def chair_ids(self) -> list[str]:
+        """The owner's identity, then the chairs' (each once)."""
+        return list(dict.fromkeys([self.owner_id] + [c.sender for c in self.chairs]))
+
     def chair_nicks(self) -> list[str]:
-        nicks = [self.owner] + [c.nick for c in self.chairs if c.nick.lower() != self.owner.lower()]
-        return nicks
+        """The chairs as people read them: a chair without a services account is marked as such."""
+        return [self.label(i, rights=True) for i in self.chair_ids()]
+
+    def label(self, identity: str, rights: bool = False) -> str:
+        """The name shown for `identity` (bot/meeting/people.py); `rights`: it is named as a chair."""
+        return people.label(self, identity, rights)

@@ -1,0 +1,139 @@
+"""Identity that holds (issue 16): rights, credit and actions follow people, never the name they show.
+
+Each attack of the issue is played through the real Dispatcher over a real
+SQLite file (the harness of tests/test_dispatch.py), with Matrix members and
+IRC users who share a name: `irc()` builds a line as the IRC bridge hands it
+in, its sender `irc:ACCOUNT` when the user is identified to services and
+`nick!user@host` when not (bot/relay/bridge.py `_message`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot.core.message import Message, Network, Relay, Reply
+from test_dispatch import ROOM, Room
+
+
+class Mixed(Room):
+    """The team room with IRC users in it too."""
+
+    def irc(self, nick: str, text: str, account: str | None = None, host: str = "203.0.113.9") -> str:
+        """What the bot answers to `nick` saying `text` on IRC."""
+        self.events += 1
+        self.clock += timedelta(seconds=20)
+        sender = f"irc:{account}" if account else f"{nick}!~{nick}@{host}"
+        msg = Message(Network.IRC, ROOM, sender, nick, text, self.clock, account=account,
+                      event_id=f"irc:{self.events}")
+        return answers(e for e in self.bot.handle(msg) if not isinstance(e, Relay))
+
+    def matrix(self, who: str, text: str) -> str:
+        """What the bot answers to the Matrix member @who:localhost (shown as Who) saying `text`."""
+        return answers(self.say(who, text))
+
+    def minutes_md(self) -> str:
+        (path,) = (self.config.notes_dir / "wg").glob("[0-9]*/*.md")
+        return path.read_text()
+
+
+def answers(effects) -> str:
+    return "\n".join(e.text for e in effects if isinstance(e, Reply))
+
+
+@pytest.fixture
+def room(tmp_path):
+    return Mixed(tmp_path)
+
+
+def test_chairing_a_name_that_a_matrix_member_and_an_irc_nick_share_asks_who_was_meant(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("carol", "I am here")
+    room.irc("carol", "me too", host="198.51.100.66")  # mallory, taking the nick carol
+    answer = room.matrix("alice", "#chair carol")
+    assert "More than one person here is called carol" in answer
+    assert "@carol:localhost" in answer and "carol!~carol@198.51.100.66" in answer
+    assert "Only the chairs" in room.irc("carol", "#agreed mallory decides", host="198.51.100.66")
+    assert "Current chairs: Alice Carol" in room.matrix("alice", "#chair @carol:localhost")
+    assert "Only the chairs" in room.irc("carol", "#agreed still mallory", host="198.51.100.66")
+    room.matrix("carol", "#agreed carol decides")
+    room.matrix("alice", "#endmeeting")
+    items = room.notes()["topics"][0]["items"]
+    assert [(i["text"], i["author_id"]) for i in items] == [("carol decides", "@carol:localhost")]
+
+
+def test_chairing_someone_who_has_not_spoken_binds_nothing_and_says_so(room):
+    room.matrix("alice", "#startmeeting identity")
+    answer = room.matrix("alice", "#chair dave")
+    assert "Nobody called dave has spoken in this meeting" in answer and "Current chairs: Alice" in answer
+    assert "Only the chairs" in room.irc("dave", "#topic taken over")
+    assert "Only the chairs" in room.matrix("dave", "#topic taken over")  # display name Dave, same words
+    room.matrix("alice", "#endmeeting")
+    assert room.notes()["chairs"] == ["Alice"]
+
+
+def test_a_chair_named_by_services_account_before_speaking_follows_the_account(room):
+    room.matrix("alice", "#startmeeting identity")
+    assert "Current chairs: ada Alice" in room.matrix("alice", "#chair irc:ada")
+    assert "Only the chairs" in room.irc("ada", "#topic not ada")  # the nick, without the account
+    assert room.irc("ada_away", "#topic Mine", account="ada") == "Topic: Mine"  # the account, any nick
+
+
+def test_chairing_an_irc_nick_binds_the_account_behind_it_and_a_later_holder_of_the_nick_is_refused(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.irc("ada", "hello", account="ada")
+    assert "Current chairs: ada Alice" in room.matrix("alice", "#chair ada")
+    assert "Only the chairs" in room.irc("ada", "#topic hijacked")
+    assert "Only the chairs" in room.irc("ada", "#topic hijacked", account="mallory")
+    assert room.irc("ada", "#topic Real", account="ada") == "Topic: Real"
+
+
+def test_a_meeting_started_by_a_nick_without_an_account_says_so(room):
+    answer = room.irc("trix", "#startmeeting taken over")
+    assert "The chair is trix (IRC, no account)." in answer
+    assert "started by trix (IRC, no account)" in room.matrix("bob", "#startmeeting again")
+
+
+def test_an_impostor_is_credited_apart_from_the_real_person_in_the_minutes(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("bob", "#info the real bob")
+    for n in range(8):
+        room.irc("Bob", f"#info impostor line {n}")
+    room.matrix("alice", "#endmeeting")
+    data = room.notes()
+    people = {(a["nick"], a["id"]): a["lines"] for a in data["attendees"]}
+    assert people[("Bob", "@bob:localhost")] == 1
+    assert people[("Bob (IRC, no account)", "Bob!~Bob@203.0.113.9")] == 8
+    authors = {(i["author"], i["author_id"]) for i in data["topics"][0]["items"]}
+    assert authors == {("Bob", "@bob:localhost"), ("Bob (IRC, no account)", "Bob!~Bob@203.0.113.9")}
+    md = room.minutes_md().splitlines()
+    real = next(line for line in md if "the real bob" in line)
+    impostor = next(line for line in md if "impostor line 0" in line)
+    assert "Bob" in real and "no account" not in real and "Bob (IRC, no account)" in impostor
+
+
+def test_an_irc_nick_like_a_matrix_members_name_neither_owns_nor_closes_their_action(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("carol", "hi")
+    room.irc("carol", "hi from mallory")
+    room.matrix("alice", "#action carol to update the spec")
+    room.matrix("alice", "#endmeeting")
+    assert room.notes()["actions"][0]["owners"] == ["Carol"]  # the Matrix member; the bare nick owns nothing
+    assert "#1 Carol: carol to update the spec" in room.matrix("bob", "!actions carol")
+    assert "only they or a chair" in room.irc("carol", "!done 1")
+    assert "only they or a chair" in room.irc("Carol", "!done 1", account="carol")  # another network's carol
+    assert "Closed action #1" in room.matrix("carol", "!done 1")
+    actions = json.loads((room.config.notes_dir / "wg" / "actions.json").read_text())
+    assert actions["open"] == []
+
+
+def test_a_here_alias_belongs_to_the_identity_that_said_it(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("zesheng", "#here zz")
+    room.irc("zesheng", "#here zz-too")  # same nick on IRC, another person
+    room.matrix("alice", "#action zz to organise a draft run")
+    room.matrix("alice", "#endmeeting")
+    assert room.notes()["actions"][0]["owners"] == ["Zesheng"]
+    assert "Closed action #1" in room.matrix("zesheng", "!done 1")
