@@ -1,9 +1,11 @@
 """The meeting engine, told as conversations (MeetBot semantics, ../shared/REFERENCE.md)."""
 
-from bot.core.message import LineKind
+from datetime import timedelta
+
+from bot.core.message import LineKind, Reply
 from bot.meeting import engine
 from bot.meeting.minutes import build_minutes, minutes_json
-from bot.meeting.model import ItemKind
+from bot.meeting.model import ItemKind, LogLine
 from meeting_talk import Talk
 
 
@@ -223,3 +225,39 @@ def test_attendees_in_json_are_ordered_by_lines_said():
     talk.say("alice", "#endmeeting")
     data = minutes_json(talk.minutes())
     assert [(a["nick"], a["lines"]) for a in data["attendees"]] == [("carol", 3), ("alice", 2), ("bob", 1)]
+
+
+def live(talk: Talk, nick: str, sender: str, text: str, seen: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """`nick` (identity `sender`) says `text` on IRC, with what the adapter saw stored with the line."""
+    talk.clock += timedelta(seconds=30)
+    line = LogLine(0, talk.clock, nick, sender, LineKind.SAID, text, "irc", seen=seen)
+    talk.log.append(line)
+    talk.state = talk.state or engine.begin(line, talk.room)
+    return [e.text for e in engine.apply(talk.state, line, talk.registry) if isinstance(e, Reply)]
+
+
+def test_on_a_live_network_chairing_a_name_nobody_spoke_under_binds_nothing():
+    talk = Talk()
+    live(talk, "bob", "bob!b@example.org", "#startmeeting x")
+    assert "Nobody called ada has spoken" in live(talk, "bob", "bob!b@example.org", "#chair ada")[0]
+    assert "Only the chairs" in live(talk, "ada", "ada!a@example.net", "#topic mine")[0]
+    assert [c.sender for c in talk.state.chairs] == []
+
+
+def test_who_holds_the_nick_as_the_chair_line_is_said_outranks_who_spoke_under_it_before():
+    talk = Talk()
+    live(talk, "bob", "bob!b@example.org", "#startmeeting x")
+    live(talk, "ada", "ada!x@impostor.example", "#topic early")
+    live(talk, "bob", "bob!b@example.org", "#chair ada", seen=(("ada", "irc:ada"),))
+    assert "Only the chairs" in live(talk, "ada", "ada!x@impostor.example", "#topic again")[0]
+    assert live(talk, "ada", "irc:ada", "#topic Mine") == ["Topic: Mine"]
+    refolded = engine.fold(talk.log, talk.room, talk.registry)
+    assert refolded.chair_ids() == talk.state.chair_ids() == ["bob!b@example.org", "irc:ada"]
+
+
+def test_a_replayed_log_binds_a_chair_by_name_as_meetbot_does():
+    talk = started()
+    talk.say("alice", "#chair frank")
+    assert talk.state.chair_ids() == ["alice", "frank"]
+    talk.say("frank", "#agreed replayed")
+    assert talk.state.entries[-1].kind is ItemKind.AGREED

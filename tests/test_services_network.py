@@ -235,10 +235,6 @@ def test_logging_out_removes_trixs_rights_and_logging_in_brings_them_back(
     run(scenario())
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16: `#chair NAME` for someone who has not yet spoken in the meeting binds the bare nick "
-    "(bot/meeting/commands.py chair(): Chair(name, None), then engine.is_chair compares nicks), "
-    "so whoever takes that nick later chairs, though the bot knows the account behind it"))
 def test_a_chair_named_before_they_speak_keeps_the_chair_when_their_nick_is_taken(
         services, passwords, synapse, tmp_path, captured):
     async def scenario() -> None:
@@ -257,9 +253,10 @@ def test_a_chair_named_before_they_speak_keeps_the_chair_when_their_nick_is_take
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16: a meeting's attendees are keyed by nick (bot/meeting/engine.py apply(): "
-    "attendee_ids.setdefault(nick, sender)), so `#chair ada` binds whoever first spoke as ada "
-    "in the meeting (here an impostor without an account), not the account speaking as ada now"))
+    "issue 16: `#chair ada` resolves ada among those who spoke in the meeting (here only the impostor "
+    "without an account) unless the line carries who holds the nick now (LogLine.seen, "
+    "bot/meeting/people.py resolve); the IRC bridge does not yet store the tracker's nick -> account "
+    "with the line (bot/relay/bridge.py _message, Message, the lines table, bot/dispatch.py _log_line)"))
 def test_chairing_someone_binds_the_account_behind_the_nick_now_not_its_first_speaker(
         services, passwords, synapse, tmp_path, captured):
     async def scenario() -> None:

@@ -170,7 +170,7 @@ def chair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]
     # answered in words instead of binding the bare name (where MeetBot binds the nick).
     problems = []
     for name in _names(call.args):
-        identity, problem = people.resolve(state, name, line.network)
+        identity, problem = people.resolve(state, name, line.network, line.seen)
         if identity is None:
             problems.append(problem)
         elif identity not in state.chair_ids():

@@ -34,6 +34,10 @@ class LogLine:
     network: str = "replay"
     privileged: bool = False
     event_id: str | None = None
+    # Who held which names as the line was said, as the adapter saw it: (name, identity) pairs,
+    # e.g. an IRC nick in the channel and `irc:ACCOUNT` from the IRC client's tracker. Stored
+    # with the line, so `#chair NAME` for someone present but silent folds the same on replay.
+    seen: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

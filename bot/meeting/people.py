@@ -5,11 +5,12 @@ it spoke under. What chat, the minutes and the archive show is derived here:
 a name alone while it is unique in the meeting, and a name with what tells
 them apart when two people share it (`alice` and `alice (IRC, no account)`).
 
-`resolve` answers `#chair NAME`. It only knows who spoke in this meeting, since
-the fold of the log must give the same chairs on every replay and a log line
-carries its own speaker only; someone present but silent is named by their
-Matrix id or IRC account instead (`#chair @ada:example.org`, `#chair irc:ada`),
-which need nobody to have spoken. A replayed MeetBot log knows nicks only, so
+`resolve` answers `#chair NAME`. The fold of the log must give the same chairs
+on every replay, so it knows only what lines carry: who spoke in this meeting,
+and who held which names as the `#chair` line was said when the adapter stored
+that with it (`LogLine.seen`). Someone present but silent and not in `seen` is
+named by their Matrix id or IRC account instead (`#chair @ada:example.org`,
+`#chair irc:ada`), which need nobody to have spoken. A replayed MeetBot log knows nicks only, so
 there a name is the identity (MeetBot's own rule).
 """
 
@@ -76,14 +77,22 @@ def label(state: MeetingState, identity: str, rights: bool = False) -> str:
     return name
 
 
-def resolve(state: MeetingState, name: str, network: str) -> tuple[str | None, str | None]:
-    """The identity `name` stands for in this meeting, or None and why, in words."""
+def resolve(state: MeetingState, name: str, network: str,
+            seen: tuple[tuple[str, str], ...] = ()) -> tuple[str | None, str | None]:
+    """The identity `name` stands for in this meeting, or None and why, in words.
+
+    `seen` (LogLine.seen) is who held which names when the line was said: who
+    holds the nick now outranks who spoke under it earlier.
+    """
     explicit = named_identity(name)
     if explicit is not None:
         return explicit, None
     if name in state.attendees and kind_of(name) is IdentityKind.IRC_MASK:
         return name, None  # a whole nick!user@host, as an ambiguity answer lists them
     folded = name.casefold()
+    holders = {identity for held, identity in seen if held.casefold() == folded}
+    if len(holders) == 1:
+        return holders.pop(), None
     found = [i for i, said in state.attendees.items() if said and current_name(state, i).casefold() == folded]
     name = quoted(name, 40)
     if len(found) == 1:
