@@ -10,8 +10,6 @@ import logging
 import sqlite3
 import sys
 import traceback
-import unicodedata
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -19,11 +17,13 @@ import click
 
 from bot import __version__
 from bot.config import Config, ConfigError, load_config
+from bot.config.cli import fail_config, load_or_exit, one_line
 from bot.config.load import secret_problems, zone_problem
-from bot.core.files import MiB, read_named_file
+from bot.core.files import READ_LIMIT, read_named_file
+from bot.core.message import Reply
 from bot.core.resources import data_dir
-from bot.farm.parsers import FORMATS as FARM_FORMATS
-from bot.farm.parsers import parse_capture
+from bot.core.targets import load
+from bot.features import targets
 from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
@@ -31,29 +31,7 @@ from bot.registry import build_registry
 from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
-READ_LIMIT = 64 * MiB  # a meeting log or a GPU capture; a year of daily MeetBot meetings is a few MiB
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-def _load(ctx: click.Context) -> Config:
-    path: Path = ctx.obj["config_path"]
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        _fail_config(path, exc)
-
-
-def _fail_config(path: Path, exc: ConfigError) -> None:
-    click.echo(f"sigbot: {one_line(str(path))} has {len(exc.errors)} problem(s):", err=True)
-    for error in exc.errors:
-        click.echo(f"  - {one_line(error)}", err=True)
-    sys.exit(2)
-
-
-def one_line(text: str) -> str:
-    """`text` with control and format characters escaped: a file name or argument that holds a newline,
-    an escape sequence or a right-to-left override cannot break the line or the terminal."""
-    return "".join(ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ascii(ch)[1:-1] for ch in text)
 
 
 log = logging.getLogger("sigbot.cli")
@@ -156,10 +134,10 @@ def check_config(ctx: click.Context, file: Path | None) -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        _fail_config(path, exc)
+        fail_config(path, exc)
     problems = secret_problems(config)
     if problems:
-        _fail_config(path, ConfigError(problems))
+        fail_config(path, ConfigError(problems))
     names = ", ".join(t.name for t in config.teams)
     click.echo(f"{path}: OK ({len(config.teams)} team(s): {names})")
 
@@ -176,10 +154,10 @@ def run(ctx: click.Context, init: bool, log_format: str) -> None:
 
     from bot.run import run_bot, setup_logging
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     problems = secret_problems(config)
     if problems:
-        _fail_config(ctx.obj["config_path"], ConfigError(problems))
+        fail_config(ctx.obj["config_path"], ConfigError(problems))
     setup_logging(log_format, ctx.obj["log_level"])
     try:
         if init:
@@ -256,7 +234,7 @@ def meeting() -> None:
 @click.pass_context
 def meeting_list(ctx: click.Context, team: str | None) -> None:
     """List recent meetings, newest first."""
-    store = open_store(_load(ctx).database)
+    store = open_store(load_or_exit(ctx).database)
     for m in store.meetings(team):
         click.echo(f"{m.id:>5}  {m.team:<16} {m.started:%Y-%m-%d %H:%M}  {m.status:<8} {m.name or ''}  {m.notes_path or ''}")
 
@@ -268,7 +246,7 @@ def meeting_end(ctx: click.Context, team: str) -> None:
     """End the running meeting of TEAM and write its minutes (as #endmeeting)."""
     from bot.app import build_dispatcher
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     if config.team(team) is None:
         raise click.UsageError(f"no team {team!r} in {config.path}")
     dispatcher = build_dispatcher(config)
@@ -277,69 +255,8 @@ def meeting_end(ctx: click.Context, team: str) -> None:
     if not effects:
         raise click.ClickException(f"team {team} has no running meeting")
     for effect in effects:
-        click.echo(getattr(effect, "text", ""))
-
-
-@main.group()
-def farm() -> None:
-    """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi, xpu-smi and exporters."""
-
-
-@dataclass(frozen=True)
-class _Named:
-    name: str
-    text: str
-
-
-class _NamedText(click.ParamType):
-    """A file a person names, read whole as text (undecodable bytes replaced), or - for stdin.
-
-    Only a regular file of at most READ_LIMIT: /dev/zero or a FIFO would never end (see read_named_file).
-    """
-
-    name = "file"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, _Named):
-            return value
-        if value == "-":
-            return _Named("-", sys.stdin.buffer.read(READ_LIMIT).decode("utf-8", errors="replace"))
-        try:
-            return _Named(value, read_named_file(Path(value), READ_LIMIT).decode("utf-8", errors="replace"))
-        except OSError as exc:
-            self.fail(f"cannot read {value}: {exc.strerror or exc}", param, ctx)
-
-
-@farm.command("parse")
-@click.option("--format", "fmt", required=True, type=click.Choice(FARM_FORMATS))
-@click.argument("file", type=_NamedText())
-@click.option("--host", default="unknown", show_default=True, help="Host name for tools that do not print it.")
-@click.option("--apps", type=_NamedText(), help="nvidia-smi --query-compute-apps CSV (nvidia-smi-csv).")
-@click.option("--static", "static", type=_NamedText(), help="amd-smi static --json (amd-smi-json).")
-@click.option("--version-file", type=_NamedText(), help="nvidia-smi --version or amd-smi version --json.")
-@click.option("--stats", "stats", type=_NamedText(), multiple=True,
-              help="xpu-smi stats -d N -j, once per device (xpu-smi-json).")
-@click.option("--details", "details", type=_NamedText(), multiple=True,
-              help="xpu-smi discovery -d N -j, once per device: memory total, driver (xpu-smi-json).")
-@click.option("--processes", type=_NamedText(),
-              help="xpu-smi ps -j (xpu-smi-json), amd-smi process --json (amd-smi-json) "
-                   "or rocm-smi --showpids --json (rocm-smi-json).")
-@click.option("--gpu-list", "gpu_list", type=_NamedText(), help="amd-smi list --json: uuids (amd-smi-json).")
-def farm_parse(fmt: str, file: _Named, host: str, apps: _Named | None, static: _Named | None,
-               version_file: _Named | None, stats: tuple[_Named, ...], details: tuple[_Named, ...],
-               processes: _Named | None, gpu_list: _Named | None) -> None:
-    """Print the normalized JSON report of one capture (FILE, or - for stdin)."""
-    def text(named: _Named | None) -> str | None:
-        return named.text if named else None
-
-    try:
-        report = parse_capture(fmt, file.text, host=host, apps_text=text(apps), static_text=text(static),
-                               version_text=text(version_file), stats_texts=[f.text for f in stats] or None,
-                               details_texts=[f.text for f in details] or None,
-                               processes_text=text(processes), list_text=text(gpu_list))
-    except ValueError as exc:
-        raise click.ClickException(f"{file.name}: {exc}") from None
-    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        if isinstance(effect, Reply):
+            click.echo(effect.text)
 
 
 @main.command("demo")
@@ -356,28 +273,9 @@ def demo(out_dir: Path) -> None:
         click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")
 
 
-from bot.farm.cli import bundle_agent, farm_agent  # noqa: E402  (the agent's commands live with the farm)
-
-main.add_command(farm_agent)
-farm.add_command(bundle_agent)
-
-from bot.agenda.cli import agenda_cli  # noqa: E402
-
-main.add_command(agenda_cli)
-
-from bot.site.cli import serve, site  # noqa: E402  (the archive site's commands live with the site)
-
-main.add_command(site)
-main.add_command(serve)
-
-from bot.schedule.cli import schedule  # noqa: E402  (the schedule's commands live with the schedule)
-
-main.add_command(schedule)
-
-from bot.loans.cli import hw_group, loans_group  # noqa: E402  (the loans' commands live with the loans)
-
-main.add_command(loans_group)
-main.add_command(hw_group)
+# Every feature's commands (its `cli` in its feature.py), added in the order of bot/features.py.
+for _target in targets("cli"):
+    main.add_command(load(_target))
 
 from bot.storage.cli import backup_cli, restore_cli  # noqa: E402  (backups live with the storage)
 

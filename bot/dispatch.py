@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import metrics
-from bot.agenda import hooks as agenda_hooks
 from bot.config import Config, Team
 from bot.core.call import Call, Publish, Speaker
+from bot.core.feature import HOOKS
 from bot.core.commands import Command, CommandCall, Registry, Role, Scope
 from bot.core.message import (DirectMessage, Effect, LineKind, MeetingEnded, Message, Network, React, Redact, Relay,
                               Reply, quoted)
 from bot.core.privacy import contact_details
+from bot.features import hooks
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
@@ -58,6 +59,8 @@ class Dispatcher:
         self.registry = registry
         self.bot_nick = bot_nick
         self._states: dict[int, MeetingState] = {}
+        # What the features do when a meeting starts, ends and is published (their feature.py `hooks`).
+        self._hooks = {name: hooks(name) for name in HOOKS}
         # Called as hook(team name, path of the .md, minutes) after a meeting's notes are written
         # (the archive site rebuilds and commits from there); a hook must only queue work.
         self.notes_written: list[Callable[[str, Path, Minutes], None]] = []
@@ -223,7 +226,8 @@ class Dispatcher:
         elif call and call.command.name in ("help", "commands"):
             effects.append(self._help(call, record.room))
         if started:  # the agenda and the open actions, said (and logged) right after the start
-            effects += agenda_hooks.meeting_started(self.store.db, team.name, meeting.id, record.room)
+            for hook in self._hooks["meeting_started"]:
+                effects += hook(self.store.db, team.name, meeting.id, record.room)
         if call and call.command.scope is Scope.ROOM:
             effects += self._run(call, team, msg, record, text)
         return effects
@@ -294,7 +298,9 @@ class Dispatcher:
             return
         state = self._states.pop(meeting.id)
         self.store.end_meeting(meeting.id, state.ended or when, state.name)
-        agenda_hooks.meeting_ended(self.store.db, meeting.team, meeting.id, build_minutes(state))
+        minutes = build_minutes(state)
+        for hook in self._hooks["meeting_ended"]:
+            hook(self.store.db, meeting.team, meeting.id, minutes)
         ended.append((self.store.meeting(meeting.id), state))
 
     def _say(self, team: Team, room: str, text: str, when: datetime, kind: LineKind,
@@ -332,10 +338,13 @@ class Dispatcher:
                 return []
         minutes = build_minutes(state)
         folder = meeting_dir(team.notes_dir.parent, team.notes_dir.name, minutes.started)
-        sections = agenda_hooks.minutes_sections(self.store.db, meeting.id, meeting.ended)
+        sections: dict = {}
+        for hook in self._hooks["minutes_sections"]:
+            sections.update(hook(self.store.db, meeting.id, meeting.ended))
         path = write_notes(minutes, folder, RenderContext(team.name, team.timezone, **sections), team.template_dir)
         self.store.set_notes_path(meeting.id, str(path))
-        agenda_hooks.publish_actions(self.store.db, team, meeting.ended or minutes.ended)
+        for hook in self._hooks["notes_written"]:
+            hook(self.store.db, team, meeting.ended or minutes.ended)
         for hook in self.notes_written:
             try:
                 hook(team.name, path, minutes)

@@ -1,14 +1,13 @@
-"""What the live bot's parts share, and the lists of feature services and web routes.
+"""What the live bot's parts share: the Runtime, and the features' services and web routes.
 
 `sigbot run` builds one `Runtime`, starts the chat adapters, the web server
-and every service named in SERVICES, and stops them all on SIGTERM.
+and every feature's services, and stops them all on SIGTERM. Features declare
+them in their feature.py (bot/features.py lists the features):
 
-A feature plugs in by appending one line to a list below:
-
-- SERVICES: "module:function", an `async def service(rt: Runtime, stop: asyncio.Event)`
+- services: "module:function", an `async def service(rt: Runtime, stop: asyncio.Event)`
   that runs until `stop` is set (timers, reminders, scrapers). Effects it
   produces go to `rt.deliver(effects)`; time comes from `rt.now()`.
-- WEB_ROUTES: "module:function", a `def add_routes(rt: Runtime, app: web.Application)`
+- web_routes: "module:function", a `def add_routes(rt: Runtime, app: web.Application)`
   that adds the feature's pages and endpoints to sigbot's one web server.
 """
 
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,26 +23,15 @@ from typing import Any
 from bot.config import Config
 from bot.core.message import Effect
 from bot.core.targets import load
+from bot.core.timing import sleep_or_stop, ticks  # noqa: F401  (services and adapters import them from here too)
+from bot.features import targets
 from bot.dispatch import Dispatcher
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
 
-SERVICES: list[str] = [
-    "bot.meeting.timers:end_forgotten_meetings",
-    "bot.schedule.reminders:reminder_service",
-    "bot.loans.reminders:loan_reminders",
-    "bot.farm.service:watch",
-    "bot.farm.scrape:scrape",
-    "bot.site.publish:publish_service",
-]
-
-WEB_ROUTES: list[str] = [
-    "bot.schedule.web:add_routes",
-    "bot.relay.web:add_routes",
-    "bot.farm.web:add_routes",
-    "bot.site.routes:add_routes",  # last: the site catches every other GET path
-]
+SERVICES: list[str] = targets("services")
+WEB_ROUTES: list[str] = targets("web_routes")  # the site's come last: it catches every other GET path
 
 
 def _utcnow() -> datetime:
@@ -61,25 +49,6 @@ class Runtime:
     @property
     def store(self) -> Store:
         return self.dispatcher.store
-
-
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass
-
-
-async def ticks(stop: asyncio.Event, seconds: float) -> AsyncIterator[None]:
-    """For a periodic service: yields at once and then every `seconds` until `stop`.
-
-    The loop body catches and logs its own exceptions, so one failed round
-    does not end the service.
-    """
-    while not stop.is_set():
-        yield
-        await sleep_or_stop(stop, seconds)
 
 
 def start_services(rt: Runtime, stop: asyncio.Event) -> list[asyncio.Task]:

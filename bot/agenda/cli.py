@@ -12,15 +12,15 @@ from bot.agenda.hooks import publish_actions
 from bot.agenda.commands import NEXT_MEETING
 from bot.agenda.store import AgendaStore
 from bot.storage import Store, open_store
+from bot.config.cli import load_or_exit
 
 TEAM = click.option("--team", required=True, help="The team (its name in the config).")
 BY = click.option("--by", default="sigbot-cli", show_default=True, help="The name recorded as who did it.")
 
 
 def _open(ctx: click.Context, team_name: str):
-    from bot.cli import _load  # here, not at import: bot.cli imports this module
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     team = config.team(team_name)
     if team is None:
         raise click.UsageError(f"no team {team_name!r} in {config.path}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from importlib.util import find_spec
 
 from bot.agenda import actions, agenda
 from bot.agenda.agenda import AgendaError
@@ -19,6 +18,7 @@ from bot.agenda.store import AgendaStore
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
 from bot.core.call import Call
+from bot.features import provided
 
 log = logging.getLogger(__name__)
 AGENDA_COMMANDS = Registry()
@@ -27,20 +27,18 @@ NEXT_MEETING = "next meeting"
 
 
 def next_meeting_label(db, team, now: datetime) -> str:
-    """"next meeting", with its date when the team's schedule (bot/schedule) knows it."""
-    if find_spec("bot.schedule.changes") is None:
+    """"next meeting", with its date when the team's schedule knows it (the schedule feature provides it)."""
+    next_meeting = provided("next_meeting")
+    if next_meeting is None:
         return NEXT_MEETING
     try:  # another feature's code: a failure there must not break !agenda
-        from bot.schedule.changes import team_state
-        from bot.schedule.store import ScheduleStore
-
-        upcoming = team_state(ScheduleStore(db), team).upcoming(now, 1, include_cancelled=False)
+        start = next_meeting(db, team, now)
     except Exception:
         log.exception("agenda: cannot read the schedule of team %s", team.name)
         return NEXT_MEETING
-    if not upcoming:
+    if start is None:
         return NEXT_MEETING
-    return f"next meeting ({upcoming[0].start.astimezone(timezone.utc):%a %Y-%m-%d %H:%M} UTC)"
+    return f"next meeting ({start.astimezone(timezone.utc):%a %Y-%m-%d %H:%M} UTC)"
 
 
 def _may_chair(call: Call) -> bool:

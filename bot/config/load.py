@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.config.document import parse_document
 from bot.core.files import MiB, read_named_file
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team, WebLimits
-from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
-from bot.relay.config import double_bridging
+from bot.config.sections import CONFIG_CHECKS, ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
+from bot.core.targets import load
 
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 # Room ids of room version 12 (Synapse 1.135+) have no server part: `!<hash>`.
@@ -284,8 +284,9 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
                                      SectionContext(base, None, "UTC"))
                   for key in ROOT_SECTIONS},
     )
-    for where, problem in double_bridging(config):
-        c.error(where, problem)
+    for check in CONFIG_CHECKS:  # whole-config checks of the features (the relay's double bridging)
+        for where, problem in load(check)(config):
+            c.error(where, problem)
     if c.errors:
         raise ConfigError(c.errors)
     return config

@@ -1,7 +1,8 @@
 """Feature sections of the config: each feature checks its own keys.
 
-A feature with settings adds one line below, naming its parser as
-"module:function". The parser is called with a `Checker`, the section's table
+A feature with settings names its parser as "module:function" in its
+declaration (`team_section` or `root_section` in its feature.py; the lists
+below are read from bot/features.py). The parser is called with a `Checker`, the section's table
 (`{}` when the section is absent, so it must return complete defaults), the key
 path for error messages, and a `SectionContext`; it returns a frozen value that
 the feature later reads with `team.section(key)` or `config.section(key)`.
@@ -21,17 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.targets import load
+from bot.features import root_sections, targets, team_sections
 
-TEAM_SECTIONS: dict[str, str] = {
-    "schedule": "bot.schedule.config:parse_team",
-    "relay": "bot.relay.config:parse_team",
-    "loans": "bot.loans.config:parse_team",
-    "farm": "bot.farm.config:parse_team",
-}
-
-ROOT_SECTIONS: dict[str, str] = {
-    "site": "bot.site.config:parse_site",
-}
+TEAM_SECTIONS: dict[str, str] = team_sections()
+ROOT_SECTIONS: dict[str, str] = root_sections()
+CONFIG_CHECKS: list[str] = targets("config_checks")  # check(config) -> [(key path, problem)]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 MiB = 1 << 20
+READ_LIMIT = 64 * MiB  # a file a person names: a meeting log, a GPU capture (a year of MeetBot logs is a few MiB)
 
 
 def read_named_file(path: Path, limit: int) -> bytes:

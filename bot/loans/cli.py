@@ -24,16 +24,16 @@ from bot.loans.config import is_identity, settings_of
 from bot.loans.desk import Desk, Refused, display_name
 from bot.loans.model import Actor
 from bot.loans.publish import publish
+from bot.config.cli import load_or_exit
 
 LOAN_STEPS = ("approve", "reject", "ship", "received", "return", "checkin", "extend", "withdraw", "lost")
 
 
 def _desk(ctx: click.Context, team_name: str | None) -> tuple[Desk, object]:
-    from bot.cli import _load
     from bot.loans.store import LoanStore
     from bot.storage import open_store
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     if team_name is None and len(config.teams) == 1:
         team = config.teams[0]
     else:

@@ -15,15 +15,15 @@ from bot.schedule.model import ScheduleError, parse_day, parse_local
 from bot.schedule.publish import feed, publish, scheduled_teams
 from bot.schedule.store import ScheduleStore
 from bot.schedule.text import how_far, when_line
+from bot.config.cli import load_or_exit
 
 BY = "sigbot-cli"
 
 
 def _context(ctx: click.Context, team_name: str | None, any_team: bool = False) -> tuple[Config, ScheduleStore, Team | None]:
-    from bot.cli import _load
     from bot.storage import open_store
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     store = ScheduleStore(open_store(config.database).db)
     if team_name is None:
         teams = scheduled_teams(config, store) or list(config.teams)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import metrics
-from bot.agenda.api import agenda_items
 from bot.config import Team
 from bot.core.message import Effect, Reply
+from bot.features import provided
 from bot.runtime import Runtime, sleep_or_stop
 from bot.schedule.changes import TeamState, settings, team_state
 from bot.schedule.model import Occurrence, format_offset
@@ -113,6 +113,7 @@ def reminder_text(team: Team, due: Due, now: datetime, agenda: list[dict] | None
 def remind(rt: Runtime, now: datetime) -> datetime | None:
     """Post and record every due notice of every team; returns the next planned time."""
     store = ScheduleStore(rt.store.db)
+    agenda_items = provided("agenda_items")  # the agenda feature's, when it is there
     wakes = []
     for team in scheduled_teams(rt.config, store):
         state: TeamState = team_state(store, team)
@@ -122,7 +123,7 @@ def remind(rt: Runtime, now: datetime) -> datetime | None:
         effects: list[Effect] = []
         agenda = None
         for item in due_reminders(occ, s.reminders, s.grace, sent, now):
-            if item.what != CANCELLED and agenda is None:
+            if item.what != CANCELLED and agenda is None and agenda_items is not None:
                 agenda = agenda_items(store.db, team.name)
             effects.append(Reply(team.home, reminder_text(team, item, now, agenda)))
             store.mark_sent(team.name, *item.key, now)

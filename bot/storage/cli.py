@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bot.storage.backup import backup, restore
+from bot.config.cli import load_or_exit
 
 
 @click.command("backup")
@@ -15,9 +16,8 @@ from bot.storage.backup import backup, restore
 @click.pass_context
 def backup_cli(ctx: click.Context, dest: Path) -> None:
     """Copy the database to DEST (a new file), safely while the bot runs."""
-    from bot.cli import _load  # here, not at import: bot.cli imports this module
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     backup(config.database, dest)
     click.echo(f"{dest}: a checked copy of {config.database}")
 
@@ -27,9 +27,8 @@ def backup_cli(ctx: click.Context, dest: Path) -> None:
 @click.pass_context
 def restore_cli(ctx: click.Context, source: Path) -> None:
     """Put the backup SOURCE in place of the database (stop the bot first); the old one is kept aside."""
-    from bot.cli import _load
 
-    config = _load(ctx)
+    config = load_or_exit(ctx)
     aside = restore(source, config.database, datetime.now(timezone.utc))
     kept = f"; the one it replaced is now {aside}" if aside else ""
     click.echo(f"{config.database}: restored from {source}{kept}")

@@ -10,19 +10,14 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.core.targets import load
+from bot.features import single
 
 MIGRATIONS = Migrations("sigbot")
 
 # Each feature keeps its own tables with its own `Migrations("sigbot-<feature>")`
-# in its store module, named here as "module:attribute" and applied after the
-# core's, in this order. Never reorder; only append.
-FEATURE_MIGRATIONS: list[str] = [
-    "bot.agenda.store:AGENDA_MIGRATIONS",
-    "bot.relay.store:MIGRATIONS",
-    "bot.schedule.store:MIGRATIONS",
-    "bot.loans.store:LOAN_MIGRATIONS",
-    "bot.farm.store:MIGRATIONS",
-]
+# in its store module, named by its declaration (bot/features.py) and applied
+# after the core's. Each set is applied on its own and only once.
+FEATURE_MIGRATIONS: list[str] = single("migrations")
 
 
 def all_migrations() -> list[Migrations]:

@@ -1,0 +1,11 @@
+"""The archive site's declaration (bot/core/feature.py)."""
+
+from bot.core.feature import Feature
+
+FEATURE = Feature(
+    name="site",
+    root_section="bot.site.config:parse_site",
+    services=("bot.site.publish:publish_service",),
+    web_routes=("bot.site.routes:add_routes",),  # last of all: the site catches every other GET path
+    cli=("bot.site.cli:site", "bot.site.cli:serve"),
+)
