@@ -137,3 +137,33 @@ def test_a_here_alias_belongs_to_the_identity_that_said_it(room):
     room.matrix("alice", "#endmeeting")
     assert room.notes()["actions"][0]["owners"] == ["Zesheng"]
     assert "Closed action #1" in room.matrix("zesheng", "!done 1")
+
+
+def test_a_person_links_their_matrix_id_and_irc_account_and_closes_their_action_from_either(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("ada", "hi")
+    room.matrix("alice", "#action ada to write the guide")
+    room.matrix("alice", "#endmeeting")
+    assert "only they or a chair" in room.irc("ada", "!done 1", account="ada")
+    assert "waits" not in room.matrix("ada", "!whoami") and "linked to nothing" in room.matrix("ada", "!whoami")
+    assert "!linkto matrix @ada:localhost" in room.matrix("ada", "!linkto irc ada")
+    assert "waits for its confirmation" in room.matrix("ada", "!whoami")
+    assert "only they or a chair" in room.irc("ada", "!done 1", account="ada")  # asked, not confirmed
+    assert "identified to services" in room.irc("ada", "!linkto matrix @ada:localhost")  # the nick alone
+    assert "has not asked" in room.irc("mallory", "!linkto matrix @ada:localhost", account="mallory")
+    assert "Linked" in room.irc("ada_", "!linkto matrix @ada:localhost", account="ada")
+    assert "linked to @ada:localhost" in room.irc("ada_", "!whoami", account="ada")
+    assert "Closed action #1" in room.irc("ada_", "!done 1", account="ada")
+    assert "Unlinked" in room.matrix("ada", "!unlink")
+    assert "linked to nothing" in room.irc("ada", "!whoami", account="ada")
+
+
+def test_a_link_asked_for_by_someone_else_gives_them_nothing(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.irc("ada", "hi", account="ada")
+    room.matrix("alice", "#action ada to write the guide")
+    room.matrix("alice", "#endmeeting")
+    room.matrix("mallory", "!linkto irc ada")  # mallory asks; ada never confirms
+    assert "only they or a chair" in room.matrix("mallory", "!done 1")
+    assert "not identified to services" in room.irc("ada", "!whoami")
+    assert "Usage: !linkto" in room.matrix("ada", "!linkto irc")

@@ -79,7 +79,7 @@ def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_
         raise AgendaError(f"There is no action #{n}; say !actions for the open ones.")
     if action.status is ActionStatus.DONE:
         return f"Action #{action.n} was closed already by {action.closed_by}."
-    if sender not in action.owner_ids and not may_chair:
+    if not store.same_person(sender) & set(action.owner_ids) and not may_chair:  # a linked identity counts
         raise AgendaError(f"Action #{action.n} belongs to {owner_label(action)}; only they or a chair can close it.")
     store.close_action(action.id, nick, now)
     log.info("team %s: action %d closed by %s", team, action.n, sender)

@@ -1,4 +1,4 @@
-"""Chat commands: `!agenda`, `!actions`, `!done`.
+"""Chat commands: `!agenda`, `!actions`, `!done`, and `!whoami`, `!linkto`, `!unlink` (bot/agenda/links.py).
 
 Rights: anyone adds to the agenda; an item's owner or a chair removes it; a
 chair reorders it; an action's owner or a chair closes it. "A chair" is a team
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from bot.agenda import actions, agenda
+from bot.agenda import actions, agenda, links
 from bot.agenda.agenda import AgendaError
 from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
@@ -108,3 +108,45 @@ def done_command(call: Call) -> list[Effect]:
         return [Reply(msg.room, str(exc))]
     publish_actions(store.db, call.team, msg.time)
     return [Reply(msg.room, text)]
+
+
+@command(
+    "whoami",
+    role=Role.ANYONE,
+    scope=Scope.ROOM,
+    summary="who the bot takes you for (Matrix id, IRC account or a nick without one) and what you linked",
+    examples=("!whoami",),
+    direct=True,
+)
+def whoami_command(call: Call) -> list[Effect]:
+    return [Reply(call.message.room, links.whoami(AgendaStore(call.db), call.speaker.id))]
+
+
+@command(
+    "linkto",
+    role=Role.ANYONE,
+    scope=Scope.ROOM,
+    summary="link your Matrix id and IRC services account, so your actions follow you: ask from Matrix,"
+            " confirm from IRC while identified",
+    usage="linkto irc ACCOUNT | matrix @USER:SERVER",
+    examples=("!linkto irc ada", "!linkto matrix @ada:example.org"),
+    direct=True,
+)
+def link_command(call: Call) -> list[Effect]:
+    try:
+        text = links.link(AgendaStore(call.db), call.speaker.id, call.args, call.now)
+    except AgendaError as exc:
+        text = str(exc)
+    return [Reply(call.message.room, text)]
+
+
+@command(
+    "unlink",
+    role=Role.ANYONE,
+    scope=Scope.ROOM,
+    summary="undo !linkto: your Matrix id and IRC account stand alone again",
+    examples=("!unlink",),
+    direct=True,
+)
+def unlink_command(call: Call) -> list[Effect]:
+    return [Reply(call.message.room, links.unlink(AgendaStore(call.db), call.speaker.id))]

@@ -6,7 +6,9 @@ meeting starts they are taken onto its agenda (`meeting_id` set, numbered in
 go back to waiting, counted as carried over. Actions are copied from the
 minutes of each ended meeting, numbered per team, and stay open until closed.
 `action_meetings` records which open actions a meeting started with, so its
-minutes can say what became of them.
+minutes can say what became of them. `identity_links` joins a Matrix id and
+an IRC services account that one person has linked (`!linkto`), so that their
+actions follow them across networks.
 """
 
 from __future__ import annotations
@@ -82,6 +84,32 @@ def m001_agenda_and_actions(db: Database) -> None:
     db["action_meetings"].create({"meeting_id": int, "action_id": int}, pk=("meeting_id", "action_id"))
 
 
+@AGENDA_MIGRATIONS()
+def m002_identity_links(db: Database) -> None:
+    """One person's Matrix id and IRC services account, linked by `!linkto` (bot/agenda/links.py)."""
+    db["identity_links"].create(
+        {"matrix_id": str, "irc_account": str, "status": str, "since": str},
+        pk="matrix_id",
+        not_null={"irc_account", "status", "since"},
+    )
+    # An account is linked to one Matrix id at most; several may ask for it (only one is confirmed).
+    db.execute("CREATE UNIQUE INDEX identity_links_account ON identity_links (irc_account)"
+               " WHERE status = 'linked'")
+
+
+class LinkStatus(StrEnum):
+    PENDING = "pending"  # asked for from Matrix, not yet confirmed from IRC
+    LINKED = "linked"
+
+
+@dataclass(frozen=True)
+class IdentityLink:
+    matrix_id: str
+    irc_account: str
+    status: LinkStatus
+    since: datetime
+
+
 @dataclass(frozen=True)
 class AgendaItem:
     id: int
@@ -123,6 +151,11 @@ def _item(row: dict) -> AgendaItem:
     return AgendaItem(row["id"], row["team"], row["text"], row["owner"], row["owner_id"],
                       datetime.fromisoformat(row["added"]), ItemStatus(row["status"]), row["meeting_id"],
                       row["carried"] or 0)
+
+
+def _link(row: dict) -> IdentityLink:
+    return IdentityLink(row["matrix_id"], row["irc_account"], LinkStatus(row["status"]),
+                        datetime.fromisoformat(row["since"]))
 
 
 def _action(row: dict) -> ActionRecord:
@@ -229,6 +262,48 @@ class AgendaStore:
             self.db.execute("INSERT OR IGNORE INTO action_meetings (meeting_id, action_id) VALUES (?, ?)",
                             [meeting_id, action.id])
         return self.earlier_actions(meeting_id)
+
+    # --- identity links ----------------------------------------------------
+
+    def link_of(self, identity: str) -> IdentityLink | None:
+        """The link (pending or confirmed) that `identity` (a Matrix id or `irc:ACCOUNT`) is part of."""
+        if identity.startswith("irc:"):
+            rows = self.db.query("SELECT * FROM identity_links WHERE irc_account = ? AND status = 'linked'",
+                                 [identity.removeprefix("irc:")])
+        else:
+            rows = self.db.query("SELECT * FROM identity_links WHERE matrix_id = ?", [identity])
+        return next((_link(r) for r in rows), None)
+
+    def ask_link(self, matrix_id: str, irc_account: str, when: datetime) -> None:
+        """Record that `matrix_id` asks to be linked to `irc_account` (replacing what it asked before)."""
+        self.db.execute("DELETE FROM identity_links WHERE matrix_id = ?", [matrix_id])
+        self.db.execute("INSERT INTO identity_links (matrix_id, irc_account, status, since) VALUES (?, ?, 'pending', ?)",
+                        [matrix_id, irc_account, when.isoformat()])
+
+    def confirm_link(self, matrix_id: str, irc_account: str, when: datetime) -> bool:
+        """Confirm a pending link; False if `matrix_id` did not ask for this account."""
+        rows = list(self.db.query("SELECT 1 FROM identity_links WHERE matrix_id = ? AND irc_account = ?"
+                                  " AND status = 'pending'", [matrix_id, irc_account]))
+        if not rows:
+            return False
+        self.db.execute("DELETE FROM identity_links WHERE irc_account = ? AND matrix_id != ?", [irc_account, matrix_id])
+        self.db.execute("UPDATE identity_links SET status = 'linked', since = ? WHERE matrix_id = ?",
+                        [when.isoformat(), matrix_id])
+        return True
+
+    def unlink(self, identity: str) -> bool:
+        """Remove the link (or request) `identity` is part of; False if there was none."""
+        link = self.link_of(identity)
+        if link is not None:
+            self.db.execute("DELETE FROM identity_links WHERE matrix_id = ?", [link.matrix_id])
+        return link is not None
+
+    def same_person(self, identity: str) -> set[str]:
+        """`identity` and the identity it is linked to (confirmed links only)."""
+        link = self.link_of(identity)
+        if link is None or link.status is not LinkStatus.LINKED:
+            return {identity}
+        return {identity, link.matrix_id, f"irc:{link.irc_account}"}
 
     def earlier_actions(self, meeting_id: int) -> list[ActionRecord]:
         """The actions that were open when the meeting started, in order."""
