@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import sys
 import traceback
 from datetime import date, datetime, timezone
@@ -28,6 +27,7 @@ from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
 from bot.registry import build_registry
+from bot.storage import DatabaseCorrupt, DatabaseError
 from bot.storage.db import DatabaseDamaged, StoreError, is_damage, open_store
 
 DEFAULT_CONFIG = Path("sigbot.toml")
@@ -76,7 +76,7 @@ class _OneLineErrors(click.Group):
             raise
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
-        except sqlite3.DatabaseError as exc:
+        except DatabaseCorrupt as exc:
             if is_damage(exc):
                 raise click.ClickException(str(DatabaseDamaged(_database_of(ctx), str(exc)))) from None
             raise click.ClickException(f"the database {_database_of(ctx)} cannot be used: {exc}") from None
@@ -166,7 +166,7 @@ def run(ctx: click.Context, init: bool, log_format: str) -> None:
     except RuntimeError as exc:  # login refused, homeserver unreachable at start...
         click.echo(f"sigbot: {exc}", err=True)
         sys.exit(1)
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         if is_damage(exc):
             raise  # answered as a damaged database, with the way out
         click.echo(f"sigbot: cannot open the database {config.database}: {exc} "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
+
 
 from bot.agenda.store import AgendaStore
+
+if TYPE_CHECKING:  # the type only: features speak SQL through their stores
+    from sqlite_utils import Database
 
 
 def agenda_items(db: Database, team: str) -> list[dict]:

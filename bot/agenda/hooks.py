@@ -8,13 +8,14 @@ goes on without it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlite_utils import Database
 
 from bot.agenda.actions import actions_document, minutes_actions, record_actions, start_summary, write_actions_file
 from bot.agenda.agenda import announcement, covered_numbers, minutes_agenda
@@ -24,6 +25,9 @@ from bot.core.message import Effect, Reply
 from bot.meeting.minutes import Minutes
 from bot.meeting.paths import contained, slugify
 from bot.storage import Store
+
+if TYPE_CHECKING:  # the type only: features speak SQL through their stores
+    from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ from bot.config import Config, MatrixSettings, Team
 from bot.core.message import DirectMessage, Effect, React, Redact, Reply
 from bot.dispatch import Dispatcher
 from bot.runtime import sleep_or_stop
+from bot.storage import DatabaseError
 
 log = logging.getLogger(__name__)
 SYNC_TOKEN_KEY = "matrix.next_batch"
@@ -231,7 +231,7 @@ class MatrixAdapter:
                 # keeps every line exactly once.
                 self._tell_unreadable()
                 self.store.set_value(SYNC_TOKEN_KEY, resp.next_batch)
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 # The disk is full or read-only: keep the old token so the batch
                 # comes again, and try again until the condition clears.
                 self._storage_failed(exc)
@@ -325,7 +325,7 @@ class MatrixAdapter:
             # The dispatcher stores the line, decides, and relays it (once: an event
             # read again after a crash is found by its event id).
             self.route(self._effects_of(room_id, source))
-        except sqlite3.Error:
+        except DatabaseError:
             raise  # the database cannot be written: the whole batch is retried
         except Exception:  # one bad event must never stop the bot
             log.exception("matrix: failed to handle event %s in %s", source.get("event_id"), room_id)

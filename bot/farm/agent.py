@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import random
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -212,7 +212,7 @@ def report_body(report: HostReport) -> bytes:
 
 
 def default_host() -> str:
-    return socket.gethostname().split(".")[0] or "unknown"
+    return platform.node().split(".")[0] or "unknown"
 
 
 def utcnow() -> datetime:
