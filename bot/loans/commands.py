@@ -9,12 +9,14 @@ the write lock, so two admins racing for one asset are served one after the
 other and the second is told who has it.
 
 Privacy: `!loan` also works in a direct message with the bot (`direct=True`),
-which is the only place shipping details are given or read. What the desk
-stores is guarded there, for every face (`desk.free_text`); chat adds the
+which is the only place shipping details are said or read in chat. What the
+desk stores is guarded there, for every face (`desk.free_text`); chat adds the
 guard of its log: both commands declare which arguments are private
 (`private_args`), so the dispatcher stores such a line scrubbed and never
 relays it, and the handler refuses it outside `!loan address` in a direct
-message with a hint to use one.
+message with a hint to use one. `!loan address N` alone holds nothing private
+and works anywhere: the borrower gets a one-time link to a web form, sent to
+them privately (bot/loans/links.py, bot/loans/web.py, docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bot.core.text import clean_text, without_surrogates
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
 from bot.loans.desk import Desk, Done, Refused
+from bot.loans.links import form_base
 from bot.loans.model import Actor
 from bot.core.privacy import HINT, looks_private
 from bot.loans.publish import publish
@@ -133,7 +136,7 @@ def _extend(desk: Desk, actor: Actor, n: int, rest: str) -> Done:
 
 
 def _address(desk: Desk, actor: Actor, n: int, rest: str) -> Done:
-    return desk.give_details(actor, n, rest) if rest else desk.read_details(actor, n)
+    return desk.give_details(actor, n, rest) if rest else desk.ask_details(actor, n)
 
 
 def _approve(desk: Desk, actor: Actor, n: int, rest: str) -> Done:
@@ -156,7 +159,7 @@ LOAN_OPS: dict[str, Op] = {
     "extend": _with_number("extend N WEEKS", _extend),
     "withdraw": _with_number("withdraw N", lambda desk, actor, n, rest: desk.withdraw(actor, n)),
     "lost": _with_number("lost N", lambda desk, actor, n, rest: desk.lost(actor, n)),
-    "address": _with_number("address N [DETAILS] (in a direct message)", _address),
+    "address": _with_number("address N [DETAILS in a direct message]", _address),
 }
 # Subcommands that need no loan number, so a direct message cannot tell the team from one.
 _TEAM_WIDE = {"request", "queue", "list"}
@@ -205,9 +208,13 @@ def private_args(args: str) -> bool:
     """Whether `!loan`/`!hw` ARGS hold what must never be kept in the log or shown: shipping details.
 
     Read cleaned, as the desk reads what it stores, so invisible characters cannot hide an address.
+    `!loan address N` alone asks for the address form's link: nothing private in it.
     """
     sub, rest = _subcommand(args)
-    return sub == "address" or looks_private(clean_text(rest))
+    rest = clean_text(rest)
+    if sub == "address" and rest and loan_number(rest) is None:
+        return True
+    return looks_private(rest)
 
 
 def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect]:
@@ -225,7 +232,8 @@ def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect]:
         return [Reply(room, f"Say !{word} {sub} in your team's room, or name the loan by its number.")]
     store = LoanStore(call.db)
     store.lock()
-    desk = Desk(store, team.name, settings_of(team), call.message.time)
+    desk = Desk(store, team.name, settings_of(team), call.message.time, form_base(call.config.web_public_url),
+                private=call.message.direct)
     actor = desk.actor(call.message.sender, call.message.nick)
     try:
         with store.db.atomic():
@@ -254,11 +262,11 @@ def _team_of_direct(call: Call, sub: str, rest: str):
     direct=True,
     private=private_args,
     summary="hardware loans: ask, see the queue, and (loan admins) approve, ship and check in; "
-            "shipping details only in a direct message",
+            "shipping details in a direct message or a one-time private web form",
     # Subcommands are separated by ";" and choices by "/": a "|" would split the README's table cells.
     usage="loan request TARGET for PURPOSE [weeks N]; queue; list [mine/overdue/all]; show N; history N; "
           "approve N [ASSET]; reject N REASON; ship N [TRACKING]; received N; return N [TRACKING]; "
-          "checkin N [CONDITION]; extend N WEEKS; withdraw N; lost N; address N [DETAILS] (in a direct message)",
+          "checkin N [CONDITION]; extend N WEEKS; withdraw N; lost N; address N [DETAILS in a direct message]",
     examples=("!loan request gfx1100 for rocBLAS CI https://github.com/ROCm/rocBLAS weeks 8",
               "!loan queue", "!loan approve 3 w7900-1", "!loan received 3", "!loan extend 3 4"),
 )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from bot.core.message import DirectMessage
 from bot.core.text import clean_text
 from bot.loans.config import LoanSettings
+from bot.loans.links import LINK_MINUTES, form_link, new_token, token_hash
 from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, Asset, AssetStatus, Kind, Loan, Refusal,
                              State, Step, asset_status_after, decide, position)
 from bot.core.privacy import HINT, looks_private
@@ -97,11 +98,21 @@ def ordinal(k: int) -> str:
 
 
 class Desk:
-    def __init__(self, store: LoanStore, team: str, settings: LoanSettings, now: datetime):
+    """One team's desk at one moment.
+
+    `form` is the base URL of the address form (bot/loans/links.py) where it is
+    offered, else None; `private` says the answer is read by the asker alone (a
+    direct message), the only place shipping details are shown.
+    """
+
+    def __init__(self, store: LoanStore, team: str, settings: LoanSettings, now: datetime,
+                 form: str | None = None, private: bool = False):
         self.store = store
         self.team = team
         self.settings = settings
         self.now = now
+        self.form = form
+        self.private = private
 
     def actor(self, who: str, name: str) -> Actor:
         return Actor(who, display_name(name, who), admin=who in self.settings.admins)
@@ -242,11 +253,8 @@ class Desk:
     # --- private details, only ever in a direct message ----------------------
 
     def give_details(self, actor: Actor, n: int, details: str) -> Done:
-        loan = self.loan(n)
-        if actor.id != loan.requester:
-            raise Refused(f"Only {loan.requester_name}, who asked for loan #{n}, can give its shipping details.")
-        if loan.state in {State.REJECTED, State.WITHDRAWN, State.CLOSED, State.LOST}:
-            raise Refused(f"Loan #{n} is {loan.state}: it needs no shipping details.")
+        """The borrower's shipping details, said in a direct message or typed into the address form."""
+        loan = self._needs_details(actor, n)
         # Private, so no address guard here; still cleaned (bidi controls) and bounded, line breaks kept.
         details = clean_text(details, keep_lines=True)
         if not details or len(details) > MAX_DETAILS:
@@ -261,6 +269,48 @@ class Desk:
                     f"{self.settings.address_retention_days} days after the loan is checked in.",
                     self._tell_admins(actor, f"Loan #{n}: shipping details received. Say !loan address {n} "
                                              f"here to read them."))
+
+    def ask_details(self, actor: Actor, n: int) -> Done:
+        """`!loan address N`: the borrower gets a link to the address form; a loan admin reads the details.
+
+        The link goes to the borrower's own identity (their Matrix ID, or whoever
+        is logged in to their IRC services account now), never to the room it was
+        asked in, so asking in public gives nothing away.
+        """
+        loan = self.loan(n)
+        if actor.id != loan.requester and actor.admin:
+            if not self.private:
+                raise Refused(f"Shipping details are shown only in a direct message: say !loan address {n} to me "
+                              f"there.")
+            return self.read_details(actor, n)
+        if actor.id != loan.requester:
+            if not stable_identity(actor.id):
+                raise Refused(f"Identify with NickServ first: loan #{n} is kept by IRC account, not by nick.")
+            raise Refused("Only a loan admin or the borrower can ask for a loan's shipping details.")
+        loan = self._needs_details(actor, n)
+        if self.form is None:  # no https address to offer a form at: the direct-chat path
+            where = "here" if self.private else "in a direct message with me"
+            return Done(f"Send me the shipping details of loan #{n} {where}: !loan address {n} NAME, STREET, CITY, "
+                        f"COUNTRY, PHONE")
+        token = new_token()
+        self.store.add_address_link(token_hash(token), n, loan.requester, self.now,
+                                    self.now + timedelta(minutes=LINK_MINUTES))
+        self.store.add_event(self.team, actor.id, self.now, "details-link", loan=n, note="address form link sent")
+        link = form_link(self.form, n, token)
+        return Done(f"Loan #{n}: I have sent you a private link to a form for the shipping details. It works once, "
+                    f"for {LINK_MINUTES} minutes.",
+                    [DirectMessage(loan.requester, f"Loan #{n}: type your shipping details (name, postal address, "
+                                                   f"phone) into this form, once, within {LINK_MINUTES} minutes: "
+                                                   f"{link}")])
+
+    def _needs_details(self, actor: Actor, n: int) -> Loan:
+        """The loan, when `actor` is its borrower and it may still be shipped; else Refused."""
+        loan = self.loan(n)
+        if actor.id != loan.requester:
+            raise Refused(f"Only {loan.requester_name}, who asked for loan #{n}, can give its shipping details.")
+        if loan.state in {State.REJECTED, State.WITHDRAWN, State.CLOSED, State.LOST}:
+            raise Refused(f"Loan #{n} is {loan.state}: it needs no shipping details.")
+        return loan
 
     def read_details(self, actor: Actor, n: int) -> Done:
         loan = self.loan(n)
@@ -315,7 +365,9 @@ class Desk:
     def allocated_dms(self, allocated: list[tuple[Loan, str]]) -> list[DirectMessage]:
         out = []
         for loan, tag in allocated:
-            ask = (f" Send me your shipping address and a phone number here, in this direct chat, as: "
+            form = f" Say !loan address {loan.n} for a one-time link to a private form for them, or send" \
+                if self.form else " Send"
+            ask = (f"{form} me your shipping address and a phone number here, in this direct chat, as: "
                    f"!loan address {loan.n} NAME, STREET, CITY, COUNTRY, PHONE") if loan.shipping else ""
             out.append(DirectMessage(loan.requester, f"Loan #{loan.n}: {tag} is reserved for you.{ask}"))
         return out

@@ -5,7 +5,8 @@ Two rules live in the schema itself, so no code path can break them:
 - one asset is held by at most one loan (a unique partial index), and it is
   taken only while `available` (a conditional UPDATE whose row count says who won);
 - the history is append-only (triggers refuse UPDATE and DELETE).
-Shipping addresses and contact details live only in `loan_private`, with an expiry.
+Shipping addresses and contact details live only in `loan_private`, with an expiry;
+the one-time links to the address form (`loan_address_links`) keep only a hash of their token.
 """
 
 from __future__ import annotations
@@ -59,6 +60,23 @@ def m001_loans(db: Database) -> None:
         given TEXT NOT NULL, expires TEXT NOT NULL)""")
     db.execute("CREATE TABLE loan_reminders_sent (key TEXT PRIMARY KEY, sent TEXT NOT NULL)")
 
+
+@LOAN_MIGRATIONS()
+def m002_address_links(db: Database) -> None:
+    # One-time links to the address form (bot/loans/links.py): the SHA-256 of the token, never the token.
+    db.execute("""CREATE TABLE loan_address_links (
+        token_hash TEXT PRIMARY KEY, loan INTEGER NOT NULL REFERENCES loan_requests (n),
+        borrower TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL, used TEXT)""")
+    db.execute("CREATE INDEX loan_address_links_loan ON loan_address_links (loan)")
+
+
+@dataclass(frozen=True)
+class AddressLink:
+    token_hash: str
+    loan: int
+    borrower: str
+    expires: datetime
+    used: datetime | None
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,28 @@ class LoanStore:
 
     def purge_private(self, now: datetime) -> int:
         return self.db.execute("DELETE FROM loan_private WHERE expires <= ?", [now.isoformat()]).rowcount
+
+    # --- one-time links to the address form ---------------------------------
+
+    def add_address_link(self, token_hash: str, n: int, borrower: str, now: datetime, expires: datetime) -> None:
+        """A new link for loan `n`; it replaces the loan's earlier links, and expired ones are forgotten."""
+        self.db.execute("DELETE FROM loan_address_links WHERE loan = ? OR expires <= ?", [n, now.isoformat()])
+        self.db.execute("INSERT INTO loan_address_links (token_hash, loan, borrower, created, expires)"
+                        " VALUES (?, ?, ?, ?, ?)", [token_hash, n, borrower, now.isoformat(), expires.isoformat()])
+
+    def address_link(self, token_hash: str) -> AddressLink | None:
+        rows = list(self.db.query("SELECT * FROM loan_address_links WHERE token_hash = ?", [token_hash]))
+        if not rows:
+            return None
+        r = rows[0]
+        return AddressLink(r["token_hash"], r["loan"], r["borrower"], datetime.fromisoformat(r["expires"]),
+                           _time(r["used"]))
+
+    def use_address_link(self, token_hash: str, now: datetime) -> bool:
+        """Spend a link: True for exactly one caller, while it is unused and unexpired."""
+        cur = self.db.execute("UPDATE loan_address_links SET used = ? WHERE token_hash = ? AND used IS NULL"
+                              " AND expires > ?", [now.isoformat(), token_hash, now.isoformat()])
+        return cur.rowcount == 1
 
     # --- reminders sent ------------------------------------------------------
 
