@@ -16,6 +16,9 @@ fi
 # the demo (`system-deps.sh demo`) needs only the IRC server.
 if [ "${1:-test}" != "demo" ]; then
     command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+    # irssi in tmux: what a person on IRC sees of the relay (tests/test_irc_screen.py).
+    command -v irssi >/dev/null 2>&1 || need+=(irssi)
+    command -v tmux >/dev/null 2>&1 || need+=(tmux)
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -176,7 +176,11 @@ def test_long_multi_line_and_utf8_messages_are_split_by_bytes(synapse, ircd, tmp
                 assert len(got.raw) + 2 <= LINE_LIMIT and b"[CUT]" not in got.raw
                 head = f"<A{ZWSP}lice> ".encode()
                 assert got.params_raw[-1].startswith(head)
-                pieces.append(got.params_raw[-1][len(head):].decode("utf-8"))  # strict: a cut would raise
+                piece = got.params_raw[-1][len(head):].decode("utf-8")  # strict: a cut would raise
+                # Marked where it was split, so IRC readers see one message going on.
+                assert piece.startswith("… ") == bool(pieces)
+                pieces.append(piece.removeprefix("… ").removesuffix(" …"))
+                assert piece.endswith(" …") == ("".join(pieces) != text)
             assert len(pieces) == 3
 
             long = "\n".join(f"line {i} of the long paste" for i in range(12))
