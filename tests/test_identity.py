@@ -167,3 +167,24 @@ def test_a_link_asked_for_by_someone_else_gives_them_nothing(room):
     assert "only they or a chair" in room.matrix("mallory", "!done 1")
     assert "not identified to services" in room.irc("ada", "!whoami")
     assert "Usage: !linkto" in room.matrix("ada", "!linkto irc")
+
+
+def test_actions_of_a_name_follow_the_person_behind_it_and_their_link(room):
+    room.matrix("alice", "#startmeeting one")
+    room.matrix("ada", "hi")
+    room.matrix("alice", "#action ada to write the guide")
+    room.matrix("alice", "#endmeeting")
+    room.clock += timedelta(days=7)
+    room.matrix("alice", "#startmeeting two")
+    room.irc("ada", "hi from IRC", account="ada")
+    room.irc("Ada", "and from a nick without an account")
+    room.matrix("alice", "#action ada to review the guide")
+    room.matrix("alice", "#endmeeting")
+    mine = room.matrix("bob", "!actions @ada:localhost")
+    assert "#1" in mine and "#2" not in mine
+    impostor = room.matrix("bob", "!actions Ada (IRC, no account)")
+    assert "no open actions" in impostor  # the nick without an account owns nothing
+    room.matrix("ada", "!linkto irc ada")
+    room.irc("ada", "!linkto matrix @ada:localhost", account="ada")
+    both = room.matrix("bob", "!actions @ada:localhost")
+    assert "#1" in both and "#2" in both

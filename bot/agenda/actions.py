@@ -19,6 +19,7 @@ from pathlib import Path
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
 from bot.core.commands import number_arg
+from bot.core.identity import named_identity
 from bot.core.files import write_json_if_changed
 from bot.core.message import quoted
 from bot.meeting.minutes import Minutes
@@ -58,8 +59,9 @@ def record_actions(store: AgendaStore, team: str, meeting_id: int, minutes: Minu
 def listing(store: AgendaStore, team: str, name: str) -> str:
     """The answer to `!actions [NAME]`."""
     actions = store.open_actions(team)
-    if name:  # by a shown name (listing grants nothing) or by identity
-        actions = [a for a in actions if name.casefold() in (o.casefold() for o in a.owners + a.owner_ids)]
+    if name:
+        people = owners_named(store, actions, name)
+        actions = [a for a in actions if people & set(a.owner_ids)]
     whose = f" of {quoted(name, 40)}" if name else ""
     if not actions:
         return f"There are no open actions{whose}."
@@ -67,6 +69,16 @@ def listing(store: AgendaStore, team: str, name: str) -> str:
     if len(actions) > LISTED:
         lines.append(f"… and {len(actions) - LISTED} more.")
     return "\n".join(lines)
+
+
+def owners_named(store: AgendaStore, actions: list[ActionRecord], name: str) -> set[str]:
+    """The identities `name` stands for among the owners of `actions` (a name as the minutes showed
+    it, or an identity), with the identities each is linked to: `!actions NAME` follows people."""
+    folded = name.casefold()
+    named = {i for a in actions for shown, i in zip(a.owners, a.owner_ids) if folded in (shown.casefold(), i.casefold())}
+    if named_identity(name):
+        named.add(name)
+    return set().union(*(store.same_person(i) for i in named))
 
 
 def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_chair: bool, now: datetime) -> str:
