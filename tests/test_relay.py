@@ -207,7 +207,11 @@ def test_a_meeting_held_half_on_irc_and_half_on_matrix_gives_one_set_of_minutes(
             await from_bot(bob, bot, "started", command="NOTICE")
 
             await bob.privmsg(channel, "#info hipBLAS builds, said on IRC")
-            await watch.body(bot.user_id, "<bob> #info")  # relayed, so the dispatcher has it
+            copy = await watch.body(bot.user_id, "<bob> #info")  # relayed, so the dispatcher has it
+            # Acknowledged where Matrix people see it, on the line's copy; nothing said on IRC.
+            ack = await watch.expect(lambda s: s.get("type") == "m.reaction" and s["content"].get(
+                "m.relates_to", {}).get("event_id") == copy["event_id"])
+            assert ack["sender"] == bot.user_id and ack["content"]["m.relates_to"]["key"] == "✅"
             # trix is an admin by services account; this "trix" has the nick and no account
             await trix.privmsg(channel, "#agreed spoofed decision")
             assert "Only the chairs" in (await watch.body(bot.user_id, "Only the chairs"))["content"]["body"]
@@ -222,6 +226,7 @@ def test_a_meeting_held_half_on_irc_and_half_on_matrix_gives_one_set_of_minutes(
             await watch.body(bot.user_id, "Minutes:")
             await from_bot(bob, bot, "Minutes:", command="NOTICE")
 
+            assert not [m for m in bob.history if m.nick == bot.nick and "hipBLAS" in (m.text or "")]
             notes = bot.notes()
             said = [(i["kind"], i["text"]) for t in notes["topics"] for i in t["items"]]
             assert said == [("info", "hipBLAS builds, said on IRC"), ("agreed", "carol chairs by hostmask"),

@@ -392,6 +392,25 @@ def test_a_command_said_on_irc_is_answered_on_both_networks(tmp_path):
     assert [t for t, text, *_ in irc.sent if "started" in text] == ["#wg", "#wg-2"]
 
 
+def test_a_command_said_on_irc_is_acknowledged_on_its_matrix_copy_and_irc_stays_quiet(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    team = relay.config.teams[0]
+    relay.on_irc_event(said("trix", "#startmeeting", account="trix"))
+    irc.sent.clear()
+    matrix.posted.clear()
+    relay.on_irc_event(said("bob", "#info the relay acknowledges this"))
+    [(room, copy)] = matrix.posted
+    assert copy["body"] == "<bob> #info the relay acknowledges this"
+    assert irc.sent == [] and not [e for e in matrix.delivered if isinstance(e, React)]
+    relay.on_own_event(team, {"event_id": "$copy", "sender": "@sigbot:hs.org", "content": copy})
+    assert [e for e in matrix.delivered if isinstance(e, React)] == [React(ROOM, "$copy", "✅")]
+    relay.on_own_event(team, {"event_id": "$copy", "sender": "@sigbot:hs.org", "content": copy})  # seen again
+    assert len([e for e in matrix.delivered if isinstance(e, React)]) == 1
+    matrix.posted.clear()
+    relay.on_irc_event(said("bob", "just talk"))
+    assert "org.sigbot.relay.ack" not in matrix.posted[0][1]  # only acknowledged lines carry the mark
+
+
 def test_a_direct_message_to_an_irc_account_goes_to_its_nick_when_known(tmp_path, caplog):
     relay, irc, _ = relay_for(tmp_path)
     relay.deliver([DirectMessage("irc:trix", "your loan is ready")])

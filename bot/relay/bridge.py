@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any, Protocol
 
 from bot.chat.matrix_events import notice_content
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 REMEMBERED = 5000  # Matrix events whose sender and relayed text are kept, for replies and edits
 DEFAULT_SETTINGS = RelaySettings()
+# Marks the Matrix copy of an IRC line whose command was acknowledged, so the bot
+# finds the copy's event id when sync shows it its own event (on_own_event).
+ACK_MARK = "org.sigbot.relay.ack"
 
 
 class MatrixSide(Protocol):
@@ -69,6 +74,8 @@ class Relay:
         self.senders: OrderedDict[str, tuple[str, bool]] = OrderedDict()  # event id -> (name, said on IRC)
         self.relayed: OrderedDict[str, str] = OrderedDict()  # event id -> text sent to IRC (edits)
         self.accounts: dict[str, str] = {}  # services account (lower case) -> its nick now
+        self.acks: dict[Message, list[React]] = {}  # an IRC line being delivered -> reactions for its copy
+        self.awaiting: OrderedDict[str, list[React]] = OrderedDict()  # mark of a posted copy -> its reactions
 
     # --- Matrix -> IRC -----------------------------------------------------
 
@@ -77,6 +84,10 @@ class Relay:
         if team is None or self.irc is None:
             return
         content = source.get("content") or {}
+        mark = content.get(ACK_MARK)
+        acks = self.awaiting.pop(mark, None) if isinstance(mark, str) else None
+        if acks and source.get("event_id"):
+            self.matrix.deliver([replace(ack, event_id=source["event_id"]) for ack in acks])
         profile = content.get("com.beeper.per_message_profile") or {}
         who = profile.get("displayname")
         _remember(self.senders, source.get("event_id") or "", (who, True) if who else (self.irc.nick, True))
@@ -179,7 +190,17 @@ class Relay:
     def _line(self, team: Team, event: Any) -> None:
         """A line said in a team's channel: to the dispatcher, which stores it and decides its relay."""
         kind = {"action": LineKind.ME, "notice": LineKind.NOTICE}.get(event.kind, LineKind.SAID)
-        self.rt.deliver(self.rt.dispatcher.handle(self._message(team.home, event, kind)))
+        msg = self._message(team.home, event, kind)
+        effects = self.rt.dispatcher.handle(msg)
+        # The quiet acknowledgement of a command (✅ on a #info) has no IRC event to sit on, and
+        # a line saying "noted" after each one would be noise on IRC. It goes on the line's Matrix
+        # copy instead, once that is posted and sync shows it back (on_own_event); IRC stays quiet.
+        acks = [e for e in effects if isinstance(e, React) and e.event_id == msg.event_id]
+        self.acks[msg] = acks
+        try:
+            self.rt.deliver([e for e in effects if e not in acks])
+        finally:
+            self.acks.pop(msg, None)  # a line the dispatcher did not relay has no copy to react to
 
     def _to_matrix(self, team: Team, msg: Message) -> None:
         """A line said on IRC, which the dispatcher relays, as a message in the team's Matrix room."""
@@ -190,6 +211,10 @@ class Relay:
                                   profile_id=f"irc:{msg.account or msg.nick}")
         if msg.kind is LineKind.NOTICE:
             content["msgtype"] = "m.notice"
+        acks = self.acks.pop(msg, None)
+        if acks:
+            content[ACK_MARK] = secrets.token_hex(8)
+            _remember(self.awaiting, content[ACK_MARK], acks)
         self.matrix.post(team.matrix_room, content)
 
     def _message(self, room: str, event: Any, kind: LineKind, direct: bool = False) -> Message:
