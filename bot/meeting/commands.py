@@ -158,9 +158,9 @@ def _names(args: str) -> list[str]:
     "chair",
     role=Role.CHAIR,
     scope=Scope.MEETING,
-    summary="make people chairs of this meeting",
+    summary="make people chairs of this meeting: someone who spoke here by name, or anyone by Matrix id or irc:ACCOUNT",
     usage="chair NAME [NAME ...]",
-    examples=("#chair jsteffan trix",),
+    examples=("#chair jsteffan trix", "#chair @ada:example.org irc:trix"),
 )
 def chair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if not call.args:
