@@ -148,8 +148,16 @@ class Page:
             await asyncio.sleep(0.05)
         raise TimeoutError(f"{expression} stayed false for {timeout} s")
 
-    async def screenshot(self, path: Path) -> None:
-        shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    async def set_viewport(self, width: int, height: int, dark: bool | None = None) -> None:
+        """The window's size, and the system colour scheme the page sees (None: Chromium's default)."""
+        await self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                                                                "deviceScaleFactor": 1, "mobile": False})
+        if dark is not None:
+            await self.send("Emulation.setEmulatedMedia", {"features": [
+                {"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]})
+
+    async def screenshot(self, path: Path, full: bool = True) -> None:
+        shot = await self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 

@@ -31,14 +31,14 @@ def replay_samples(notes: Path, team: str = "ai-ml") -> list[Path]:
 
 
 def write_meeting(notes: Path, team: str, started: datetime, lines: list[tuple[str, str]],
-                  room: str = "#wg") -> Path:
+                  room: str = "#wg", ctx: RenderContext | None = None) -> Path:
     """A meeting from (nick, text) lines said a minute apart; nicks may be anything (Matrix names)."""
     log = [LogLine(n, started + timedelta(minutes=n - 1), nick, nick, LineKind.SAID, text)
            for n, (nick, text) in enumerate(lines, 1)]
     state = fold(log, room, build_registry())
     assert state is not None
     minutes = build_minutes(state)
-    return write_notes(minutes, meeting_dir(notes, team, minutes.started), RenderContext(team, "UTC"))
+    return write_notes(minutes, meeting_dir(notes, team, minutes.started), ctx or RenderContext(team, "UTC"))
 
 
 def simple_meeting(notes: Path, team: str, day: date, name: str = "Weekly sync") -> Path:

@@ -120,7 +120,7 @@ def test_a_meeting_page_links_every_item_of_the_minutes_to_its_log_line(notes, t
             assert f'href="#l-{item["line"]}"' in page
             assert item["text"].split()[-1] in log_lines[item["line"] - 1]
     for action in record["actions"]:  # the summary list links too, not only the topic's items
-        assert re.search(re.escape(action["text"]) + r' <a href="#l-' + str(action["line"]), page), action
+        assert re.search(re.escape(action["text"]) + r' <span class="by"><a href="#l-' + str(action["line"]), page), action
     for ext in (".md", ".log.txt", ".json"):
         assert f'href="2023-07-31-1500-fedora-ai-ml-sig{ext}"' in page
         assert (site / f"ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig{ext}").is_file()
@@ -190,7 +190,8 @@ def test_a_build_after_one_new_meeting_renders_only_what_it_changes(notes, tmp_p
     assert not any(w.startswith(("search/s0000/", "search/s0001/")) for w in written)
     assert {w for w in written if not w.startswith("search/")} == {
         f"{new}.html", f"{new}.md", f"{new}.log.txt", f"{new}.json", "ai-ml/2023/2023-08-28-1500-weekly-sync.html",
-        "ai-ml/index.html", "ai-ml/atom.xml", "index.html"}
+        "ai-ml/index.html", "ai-ml/atom.xml", "index.html",
+        "ai-ml/latest/weekly-sync.html", "calendar.html", "channels.html"}  # the series' latest, the indexes
     assert len(written) < len(first.written)
     assert crawl(site) == []
 
@@ -305,7 +306,7 @@ def test_log_lines_are_escaped_and_only_web_urls_become_links():
                     "12:00:01 * me waves\nnot a log line")
     assert "<script>" not in html and "<b>" not in html
     assert 'href="https://ok.example/a?b=1&amp;c=2"' in html
-    assert 'id="l-3"' in html and '<span class="me">* <bdi>me</bdi></span>' in html
+    assert 'id="l-3"' in html and re.search(r'<span class="me n\d">\* <bdi>me</bdi></span>', html)
 
 
 def test_a_right_to_left_override_in_a_nick_or_line_is_isolated_in_the_html_log():
@@ -411,9 +412,89 @@ def test_the_minutes_show_entities_and_bidi_controls_as_typed(tmp_path):
         ("alice", "#endmeeting"),
     ]).read_text()
     assert r"\&lt;script\&gt; \&amp;" in md and r"\&#106;avascript:alert(1)" in md
-    assert r"(ev\<U+202E\>il, [11:02]" in md
+    assert r"· ev\<U+202E\>il [11:02]" in md
     site = tmp_path / "site"
     build_site(notes, site)
     page = next(site.glob("wg/2024/*.html")).read_text()
     assert "&amp;lt;script&amp;gt; &amp;amp;" in page and "&amp;#106;avascript:alert(1)" in page
-    assert "(ev&lt;U+202E&gt;il, " in page and "javascript" not in page.replace("&amp;#106;avascript", "")
+    assert '<span class="by">ev&lt;U+202E&gt;il <a href="#l-3" class="at">11:02</a></span>' in page and "javascript" not in page.replace("&amp;#106;avascript", "")
+
+
+def test_prev_and_next_lead_to_meetings_of_the_same_series_only(notes, tmp_path):
+    for day in (date(2023, 8, 14), date(2023, 8, 28)):
+        simple_meeting(notes, "ai-ml", day)
+    site = tmp_path / "site"
+    build_site(notes, site)
+    first = read(site, "ai-ml/2023/2023-08-14-1500-weekly-sync.html")
+    second = read(site, "ai-ml/2023/2023-08-28-1500-weekly-sync.html")
+    assert 'rel="prev"' not in first  # the Fedora meeting of July is another series
+    assert '<a rel="next" href="2023-08-28-1500-weekly-sync.html">' in first
+    assert '<a rel="prev" href="2023-08-14-1500-weekly-sync.html">' in second
+    # the breadcrumb ends in the meeting's name, not its date alone
+    assert re.search(r'<span aria-current="page">Weekly sync <small>2023-08-28</small></span>', second)
+
+
+def test_each_series_has_a_latest_address_that_follows_its_newest_meeting(notes, tmp_path):
+    site = tmp_path / "site"
+    simple_meeting(notes, "ai-ml", date(2023, 8, 14))
+    build_site(notes, site)
+    assert 'url=../2023/2023-08-14-1500-weekly-sync.html"' in read(site, "ai-ml/latest/weekly-sync.html")
+    simple_meeting(notes, "ai-ml", date(2024, 1, 8))
+    build_site(notes, site)
+    latest = read(site, "ai-ml/latest/weekly-sync.html")
+    assert 'url=../2024/2024-01-08-1500-weekly-sync.html"' in latest
+    assert '<a id="latest" href="../2024/2024-01-08-1500-weekly-sync.html">' in latest
+    assert 'href="latest/weekly-sync.html"' in read(site, "ai-ml/index.html")
+    assert 'href="../latest/weekly-sync.html"' in read(site, "ai-ml/2023/2023-08-14-1500-weekly-sync.html")
+    assert crawl(site) == []
+
+
+def test_the_channel_index_names_matrix_aliases_and_irc_channels(tmp_path):
+    from bot.meeting.render import team_context
+
+    config = parse_config({"bot": {"data_dir": str(tmp_path / "var"), "notes_dir": str(tmp_path / "notes")},
+                           "teams": [{"name": "gpu", "matrix_room": "#gpu:example.org", "irc_channels": ["#gpu-wg"]}]},
+                          tmp_path / "sigbot.toml")
+    notes = tmp_path / "notes"
+    write_meeting(notes, "gpu", datetime(2024, 6, 6, 11, 0, tzinfo=timezone.utc),
+                  [("alice", "#startmeeting GPU sync"), ("alice", "#endmeeting")], room="!_tyPgzB:example.org",
+                  ctx=team_context(config.teams[0]))
+    simple_meeting(notes, "rocm", date(2024, 5, 2), "ROCm packaging")
+    site = tmp_path / "site"
+    build_site(notes, site)
+    page = read(site, "channels.html")
+    rooms = re.findall(r'<h2 id="ch\d+"><bdi>([^<]*)</bdi></h2>', page)
+    assert rooms == ["#gpu-wg", "#gpu:example.org", "#wg"]  # never the opaque id
+    assert page.count('href="gpu/latest/gpu-sync.html"') == 2 and 'href="rocm/latest/rocm-packaging.html"' in page
+    assert crawl(site) == []
+
+
+def test_the_calendar_shows_past_meetings_linked_and_coming_ones_from_the_schedule(notes, tmp_path):
+    publish_feature_files(notes / "ai-ml")
+    site = tmp_path / "site"
+    build_site(notes, site)
+    page = read(site, "calendar.html")
+    months = re.findall(r'<h2 id="m(\d{4}-\d\d)">', page)
+    assert months[0] == "2030-01" and "2023-07" in months and months == sorted(months, reverse=True)
+    assert '<a href="ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig.html">Fedora AI/ML SIG</a>' in page
+    assert re.search(r'<div class="ev coming">15:00 <bdi>Weekly sync</bdi>', page)
+    assert re.search(r'<div class="ev coming cancelled">15:00 <bdi>Weekly sync</bdi>', page)
+    assert crawl(site) == []
+
+
+def test_every_page_says_when_its_data_was_last_updated(notes, tmp_path):
+    publish_feature_files(notes / "ai-ml")
+    site = tmp_path / "site"
+    build_site(notes, site)
+    actions = notes / "ai-ml" / "actions.json"
+    actions.write_text(actions.read_text().replace("2030-01-01T00:00:00Z", "2030-03-17T17:46:40Z", 1))  # `!done`
+    build_site(notes, site)
+
+    def updated(rel: str) -> str:
+        match = re.search(r'<span class="updated">Data updated <time datetime="([^"]+)"', read(site, rel))
+        assert match, rel
+        return match.group(1)
+
+    assert updated("ai-ml/index.html") == "2030-03-17T17:46:40Z" == updated("index.html")
+    assert updated("ai-ml/farm.html") == "2030-01-01T00:00:00Z"  # the farm's own report time
+    assert updated("ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig.html") == "2023-07-31T15:13:00Z"

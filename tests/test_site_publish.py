@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+
+import aiohttp
 
 from bot.config import parse_config
 from bot.core.message import Message, Network
 from bot.dispatch import Dispatcher
 from bot.registry import build_registry
-from bot.site.config import SiteSettings
-from bot.site.publish import Publisher, is_notes_repository
+from bot.farm.publish import write_status
+from bot.runtime import Runtime
+from bot.site.config import SiteSettings, site_settings
+from bot.site.publish import Publisher, is_notes_repository, publish_service
 from bot.storage import open_store
+from bot.web.server import build_app, start_web
 from site_samples import simple_meeting
 
 NOW = datetime(2024, 5, 2, 16, 0, tzinfo=timezone.utc)
@@ -87,3 +94,94 @@ def test_the_dispatcher_calls_its_notes_hooks_when_a_meeting_ends(tmp_path):
                                   NOW + timedelta(seconds=n), event_id=f"$e{n}"))
     assert calls == [("wg", "2024-05-02-1600-sync.md", "Sync")]
     assert (tmp_path / "notes/wg/2024/2024-05-02-1600-sync.md").is_file()
+
+
+def farm_team_config(tmp_path: Path):
+    return parse_config({"bot": {"data_dir": str(tmp_path / "var"), "notes_dir": str(tmp_path / "notes")},
+                         "site": {"out": str(tmp_path / "site")},
+                         "teams": [{"name": "ml", "matrix_room": "#ml:example.org", "farm": {
+                             "machines": [{"name": "vm", "gpus": 1, "secret_env": "T_SITE_VM"}]}}]},
+                        tmp_path / "sigbot.toml")
+
+
+def farm_status(online: bool, seen: str) -> dict:
+    return {"team": "ml", "updated": seen, "alerts": [], "ci": [], "plots": [], "queue": None,
+            "hosts": [{"host": "vm", "online": online, "busy": False, "last_seen": seen, "expected_gpus": 1,
+                       "gpus": [], "ci_jobs": []}]}
+
+
+def test_a_changed_published_file_makes_the_site_stale_and_an_incremental_rebuild_shows_it(tmp_path):
+    config = farm_team_config(tmp_path)
+    team = config.teams[0]
+    publisher = Publisher(config.notes_dir, site_settings(config))
+    simple_meeting(config.notes_dir, "ml", date(2024, 5, 2))
+    actions = team.notes_dir / "actions.json"
+    actions.write_text(json.dumps({"open": [{"n": 1, "owner": "bob", "text": "bob to file the review request"}]}))
+    publisher.rebuild()
+    assert not publisher.stale()
+    assert "bob to file the review request" in (tmp_path / "site/ml/index.html").read_text()
+    actions.write_text(json.dumps({"open": []}))  # `!done 1`
+    assert publisher.stale()
+    report = publisher.rebuild()
+    assert "ml/index.html" in report.written and not any(w.endswith(".md") for w in report.written)
+    assert "bob to file the review request" not in (tmp_path / "site/ml/index.html").read_text()
+    assert not publisher.stale()
+    write_status(team.notes_dir / "farm", farm_status(True, "2026-12-01T05:42:00+00:00"))  # a first farm report
+    assert publisher.stale()
+
+
+def test_the_farm_address_leads_to_the_one_farm_page_built_from_the_latest_report(tmp_path):
+    config = farm_team_config(tmp_path)
+    team = config.teams[0]
+    rt = Runtime(config, Dispatcher(config, open_store(config.database), build_registry()))
+    publisher = Publisher(config.notes_dir, site_settings(config))
+    write_status(team.notes_dir / "farm", farm_status(False, "2026-12-01T05:37:00+00:00"))
+    publisher.rebuild()
+
+    async def fetch() -> tuple[str, str]:
+        runner = await start_web(build_app(rt), "127.0.0.1:0")
+        try:
+            async with aiohttp.ClientSession() as http, http.get(rt.state["web_url"] + "/farm/ml/") as response:
+                assert response.status == 200 and response.history[0].status == 302
+                return str(response.url.path), await response.text()
+        finally:
+            await runner.cleanup()
+
+    path, page = asyncio.run(fetch())
+    assert path == "/ml/farm.html" and "offline" in page and 'datetime="2026-12-01T05:37:00Z"' in page
+    write_status(team.notes_dir / "farm", farm_status(True, "2026-12-01T05:42:00+00:00"))
+    assert publisher.stale()
+    publisher.rebuild()
+    path, page = asyncio.run(fetch())
+    assert "online · idle" in page and "offline" not in page and 'datetime="2026-12-01T05:42:00Z"' in page
+
+
+def test_the_publish_service_rebuilds_when_a_published_file_changes_without_a_meeting(tmp_path, monkeypatch):
+    monkeypatch.setattr("bot.site.publish.WATCH_SECONDS", 0.05)  # 30 s in service; the wait is what is tested
+    config = farm_team_config(tmp_path)
+    team = config.teams[0]
+    rt = Runtime(config, Dispatcher(config, open_store(config.database), build_registry()))
+    page = tmp_path / "site/ml/farm.html"
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        service = asyncio.create_task(publish_service(rt, stop))
+        try:
+            write_status(team.notes_dir / "farm", farm_status(False, "2026-12-01T05:37:00+00:00"))
+            await _until(lambda: page.is_file() and "offline" in page.read_text())
+            write_status(team.notes_dir / "farm", farm_status(True, "2026-12-01T05:42:00+00:00"))
+            await _until(lambda: "online · idle" in page.read_text())
+        finally:
+            stop.set()
+            await asyncio.wait_for(service, 10)
+
+    asyncio.run(scenario())
+
+
+async def _until(condition, limit: float = 20.0) -> None:
+    """Wait for the service to act (a deadline, not a sleep standing in for time that must pass)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        assert loop.time() < deadline, "the site was not rebuilt in time"
+        await asyncio.sleep(0.02)

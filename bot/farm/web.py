@@ -6,7 +6,7 @@
     POST /farm/testing-farm?platform=P[&branch=B]        Testing Farm request JSON, same token; its
                                                xunit (inline, or fetched from testing_farm_artifacts)
                                                gives the counts and failing tests
-    GET  /farm/<team>/                         the team's farm page (status and plots)
+    GET  /farm/<team>/                         redirects to the archive site's farm page (one page)
     GET  /farm/<team>/<file>                   status.json and the SVG plots
 
 Refusals say why (in a short text body) and store nothing: 401 for a
@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import json
 import logging
 import re
-from datetime import timedelta
 
 import aiohttp
 import yarl
 from aiohttp import web
 
 from bot.config.model import ConfigError, Secret
-from bot.farm import ci, render, service
+from bot.farm import ci, service
 from bot.farm.bundle import agent_zipapp
 from bot.farm.config import FarmSettings
 from bot.farm.publish import farm_dir
@@ -37,6 +35,7 @@ from bot.farm.report import HostReport
 from bot.farm.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
 from bot.farm.store import CiJob, CiRun, FarmStore
 from bot.farm.values import shorten
+from bot.features import provided
 from bot.runtime import Runtime
 from bot.web import urls
 
@@ -198,13 +197,14 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         return await upload(request, _testing_farm)
 
     async def page(request: web.Request) -> web.Response:
-        team = request.match_info["team"]
-        folder = _team_folder(rt, team)
-        status_file = folder / "status.json" if folder else None
-        if status_file is None or not status_file.is_file():
+        """One farm page, the archive site's (rebuilt within a minute of every status.json change,
+        bot/site/publish.py): this address leads there, so two renderings can never disagree."""
+        team = rt.config.team(request.match_info["team"])
+        folder = _team_folder(rt, request.match_info["team"])
+        target = site_farm_page(rt.config, team) if folder is not None else None
+        if target is None:
             raise web.HTTPNotFound(text="no farm status for this team\n")
-        status = json.loads(status_file.read_text(encoding="utf-8"))
-        return web.Response(text=render_page(status), content_type="text/html")
+        raise web.HTTPFound(target)
 
     async def file(request: web.Request) -> web.StreamResponse:
         team, name = request.match_info["team"], request.match_info["name"]
@@ -267,39 +267,12 @@ def _team_folder(rt: Runtime, name: str):
     return farm_dir(team)
 
 
-def render_page(status: dict) -> str:
-    """The team's farm page; every value from a report is HTML-escaped."""
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(h['host'])}</td><td>{_state(h)}</td>"
-        f"<td>{len(h['gpus'])}/{e(str(h['expected_gpus'] or '?'))}</td>"
-        f"<td>{e(', '.join(g['name'] or '?' for g in h['gpus'][:4]))}</td><td>{e(h['last_seen'] or 'never')}</td></tr>"
-        for h in status["hosts"])
-    alerts = "".join(f"<li>{e(a['text'])} (since {e(a['since'])})</li>" for a in status["alerts"]) or "<li>none</li>"
-    ci_rows = "".join(f"<tr><td>{e(c['platform'])}</td><td>{c['passed']}</td><td>{c['failed']}</td>"
-                      f"<td>{c['skipped']}</td><td>{e(', '.join(c['failing'][:5]))}</td></tr>" for c in status["ci"])
-    plots = "".join(f"<figure><img src=\"{e(p['file'])}\" alt=\"{e(p['title'])}\"><figcaption>{e(p['title'])}"
-                    "</figcaption></figure>" for p in status["plots"])
-    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Farm: {e(status['team'])}</title></head>"
-            f"<body><h1>GPU farm of {e(status['team'])}</h1><p>Updated {e(status['updated'])}</p>"
-            "<table><tr><th>host</th><th>state</th><th>GPUs</th><th>models</th><th>last report</th></tr>"
-            f"{rows}</table><h2>Alerts</h2><ul>{alerts}</ul><h2>CI</h2><table><tr><th>platform</th><th>passed</th>"
-            f"<th>failed</th><th>skipped</th><th>failing</th></tr>{ci_rows}</table>{_queue_html(status.get('queue'))}"
-            f"<h2>Plots</h2>{plots}</body></html>")
-
-
-def _state(host: dict) -> str:
-    return "offline" if not host["online"] else "busy" if host.get("busy") else "idle"
-
-
-def _queue_html(queue: dict | None) -> str:
-    """The CI queue: jobs waiting for a runner and running, per platform."""
-    if not queue or not queue["platforms"]:
-        return "<h2>CI queue</h2><p>No CI jobs waiting or running.</p>"
-    e = html.escape
-    rows = "".join(f"<tr><td>{e(q['platform'])}</td><td>{int(q['waiting'])}</td><td>{int(q['running'])}</td></tr>"
-                   for q in queue["platforms"])
-    wait = queue.get("oldest_wait_s")
-    longest = f"<p>Longest wait: {e(render.duration(timedelta(seconds=wait)))}</p>" if wait is not None else ""
-    return (f"<h2>CI queue</h2>{longest}<table><tr><th>platform</th><th>waiting</th><th>running</th></tr>"
-            f"{rows}</table>")
+def site_farm_page(config, team) -> str | None:
+    """The address of the team's farm page on the archive site ("/<team folder>/farm.html") when the
+    site feature is there and has built it."""
+    site_page = provided("site_page")
+    try:
+        rel = team.notes_dir.resolve().relative_to(config.notes_dir.resolve()).as_posix()
+    except ValueError:
+        return None  # notes kept outside the notes folder are not on the site
+    return site_page(config, f"{rel}/farm.html") if site_page else None

@@ -43,11 +43,12 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
         return []
     line = replace(line, number=len(state.lines) + 1)  # anchors count from #startmeeting
     state.lines.append(line)
-    state.attendees[line.sender] = state.attendees.get(line.sender, 0) + 1
-    names = state.names.setdefault(line.sender, [])
-    if line.nick not in names:
-        names.append(line.nick)
-    state.attendee_networks.setdefault(line.sender, line.network)
+    if line.kind is not LineKind.BOT:  # sigbot's own words are logged, but sigbot attends no meeting
+        state.attendees[line.sender] = state.attendees.get(line.sender, 0) + 1
+        names = state.names.setdefault(line.sender, [])
+        if line.nick not in names:
+            names.append(line.nick)
+        state.attendee_networks.setdefault(line.sender, line.network)
     read_agenda(state, line)
     if line.kind is LineKind.TIMEOUT:
         state.ended, state.timed_out = line.time, True

@@ -154,11 +154,13 @@ def _item_json(e: Entry) -> dict:
     }
 
 
-def minutes_json(m: Minutes) -> dict:
-    """The `.json` beside the minutes (shape fixed by the foundation issue)."""
+def minutes_json(m: Minutes, room: dict | None = None) -> dict:
+    """The `.json` beside the minutes (shape fixed by the foundation issue). `room` (RenderContext.room)
+    names the room: its id, display name, alias and relayed IRC channels; `channel` stays the id."""
     return {
         "name": m.name,
         "channel": m.room,
+        "room": room or {"id": m.room, "name": None, "alias": None, "irc_channels": []},
         "started": _iso(m.started),
         "ended": _iso(m.ended),
         "chairs": list(m.chairs),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from bot.meeting.model import Entry, ItemKind
 from bot.meeting.paths import contained, notes_stem
 
 DEFAULT_TEMPLATES = data_dir("templates")
+NETWORK_NAMES = {"matrix": "Matrix", "irc": "IRC", "cli": "console", "replay": "log"}
 SAFE_SCHEMES = ("http://", "https://", "mailto:", "irc://", "ircs://")
 # `&` too: unescaped, "&lt;" or "&#106;" typed by someone would be shown decoded ("<", "j").
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>~|&])")
@@ -64,6 +65,40 @@ class RenderContext:
     log_name: str = ""  # file name of the .log.txt, for links
     agenda: tuple = ()  # filled by the schedule feature
     earlier_actions: tuple = ()  # filled by the schedule feature
+    # Where the meeting was, as people know it: a meeting's room is often an opaque Matrix id
+    # (!_tyPgzB...:server), which names nothing to a reader, and half of it may have been on IRC.
+    room_name: str = ""  # the room's display name, when the adapter knows it
+    room_alias: str = ""  # #name:server
+    irc_channels: tuple[str, ...] = ()
+
+    def room(self, room_id: str) -> dict:
+        """The `room` object of the meeting's `.json`: its id, name, alias and relayed IRC channels."""
+        return {"id": room_id, "name": self.room_name or None, "alias": self.room_alias or None,
+                "irc_channels": list(self.irc_channels)}
+
+
+def team_context(team, **sections) -> RenderContext:
+    """The RenderContext of a configured team (bot.config.model.Team): its zone, Matrix alias and IRC channels."""
+    room = team.matrix_room or ""
+    return RenderContext(team.name, team.timezone, room_alias=room if room.startswith("#") else "",
+                         irc_channels=tuple(team.irc_channels), **sections)
+
+
+def room_line(room_id: str, ctx: RenderContext) -> str:
+    """Markdown naming the room: "Name (#alias:server) · IRC: #chan"; the bare id only when nothing else is known."""
+    matrix = [md_escape(x) for x in (ctx.room_name, ctx.room_alias) if x]
+    if not matrix and not room_id.startswith("!"):
+        matrix = [md_escape(room_id)]  # an IRC channel or alias as the meeting's own room
+    parts = [f"{matrix[0]} ({matrix[1]})" if len(matrix) == 2 else matrix[0]] if matrix else []
+    irc = [md_escape(c) for c in ctx.irc_channels if c != room_id or not matrix]
+    if irc:
+        parts.append("IRC: " + ", ".join(irc))
+    return " · ".join(parts) or md_escape(room_id)
+
+
+def networks_differ(minutes: Minutes) -> bool:
+    """Whether the attendees came from more than one network (then the minutes say which, per person)."""
+    return len({a.network for a in minutes.attendees if a.network}) > 1
 
 
 def _environment(template_dirs: list[Path]) -> jinja2.Environment:
@@ -88,7 +123,8 @@ def render_markdown(minutes: Minutes, ctx: RenderContext, template_dir: Path | N
         return t.astimezone(tz)
 
     template = _environment(dirs).get_template("minutes.md.j2")
-    return template.render(m=minutes, ctx=ctx, local=local, kinds=ItemKind)
+    return template.render(m=minutes, ctx=ctx, local=local, kinds=ItemKind, room=room_line(minutes.room, ctx),
+                           show_networks=networks_differ(minutes), network_names=NETWORK_NAMES)
 
 
 def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir: Path | None = None) -> Path:
@@ -99,10 +135,10 @@ def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir
     """
     folder.mkdir(parents=True, exist_ok=True)
     stem = notes_stem(minutes.started, minutes.name, minutes.room)
-    ctx = RenderContext(ctx.team, ctx.timezone, f"{stem}.log.txt", ctx.agenda, ctx.earlier_actions)
+    ctx = replace(ctx, log_name=f"{stem}.log.txt")
     outputs = {
         ".log.txt": log_text(minutes.lines),
-        ".json": json.dumps(minutes_json(minutes), indent=2, ensure_ascii=False) + "\n",
+        ".json": json.dumps(minutes_json(minutes, ctx.room(minutes.room)), indent=2, ensure_ascii=False) + "\n",
         ".md": render_markdown(minutes, ctx, template_dir),
     }
     for ext, text in outputs.items():

@@ -32,14 +32,14 @@ from bot.meeting.paths import contained
 from bot.meeting.render import DEFAULT_TEMPLATES
 from bot.site import search
 from bot.site.markup import MinutesRenderer, item_lines, log_html
-from bot.site.pages import farm_context, loans_context, schedule_entries, open_actions, year_groups
+from bot.site.pages import farm_context, iso_utc, loans_context, month_grids, schedule_entries, open_actions, year_groups
 from bot.site.sources import InputCache, MeetingFiles, meeting_summary, read_json, read_text, scan_meetings
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = DEFAULT_TEMPLATES / "site"
 MANIFEST = ".sigbot-site.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: summaries carry series and rooms
 FEED_ENTRIES = 20
 RECENT_ON_HOME = 10
 _PLOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.(png|svg|jpg|jpeg|webp|gif)$")
@@ -126,6 +126,11 @@ def _utc_text(iso: str) -> str:
     return f"{t:%Y-%m-%d %H:%M} UTC"
 
 
+def _updated(data: Any) -> str | None:
+    """A published file's own `updated` time (UTC, checked), or None."""
+    return iso_utc(data.get("updated")) if isinstance(data, dict) else None
+
+
 def _root(rel: str) -> str:
     return "../" * rel.count("/")
 
@@ -175,14 +180,21 @@ class SiteBuilder:
                     summary["_json"] = hashes["json"]
                 summaries[files.rel] = summary
                 rows.append((files, summary, hashes))
-            for i, (files, summary, hashes) in enumerate(rows):
-                prev = rows[i - 1][1] if i > 0 else None
-                nxt = rows[i + 1][1] if i + 1 < len(rows) else None
-                self._meeting(out, code, files, summary, hashes, prev, nxt)
+            series: dict[str, list[tuple[MeetingFiles, dict, dict[str, str]]]] = {}
+            for row in rows:
+                series.setdefault(row[1]["series"], []).append(row)
+            for same in series.values():  # prev/next: the meetings of the same series
+                for i, (files, summary, hashes) in enumerate(same):
+                    prev = same[i - 1][1] if i > 0 else None
+                    nxt = same[i + 1][1] if i + 1 < len(same) else None
+                    self._meeting(out, code, files, summary, hashes, prev, nxt)
+                self._latest(out, code, team, same[-1][1])
             all_meetings += rows
             team_pages.append(self._team(out, code, cache, team, [r[1] for r in rows]))
             report.meetings += len(rows)
         self._home(out, code, cache, team_pages, [r[1] for r in all_meetings])
+        self._channels(out, code, [r[1] for r in all_meetings])
+        self._calendar(out, code, team_pages, [r[1] for r in all_meetings])
         self._search(out, code, all_meetings)
 
         for rel in set(old_pages) - set(out.pages):
@@ -198,6 +210,7 @@ class SiteBuilder:
     # --- pages ----------------------------------------------------------------
 
     def _page(self, template: str, rel: str, **ctx: Any) -> str:
+        ctx.setdefault("updated", None)
         return self.env.get_template(template).render(root=_root(rel), site_title=self.options.title, **ctx)
 
     def _static(self, out: _Output, code: str) -> None:
@@ -213,7 +226,7 @@ class SiteBuilder:
                 out.copy(rel + ext, source)
         neighbours = tuple(s and {"url": _relative(rel, s["rel"] + ".html"), "title": s["title"],
                                   "started": s["started"]} for s in (prev, nxt))
-        sig = _sig(code, hashes, neighbours, summary["title"])
+        sig = _sig(code, hashes, neighbours, summary["title"], self.options.title)
 
         def render() -> str:
             assert files.md is not None
@@ -224,7 +237,9 @@ class SiteBuilder:
                                            item_lines(record) if isinstance(record, dict) else None)
             return self._page("meeting.html.j2", rel + ".html", m=summary, team=files.team,
                               minutes=Markup(minutes), log=Markup(log_html(log_text)) if log_text else None,
-                              prev=neighbours[0], next=neighbours[1], stem=files.stem)
+                              prev=neighbours[0], next=neighbours[1], stem=files.stem,
+                              latest=_relative(rel, f"{files.team}/latest/{summary['series']}.html"),
+                              updated=summary["ended"] or summary["started"])
 
         out.put(rel + ".html", sig, render)
 
@@ -237,24 +252,40 @@ class SiteBuilder:
             out.copy(f"{team}/calendar.ics", folder / "calendar.ics")
         known = {m["rel"].split("/", 1)[1]: m["rel"] for m in meetings}
         listing = [{k: m[k] for k in ("rel", "title", "started", "_json")} for m in meetings]
-        info = {"name": team, "count": len(meetings), "last": meetings[-1] if meetings else None,
+        # "Updated": the newest of the last meeting and the `updated` times the published files carry
+        # (content, not mtimes: the same notes build the same bytes on every machine)
+        changed = [_updated(read_json(folder / name)) for name in ("schedule.json", "actions.json", "loans.json",
+                                                                   "farm/status.json") if published[name]]
+        last = meetings[-1] if meetings else None
+        updated = max([t for t in changed if t] + ([last["ended"] or last["started"]] if last else []), default=None)
+        info = {"name": team, "count": len(meetings), "last": last, "updated": updated,
                 "schedule": schedule, "loans": bool(published["loans.json"]),
                 "farm": bool(published["farm/status.json"]), "calendar": bool(published["calendar.ics"])}
+        newest: dict[str, dict] = {}
+        for m in meetings:
+            newest[m["series"]] = m
+        series = sorted(({"name": m["title"], "url": f"latest/{key}.html", "started": m["started"]}
+                         for key, m in newest.items()), key=lambda x: x["started"], reverse=True)
 
         def team_page() -> str:
             actions = open_actions(read_json(folder / "actions.json"), known) if published["actions.json"] else []
             return self._page("team.html.j2", f"{team}/index.html", team=info, years=year_groups(meetings, team),
-                              actions=actions, webcal=self._webcal(f"{team}/calendar.ics"))
+                              actions=actions, webcal=self._webcal(f"{team}/calendar.ics"), series=series,
+                              updated=updated)
 
-        out.put(f"{team}/index.html", _sig(code, listing, published, self.options.public_url), team_page)
+        out.put(f"{team}/index.html", _sig(code, listing, published, self.options.public_url, updated, series,
+                                           self.options.title), team_page)
         recent = listing[-FEED_ENTRIES:]
         out.put(f"{team}/atom.xml", _sig(code, recent, self.options.public_url),
                 lambda: self._page("atom.xml.j2", f"{team}/atom.xml", team=team, entries=list(reversed(
                     meetings[-FEED_ENTRIES:])), base=(self.options.public_url or "").rstrip("/")))
         if published["loans.json"]:
-            out.put(f"{team}/loans.html", _sig(code, published["loans.json"]),
-                    lambda: self._page("loans.html.j2", f"{team}/loans.html", team=team,
-                                       loans=loans_context(read_json(folder / "loans.json"))))
+            def loans_page() -> str:
+                loans = loans_context(read_json(folder / "loans.json"))
+                return self._page("loans.html.j2", f"{team}/loans.html", team=team, loans=loans,
+                                  updated=loans["updated"])
+
+            out.put(f"{team}/loans.html", _sig(code, published["loans.json"]), loans_page)
         if published["farm/status.json"]:
             farm = farm_context(read_json(folder / "farm" / "status.json"))
             plots = [p for p in farm["plots"] if _PLOT.match(str(p["file"])) and (folder / "farm" / p["file"]).is_file()]
@@ -264,7 +295,8 @@ class SiteBuilder:
                     out.copy(rel, folder / "farm" / plot["file"])
             farm["plots"] = plots
             out.put(f"{team}/farm.html", _sig(code, published["farm/status.json"], plots),
-                    lambda: self._page("farm.html.j2", f"{team}/farm.html", team=team, farm=farm))
+                    lambda: self._page("farm.html.j2", f"{team}/farm.html", team=team, farm=farm,
+                                       updated=farm["updated"]))
         return info
 
     def _home(self, out: _Output, code: str, cache: InputCache, teams: list[dict], meetings: list[dict]) -> None:
@@ -272,9 +304,11 @@ class SiteBuilder:
         calendar = self._published(cache, self.notes / "calendar.ics")
         if calendar and out.stale("calendar.ics", calendar):
             out.copy("calendar.ics", self.notes / "calendar.ics")
+        updated = max([t["updated"] for t in teams if t["updated"]], default=None)
         sig = _sig(code, teams, [m["rel"] for m in recent], calendar, self.options.title)
         out.put("index.html", sig, lambda: self._page("home.html.j2", "index.html", teams=teams, recent=recent,
-                                                      calendar=bool(calendar), webcal=self._webcal("calendar.ics")))
+                                                      calendar=bool(calendar), webcal=self._webcal("calendar.ics"),
+                                                      updated=updated))
         names = sorted(t["name"] for t in teams)
         years = sorted({m["started"][:4] for m in meetings}, reverse=True)
         out.put("search.html", _sig(code, self.options.title, names, years),
@@ -306,6 +340,40 @@ class SiteBuilder:
                 out.write(f"search/{segment}/{name}", text)
         index = search.index_json(shards, spans)
         out.put("search/index.json", _sig(index), lambda: index)
+
+    def _latest(self, out: _Output, code: str, team: str, newest: dict) -> None:
+        """`<team>/latest/<series>.html`: a stable address that always leads to the series' newest meeting
+        (a static host cannot redirect, so the page refreshes to it and links it)."""
+        rel = f"{team}/latest/{newest['series']}.html"
+        target = _relative(rel, newest["rel"] + ".html")
+        out.put(rel, _sig(code, target, newest["title"], self.options.title),
+                lambda: self._page("latest.html.j2", rel, m=newest, team=team, target=target))
+
+    def _channels(self, out: _Output, code: str, meetings: list[dict]) -> None:
+        """channels.html: every room (Matrix alias, IRC channel) with its teams' series, newest first."""
+        rooms: dict[str, dict[tuple[str, str], dict]] = {}
+        for m in meetings:
+            team = m["rel"].split("/", 1)[0]
+            for room in m.get("rooms") or ["(no room)"]:
+                entry = rooms.setdefault(room, {}).setdefault((team, m["series"]), {"count": 0})
+                entry.update(count=entry["count"] + 1, team=team, title=m["title"], started=m["started"],
+                             latest=f"{team}/latest/{m['series']}.html")
+        index = [(room, sorted(series.values(), key=lambda e: e["started"], reverse=True))
+                 for room, series in sorted(rooms.items(), key=lambda kv: kv[0].lower())]
+        out.put("channels.html", _sig(code, index, self.options.title),
+                lambda: self._page("channels.html.j2", "channels.html", rooms=index))
+
+    def _calendar(self, out: _Output, code: str, teams: list[dict], meetings: list[dict]) -> None:
+        """calendar.html: month grids of past meetings (linked) and coming ones (from the schedules)."""
+        events = [{"day": m["started"][:10], "time": m["started"][11:16], "title": m["title"],
+                   "team": m["rel"].split("/", 1)[0], "url": m["rel"] + ".html", "coming": False, "cancelled": False}
+                  for m in meetings]
+        events += [{"day": e["start"][:10], "time": e["start"][11:16], "title": e["title"], "team": t["name"],
+                    "url": None, "coming": True, "cancelled": e["cancelled"]}
+                   for t in teams for e in t["schedule"]]
+        months = month_grids(events)
+        out.put("calendar.html", _sig(code, months, self.options.title),
+                lambda: self._page("calendar.html.j2", "calendar.html", months=months))
 
     # --- helpers --------------------------------------------------------------
 

@@ -8,4 +8,6 @@ FEATURE = Feature(
     services=("bot.site.publish:publish_service",),
     web_routes=("bot.site.routes:add_routes",),  # last of all: the site catches every other GET path
     cli=("bot.site.cli:site", "bot.site.cli:serve"),
+    # the farm's /farm/<team>/ leads to the site's farm page: one page, never two renderings
+    provides=(("site_page", "bot.site.routes:built_page"),),
 )

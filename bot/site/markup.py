@@ -10,6 +10,8 @@ right-to-left override can reorder only itself, never the time or text beside it
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from html import escape
 
@@ -71,6 +73,7 @@ class MinutesRenderer:
         tokens = self.md.parse(markdown, env)
         if item_lines:
             _link_items(tokens, item_lines)
+        _quiet_attribution(tokens, log_name + "#l-")
         if BIDI_CONTROLS.search(markdown):  # rare: new minutes show them as "<U+202E>" (bot/meeting/render.py)
             _isolate_bidi(tokens)
         return self.md.renderer.render(tokens, self.md.options, env)
@@ -105,6 +108,28 @@ def _link_items(tokens: list, lines: dict[str, int]) -> None:
                 token.children.extend(_log_link(token.children[0], line))
 
 
+def _quiet_attribution(tokens: list, log_prefix: str) -> None:
+    """" · nick [HH:MM](log#l-N)" at the end of an item or topic (templates/minutes.md.j2) becomes
+    `<span class="by">`, which the stylesheet shows small and muted: who and when are one click away
+    without shouting over what was said."""
+    for token in tokens:
+        kids = token.children
+        if token.type != "inline" or not kids or len(kids) < 4:
+            continue
+        link = kids[-3]
+        if link.type != "link_open" or not (link.attrGet("href") or "").startswith(log_prefix) \
+                or kids[-1].type != "link_close" or kids[-4].type != "text" or " · " not in kids[-4].content:
+            continue
+        said, _, nick = kids[-4].content.rpartition(" · ")
+        Token = type(link)
+        before, by_open, who, by_close = Token("text", "", 0), Token("html_inline", "", 0), \
+            Token("text", "", 0), Token("html_inline", "", 0)
+        before.content, who.content = said, nick
+        by_open.content, by_close.content = ' <span class="by">', "</span>"
+        link.attrSet("class", "at")
+        token.children = [*kids[:-4], before, by_open, who, *kids[-3:], by_close]
+
+
 def _isolate_bidi(tokens: list) -> None:
     """Text holding a bidi control (older or hand-edited minutes) becomes `<bdi>` around that text."""
     for token in tokens:
@@ -121,7 +146,9 @@ def _log_link(like, line: int) -> list:
     label.content = f"log line {line}"
     space = Token("text", "", 0)
     space.content = " "
-    return [space, link_open, label, Token("link_close", "a", -1)]
+    by_open, by_close = Token("html_inline", "", 0), Token("html_inline", "", 0)
+    by_open.content, by_close.content = '<span class="by">', "</span>"
+    return [space, by_open, link_open, label, Token("link_close", "a", -1), by_close]
 
 
 def isolate(html: str) -> str:
@@ -151,14 +178,24 @@ def linkify(text: str) -> str:
     return "".join(out)
 
 
+NICK_COLOURS = 8  # .n0 ... .n7 in site.css, each readable on the light and the dark background
+
+
+@functools.lru_cache(maxsize=4096)  # a log says the same few nicks thousands of times
+def nick_colour(nick: str) -> int:
+    """A stable colour class for a nick (as MeetBot's HTML log colours them): the same in every meeting."""
+    return int(hashlib.sha1(nick.lower().encode()).hexdigest()[:8], 16) % NICK_COLOURS
+
+
 def log_html(log: str) -> str:
     """The log as an ordered list; line N has the anchor `l-N` (the minutes link to it)."""
     out = ['<ol class="log">']
     for number, line in enumerate(log.splitlines(), 1):
         time, nick, text, me = parse_log_line(line)
+        colour = f"n{nick_colour(nick)}"
         # <bdi> always: a nick is isolated from the line it says, the line from what follows
-        who = (f'<span class="me">* <bdi>{escape(nick)}</bdi></span>' if me
-               else f'<span class="nick">&lt;<bdi>{escape(nick)}</bdi>&gt;</span>')
+        who = (f'<span class="me {colour}">* <bdi>{escape(nick)}</bdi></span>' if me
+               else f'<span class="nick {colour}">&lt;<bdi>{escape(nick)}</bdi>&gt;</span>')
         body = linkify(text) if "://" in text else escape(text)
         out.append(f'<li id="l-{number}"><a class="ts" href="#l-{number}">{time or number}</a> '
                    f'{who if nick else ""} <bdi class="said">{body}</bdi></li>')

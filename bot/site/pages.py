@@ -8,12 +8,15 @@ Shapes: docs/extending.md, "Published data".
 
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from bot.site.sources import records
 
 MAX_SCHEDULE = 5
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def iso_utc(value: Any) -> str | None:
@@ -75,11 +78,13 @@ _GPU_FIELDS = ("index", "name", "vendor", "target", "memory_used_mib", "memory_t
 
 def farm_context(data: Any) -> dict:
     hosts = []
-    for host in records(data, "hosts", ("host", "online", "busy", "last_seen", "expected_gpus", "gpus",
+    for host in records(data, "hosts", ("host", "online", "busy", "last_seen", "expected_gpus", "gpus", "ci_jobs",
                                         "driver_version", "cuda_version", "rocm_version")):
         gpus = _texts(records({"gpus": host["gpus"]}, "gpus", _GPU_FIELDS))
+        jobs = [{**job, "url": job["url"] if job["url"].startswith(("http://", "https://")) else ""}
+                for job in _texts(records({"jobs": host["ci_jobs"]}, "jobs", ("name", "platform", "url")))]
         hosts.append({**_texts([host])[0], "online": host["online"] is True, "busy": host["busy"] is True,
-                      "gpus": gpus, "last_seen": iso_utc(host["last_seen"])})
+                      "gpus": gpus, "last_seen": iso_utc(host["last_seen"]), "ci_jobs": jobs})
     queue = data.get("queue") if isinstance(data, dict) else None
     return {
         "updated": iso_utc(data.get("updated")) if isinstance(data, dict) else None,
@@ -89,7 +94,16 @@ def farm_context(data: Any) -> dict:
                                                              "failing", "url"))],
         "plots": _texts(records(data, "plots", ("title", "file"))),
         "queue": _texts(records(queue, "platforms", ("platform", "waiting", "running"))),
+        "oldest_wait": _wait(queue.get("oldest_wait_s") if isinstance(queue, dict) else None),
     }
+
+
+def _wait(seconds: Any) -> str:
+    """"1 h 5 min" from the queue's oldest_wait_s; "" when there is none or it is no number."""
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+        return ""
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _ci_row(row: dict) -> dict:
@@ -101,7 +115,7 @@ def _ci_row(row: dict) -> dict:
 
 def _texts(rows: list[dict]) -> list[dict]:
     """Every value as short display text (numbers as written, None as ""); flags and lists stay."""
-    return [{key: value if key in ("gpus", "online", "cancelled") else _s(value) for key, value in row.items()}
+    return [{key: value if key in ("gpus", "online", "cancelled", "ci_jobs") else _s(value) for key, value in row.items()}
             for row in rows]
 
 
@@ -111,3 +125,21 @@ def _s(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)[:500]
+
+
+def month_grids(events: list[dict]) -> list[dict]:
+    """Events ({"day": "YYYY-MM-DD", ...}) as month grids, newest month first: each month a list of weeks
+    (Monday first), each day None (outside the month) or {"n": day, "events": [...]}."""
+    by_day: dict[str, list[dict]] = {}
+    for e in sorted(events, key=lambda e: (e["day"], e["time"])):
+        if _DAY.fullmatch(e["day"]) and 1 <= int(e["day"][5:7]) <= 12:  # a hand-edited record may say anything
+            by_day.setdefault(e["day"], []).append(e)
+    months = sorted({d[:7] for d in by_day}, reverse=True)
+    out = []
+    for month in months:
+        year, mon = int(month[:4]), int(month[5:7])
+        weeks = [[None if n == 0 else {"n": n, "events": by_day.get(f"{month}-{n:02d}", [])} for n in week]
+                 for week in calendar.Calendar().monthdayscalendar(year, mon)]
+        out.append({"id": month, "name": f"{calendar.month_name[mon]} {year}", "weeks": weeks,
+                    "count": sum(len(by_day.get(f"{month}-{n:02d}", [])) for n in range(1, 32))})
+    return out

@@ -8,6 +8,15 @@ folder is itself a git repository (never a parent repository, such as a
 checkout of sigbot that happens to contain notes/), `git add -A` and one commit
 `Minutes: <team> <date> <name>`, then a push when `[site] git_push` is set. A
 push that fails is tried again after `retry_minutes`, and with the next meeting.
+
+Between meetings the site must not go stale: `!done` rewrites actions.json, an
+agent report rewrites farm/status.json, a loan changes loans.json. Every
+WATCH_SECONDS the service compares the (size, mtime) of every published file
+and of the team and year folders (sources.published_stamp: stat calls only)
+with those of the last build, and rebuilds incrementally when any differ, so a
+page is at most WATCH_SECONDS plus one build behind its data. Such a rebuild
+commits nothing: the notes repository gets one commit per meeting, which then
+carries every published file as it is, not one per farm report.
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ from pathlib import Path
 
 from bot.site.build import BuildReport, SiteOptions, build_site
 from bot.site.config import SiteSettings, site_settings
+from bot.site.sources import published_stamp
 
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT = 120  # seconds; a hung push must not hold the publisher forever
+WATCH_SECONDS = 30.0  # how often the published files are compared with the last build
 
 
 @dataclass
@@ -99,6 +110,18 @@ class Publisher:
         self._pending: list[str] = []
         self._lock = threading.Lock()
         self._unpushed = False
+        self._stamp: dict | None = None  # published_stamp() taken just before the last build
+
+    def stale(self) -> bool:
+        """Whether a published file or a meeting folder changed since the last build."""
+        return published_stamp(self.notes) != self._stamp
+
+    def rebuild(self) -> BuildReport:
+        """An incremental build of the site alone (no commit): what the watch does when the site is stale."""
+        stamp = published_stamp(self.notes)  # before: a file changed during the build is seen next time
+        report = build_site(self.notes, self.settings.out, self.options)
+        self._stamp = stamp
+        return report
 
     def notify(self, team: str, path: Path, minutes) -> None:
         with self._lock:
@@ -115,7 +138,7 @@ class Publisher:
         with self._lock:
             subjects, self._pending = self._pending, []
         try:
-            result = PublishResult(built=build_site(self.notes, self.settings.out, self.options))
+            result = PublishResult(built=self.rebuild())
             if not is_notes_repository(self.notes):
                 return result
             result.committed = commit_notes(self.notes, subjects)
@@ -139,7 +162,8 @@ class Publisher:
 
 
 async def publish_service(rt, stop: asyncio.Event) -> None:
-    """SERVICES entry: build the site at start, then after every meeting (and retry failed pushes)."""
+    """SERVICES entry: build the site at start, then after every meeting (and retry failed pushes), and
+    whenever the published files change (checked every WATCH_SECONDS)."""
     settings = site_settings(rt.config)
     if not settings.publish:
         return
@@ -153,12 +177,22 @@ async def publish_service(rt, stop: asyncio.Event) -> None:
     try:
         while not stop.is_set():
             waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=publisher.seconds_until_retry(rt.now()),
+            retry = publisher.seconds_until_retry(rt.now())
+            await asyncio.wait(waiters, timeout=WATCH_SECONDS if retry is None else min(retry, WATCH_SECONDS),
                                return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
             if stop.is_set():
                 break
+            due = publisher.seconds_until_retry(rt.now()) == 0
+            if not wake.is_set() and not due:
+                try:
+                    if await asyncio.to_thread(publisher.stale):
+                        report = await asyncio.to_thread(publisher.rebuild)
+                        log.info("site rebuilt: published files changed (%d files written)", len(report.written))
+                except Exception:
+                    log.exception("rebuilding the site after a change failed; trying again in %g s", WATCH_SECONDS)
+                continue
             wake.clear()
             try:
                 result = await asyncio.to_thread(publisher.run_once, rt.now())

@@ -39,6 +39,12 @@ def add_site(app: web.Application, out: Path) -> None:
     app.router.add_get("/{path:.*}", serve)
 
 
+def built_page(config, rel: str) -> str | None:
+    """`/rel` when the built site holds that page (what another feature links to), else None."""
+    path = site_file(site_settings(config).out, rel)
+    return "/" + rel if path is not None and path.is_file() else None
+
+
 def site_file(out: Path, rel: str) -> Path | None:
     """The file (or folder) of the site at URL path `rel`, or None when there is none or it is hidden."""
     parts = [p for p in rel.split("/") if p]

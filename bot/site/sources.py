@@ -72,6 +72,30 @@ class InputCache:
         return sha
 
 
+def published_stamp(notes: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every published file and of every team and year folder (a new or removed meeting
+    changes its folder's mtime): what the publish service compares every WATCH_SECONDS to know whether
+    the site is stale. A few hundred stat calls, never a read."""
+    stamp: dict[str, tuple[int, int]] = {}
+
+    def add(path: str) -> None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        stamp[path] = (st.st_size, st.st_mtime_ns)
+
+    add(os.path.join(notes, "calendar.ics"))
+    for team_dir in _subdirs(notes):
+        add(os.fspath(team_dir))
+        for name in PUBLISHED:
+            add(os.path.join(team_dir, name))
+        for year_dir in _subdirs(team_dir):
+            if _YEAR.match(year_dir.name):
+                add(os.fspath(year_dir))
+    return stamp
+
+
 def scan_meetings(notes: Path) -> tuple[dict[str, list[MeetingFiles]], list[str]]:
     """Meetings by team folder name, oldest first; and a line for each folder of meetings refused."""
     teams: dict[str, list[MeetingFiles]] = {}
@@ -129,7 +153,20 @@ def meeting_summary(data: Any, files: MeetingFiles) -> dict:
         "topics": [_text(t.get("title")) for t in topics if t.get("title")][:20],
         "people": len(_list(data.get("attendees"))),
         "has_log": files.log is not None,
+        "series": files.stem[16:],  # the slug: meetings of one name are one series
+        "rooms": _rooms(data),
     }
+
+
+def _rooms(data: dict) -> list[str]:
+    """The names of the rooms a meeting was held in (alias, IRC channels; the bare id only when it is all)."""
+    room = data.get("room") if isinstance(data.get("room"), dict) else {}
+    names = [_text(room.get("alias"))] + [_text(c) for c in _list(room.get("irc_channels"))]
+    names = [n[:100] for n in names if n]
+    channel = _text(data.get("channel"))[:100]
+    if channel and channel not in names and (not names or not channel.startswith("!")):
+        names.insert(0, channel)
+    return names or ["(no room)"]
 
 
 def read_text(path: Path | str) -> str:

@@ -11,11 +11,13 @@
       hour: "2-digit", minute: "2-digit", timeZoneName: "short"
     });
   } catch (e) { return; }
+  // data-local="date": the day alone (a table column of dates stays one line wide at 1280 px)
+  var dayFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
   document.querySelectorAll("time[data-local]").forEach(function (el) {
     var t = new Date(el.getAttribute("datetime"));
     if (isNaN(t.getTime())) { return; }
-    el.title = el.textContent;  // keep UTC at hand
-    el.textContent = fmt.format(t);
+    el.title = el.getAttribute("data-local") === "date" ? fmt.format(t) : el.textContent;  // keep the full time at hand
+    el.textContent = (el.getAttribute("data-local") === "date" ? dayFmt : fmt).format(t);
   });
   document.querySelectorAll("[data-upcoming] > li[data-start]").forEach(function (li) {
     var t = new Date(li.getAttribute("data-start"));
