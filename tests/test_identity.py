@@ -30,6 +30,13 @@ class Mixed(Room):
                       event_id=f"irc:{self.events}")
         return answers(e for e in self.bot.handle(msg) if not isinstance(e, Relay))
 
+    def matrix_as(self, user_id: str, display_name: str, text: str) -> str:
+        """What the bot answers to the Matrix user `user_id`, shown as `display_name`, saying `text`."""
+        self.events += 1
+        self.clock += timedelta(seconds=20)
+        msg = Message(Network.MATRIX, ROOM, user_id, display_name, text, self.clock, event_id=f"$ev{self.events}")
+        return answers(e for e in self.bot.handle(msg) if not isinstance(e, Relay))
+
     def matrix(self, who: str, text: str) -> str:
         """What the bot answers to the Matrix member @who:localhost (shown as Who) saying `text`."""
         return answers(self.say(who, text))
@@ -188,3 +195,17 @@ def test_actions_of_a_name_follow_the_person_behind_it_and_their_link(room):
     room.irc("ada", "!linkto matrix @ada:localhost", account="ada")
     both = room.matrix("bob", "!actions @ada:localhost")
     assert "#1" in both and "#2" in both
+
+
+def test_a_display_name_change_is_one_person_and_two_matrix_users_of_one_name_are_two(room):
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix_as("@ada:localhost", "Ada", "#info first")
+    room.matrix_as("@ada:localhost", "Ada Lovelace", "#info renamed")
+    room.matrix_as("@ada:example.org", "Ada", "#info another Ada")
+    assert "More than one person here is called Ada" not in room.matrix("alice", "#chair Ada")  # one is Ada now
+    room.matrix("alice", "#endmeeting")
+    data = room.notes()
+    people = {a["id"]: (a["nick"], a["lines"]) for a in data["attendees"]}
+    assert people["@ada:localhost"] == ("Ada (@ada:localhost)", 2)
+    assert people["@ada:example.org"] == ("Ada (@ada:example.org)", 1)
+    assert "Ada (@ada:example.org)" in data["chairs"]
