@@ -17,6 +17,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -68,12 +69,11 @@ def lines_of(outputs: list[Output]) -> list[str]:
     return [o.line().decode() for o in outputs if isinstance(o, Send)]
 
 
-def bot(channels: tuple[str, ...] = ("#sig",), **kw: object) -> IrcProtocol:
-    return IrcProtocol(BOT, BOT, "sigbot relay bot, admin: ops@example.org", channels,
-                       rng=random.Random(1), **kw)  # type: ignore[arg-type]
+def bot(channels: tuple[str, ...] = ("#sig",), **kw: Any) -> IrcProtocol:
+    return IrcProtocol(BOT, BOT, "sigbot relay bot, admin: ops@example.org", channels, rng=random.Random(1), **kw)
 
 
-def registered(caps: str = "", isupport: str = "CASEMAPPING=rfc1459 WHOX", **kw: object) -> Server:
+def registered(caps: str = "", isupport: str = "CASEMAPPING=rfc1459 WHOX", **kw: Any) -> Server:
     """A bot through CAP (acking ``caps``), 001 and 005, in #sig with nobody else."""
     server = Server(bot(**kw))
     server.says(f":srv CAP * LS :{caps}")
@@ -116,7 +116,7 @@ def test_a_refused_sasl_password_quits_and_closes_without_joining() -> None:
     server.sent()
     got = server.says(f":srv 904 {BOT} :SASL authentication failed")
     assert lines_of(got) == ["QUIT :SASL failed"]
-    assert got[-1] == Closed(f"904 SASL authentication failed", auth_failed=True)
+    assert got[-1] == Closed("904 SASL authentication failed", auth_failed=True)
     assert not server.protocol.registered
 
 
@@ -211,7 +211,7 @@ def test_without_an_account_the_nick_is_retried_every_minute_and_taken_when_its_
 def test_a_third_refusal_tries_a_numbered_nick() -> None:
     server = Server(bot())
     for _ in range(3):
-        server.says(f":srv 433 * x :Nickname is already in use.")
+        server.says(":srv 433 * x :Nickname is already in use.")
     assert server.sent()[3:5] == [f"NICK {BOT}_", f"NICK {BOT}__"]
     assert server.protocol.nick.startswith(BOT) and server.protocol.nick[len(BOT):].isdigit()
 
@@ -402,7 +402,7 @@ def test_the_protocol_imports_nothing_that_does_io() -> None:
     # And at run time: importing it loads no event loop and no TLS (socket itself comes
     # with importlib.metadata, which the package's __init__ uses for its version).
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, bot; before = set(sys.modules); import bot.chat.irc_state; "
-                               "print(' '.join(sorted(set(sys.modules) - before)))"],
+        [sys.executable, "-c", ("import sys, bot; before = set(sys.modules); import bot.chat.irc_state; "
+                                "print(' '.join(sorted(set(sys.modules) - before)))")],
         capture_output=True, text=True, check=True).stdout.split()
     assert "bot.chat.irc_state" in loaded and not {"asyncio", "ssl", "socket"} & set(loaded)
