@@ -134,6 +134,9 @@ def test_lines_formatting_edits_and_me_cross_both_ways(synapse, ircd, tmp_path):
             assert f'<strong><a href="https://matrix.to/#/{alice.user_id}">Alice</a></strong>: nice &lt;b&gt;' \
                 in content["formatted_body"]
             assert content["m.mentions"] == {"user_ids": [alice.user_id]}
+            await bob.privmsg(channel, "\x0304,01red on black\x03 plain")  # colours, as heisenbridge keeps them
+            assert (await watch.body(bot.user_id, "red on black"))["content"]["formatted_body"].endswith(
+                '<font data-mx-color="#ff0000" data-mx-bg-color="#000000">red on black</font> plain')
 
             # /me both ways
             await bob.action(channel, "waves")

@@ -11,7 +11,7 @@ from bot.config.load import parse_config
 from bot.config.model import ConfigError
 from bot.relay.config import RelaySettings
 from bot.relay.to_irc import (
-    ZWSP, edit_line, html_to_irc, irc_lines, irc_name,
+    ZWSP, edit_line, html_to_irc, irc_lines, irc_name, matrix_line,
 )
 from bot.relay.to_matrix import irc_to_html, plain_text, relayed_content
 
@@ -32,6 +32,29 @@ def test_lines_of_a_multi_line_answer_start_without_a_space():
     html = notice_content("Meeting started.\nUseful commands: #topic #info")["formatted_body"]
     assert "<br />\n" in html  # markdown-it's soft break: a newline the line after would start with
     assert html_to_irc(html).split("\n") == ["Meeting started.", "Useful commands: #topic #info"]
+
+
+def test_matrix_colours_become_the_nearest_irc_colour_codes_kept_apart_from_digits():
+    html = ('<font data-mx-color="#ff0000">red</font>5 <span data-mx-bg-color="#0000fc">on blue '
+            '<font color="#009300">green</font>,3</span> <font data-mx-color="#FF8800">orange</font>')
+    assert html_to_irc(html, colours=True) == (
+        "\x0304red\x03\x02\x025 \x0399,12on blue \x0303,12green\x0399,12,3\x03 \x0353orange\x03")
+    assert html_to_irc(html) == "red5 on blue green,3 orange"  # without colours: the words alone
+
+
+def test_colours_bold_italic_underline_and_monospace_go_to_matrix_and_back():
+    said = f"\x0304red\x03 \x0312,01blue on black\x03 {B}b{B} {I}i{I} {U}u{U} {M}code{M}"
+    html, _ = irc_to_html(said)
+    assert html == ('<font data-mx-color="#ff0000">red</font> <font data-mx-color="#0000fc" '
+                    'data-mx-bg-color="#000000">blue on black</font> <strong>b</strong> <em>i</em> <u>u</u> '
+                    '<code>code</code>')
+    assert html_to_irc(html, colours=True) == (
+        f"\x0304red\x03 \x0312,01blue on black\x03 {B}b{B} {I}i{I} {U}u{U} `code`")
+
+
+def test_colour_codes_typed_into_a_matrix_message_colour_nothing_on_irc():
+    assert matrix_line(None, "a\x0304b\x04ff0000c") == "a04bff0000c"
+    assert matrix_line("<b>a</b>\x0304b", "x", colours=True) == f"{B}a{B}04b"
 
 
 def test_a_table_becomes_aligned_columns_and_the_line_after_it_stays_out():

@@ -9,7 +9,8 @@ becomes its plain lines; a table becomes aligned columns (a compact list when
 too wide for a terminal); a user pill becomes the name alone. Everything is
 split by bytes, never inside a UTF-8 sequence, each line carries the
 `<Name> ` prefix, and a line split in two says so: ` …` at its end, `… ` at
-the start of its continuation. Control characters
+the start of its continuation. Colours (`data-mx-color`) become \\x03 codes
+where the connection lets them through (`COLOURS_CROSS`). Control characters
 other than those codes (a CTCP \x01, CR, LF, NUL) never cross: see
 `irc_proto.clean`, which the IRC connection applies to every text it sends.
 """
@@ -21,9 +22,13 @@ import unicodedata
 from difflib import SequenceMatcher
 from html.parser import HTMLParser
 
-from bot.chat.irc_proto import clean, split_utf8
+from bot.chat.irc_proto import FORMATTING, clean, split_utf8
 
 BOLD, ITALIC, UNDERLINE, STRIKE, MONO, RESET = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
+COLOUR, HEX_COLOUR = "\x03", "\x04"
+# Matrix colours cross to IRC once the connection lets \x03 through (irc_proto.FORMATTING, the
+# gate of every text sent to IRC); until then a colour code would leave its digits behind.
+COLOURS_CROSS = COLOUR in FORMATTING
 ZWSP = "\u200b"
 _STYLE_TAGS = {"b": BOLD, "strong": BOLD, "i": ITALIC, "em": ITALIC, "u": UNDERLINE, "ins": UNDERLINE,
                "s": STRIKE, "del": STRIKE, "strike": STRIKE,
@@ -32,20 +37,27 @@ _BLOCK_TAGS = {"p", "div", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h
 CONTINUES, CONTINUED = " …", "… "  # a split line's end, and the start of its continuation
 TABLE_WIDTH = 80  # columns: a wider table would wrap in a terminal client, so it becomes a list
 _MATRIX_TO = "https://matrix.to/#/"
+_FG_ONLY = re.compile(r"\x03\d\d")
+_COLOUR_CODE = re.compile(r"\x03(\d\d(,\d\d)?)?")
 _BREAKS = re.compile(r"\r\n|[\r\n]")  # not str.splitlines(): it also splits at \x1e (strike) and \x1c-\x1d
 
 
-def html_to_irc(html: str) -> str:
-    """A Matrix `formatted_body` as IRC text with control codes; lines separated by \\n."""
-    parser = _IrcRenderer()
+def html_to_irc(html: str, colours: bool = False) -> str:
+    """A Matrix `formatted_body` as IRC text with control codes; lines separated by \\n.
+
+    With `colours`, `data-mx-color` and `data-mx-bg-color` become \\x03 colour codes
+    (the nearest of IRC's 99 colours)."""
+    parser = _IrcRenderer(colours)
     parser.feed(html)
     parser.close()
     return parser.text()
 
 
 class _IrcRenderer(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, colours: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.colours = colours
+        self.painted: list[tuple[str, str] | None] = []  # per open <font>/<span>: its (fg, bg) numbers, or None
         self.out: list[str] = []
         self.depth: dict[str, int] = {}  # control code -> open tags using it (a code toggles)
         self.pre = 0
@@ -91,8 +103,25 @@ class _IrcRenderer(HTMLParser):
         elif tag in ("td", "th") and self.tables:
             self.tables[-1].cell = len(self.out)
             self.tables[-1].header |= tag == "th" and len(self.tables[-1].rows) == 1
+        elif tag in ("font", "span"):
+            self._paint(dict(attrs))
         if tag in _STYLE_TAGS and not self.pre:
             self._toggle(_STYLE_TAGS[tag], +1)
+
+    def _paint(self, attrs: dict[str, str | None]) -> None:
+        """A <font> or <span>: its colours, if it has any and colours are wanted, as a \\x03 code."""
+        fg, bg = (nearest_colour(attrs.get(name) or "") for name in ("data-mx-color", "data-mx-bg-color"))
+        fg = fg or nearest_colour(attrs.get("color") or "")
+        if not self.colours or (fg is None and bg is None):
+            self.painted.append(None)
+            return
+        now = self._colour_now()
+        pair = (fg or (now[0] if now else "99"), bg or (now[1] if now else ""))
+        self.painted.append(pair)
+        self.out.append(_colour_code(pair))
+
+    def _colour_now(self) -> tuple[str, str] | None:
+        return next((pair for pair in reversed(self.painted) if pair), None)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "mx-reply":
@@ -117,6 +146,10 @@ class _IrcRenderer(HTMLParser):
             self.quote = max(0, self.quote - 1)
         elif tag in ("ul", "ol") and self.lists:
             self.lists.pop()
+        elif tag in ("font", "span") and self.painted:
+            if self.painted.pop() is not None:
+                now = self._colour_now()
+                self.out.append(_colour_code(now) if now else COLOUR)
         elif tag in ("td", "th") and self.tables and self.tables[-1].cell is not None:
             table = self.tables[-1]
             cell = " ".join("".join(self.out[table.cell:]).split())
@@ -135,6 +168,7 @@ class _IrcRenderer(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skip:
             return
+        data = without_colour_codes(data)  # only the colours the HTML asks for cross
         if not self.pre:
             data = " ".join(data.split("\n")) if data.strip() else ("" if "\n" in data else data)
             if self._at_line_start():
@@ -164,9 +198,16 @@ class _IrcRenderer(HTMLParser):
             self.out.append("\n")
 
     def text(self) -> str:
-        lines = "".join(self.out).split("\n")
+        # A colour code followed by a digit (or a comma and a digit) would read them as part of
+        # the code: an empty bold (\x02\x02) between them keeps them apart, as IRC clients do.
+        pieces = list(self.out)
+        for i, piece in enumerate(pieces):
+            after = next((p for p in pieces[i + 1:] if p), "")
+            if (piece == COLOUR and after[:1].isdigit()) or (_FG_ONLY.fullmatch(piece) and re.match(r",\d", after)):
+                pieces[i] = piece + BOLD + BOLD
+        text = "".join(pieces)
         # rstrip(" "), not rstrip(): Python counts \x1f (underline) as whitespace.
-        return "\n".join(line.rstrip(" \t") for line in lines).strip("\n")
+        return "\n".join(line.rstrip(" \t") for line in text.split("\n")).strip("\n")
 
 
 class _Table:
@@ -203,21 +244,64 @@ def _width(text: str) -> int:
                else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+# The 99 IRC colours (https://modern.ircdocs.horse/formatting#colors); 99 is the client's default.
+IRC_COLOURS = (
+    "ffffff 000000 00007f 009300 ff0000 7f0000 9c009c fc7f00 ffff00 00fc00 009393 00ffff 0000fc ff00ff 7f7f7f d2d2d2 "
+    "470000 472100 474700 324700 004700 00472c 004747 002747 000047 2e0047 470047 47002a "
+    "740000 743a00 747400 517400 007400 007449 007474 004074 000074 4b0074 740074 740045 "
+    "b50000 b56300 b5b500 7db500 00b500 00b571 00b5b5 0063b5 0000b5 7500b5 b500b5 b5006b "
+    "ff0000 ff8c00 ffff00 b2ff00 00ff00 00ffa0 00ffff 008cff 0000ff a500ff ff00ff ff0098 "
+    "ff5959 ffb459 ffff71 cfff60 6fff6f 65ffc9 6dffff 59b4ff 5959ff c459ff ff66ff ff59bc "
+    "ff9c9c ffd39c ffff9c e2ff9c 9cff9c 9cffdb 9cffff 9cd3ff 9c9cff dc9cff ff9cff ff94d3 "
+    "000000 131313 282828 363636 4d4d4d 656565 818181 9f9f9f bcbcbc e2e2e2 ffffff").split()
+
+
+def irc_colour(number: int) -> str | None:
+    """An IRC colour number as #rrggbb; None for 99 (the default) and numbers with no colour."""
+    return "#" + IRC_COLOURS[number] if number < len(IRC_COLOURS) else None
+
+
+def irc_colour(number: int) -> str | None:
+    """An IRC colour number as #rrggbb; None for 99 (the default) and numbers with no colour."""
+    return "#" + IRC_COLOURS[number] if number < len(IRC_COLOURS) else None
+
+
+def nearest_colour(value: str) -> str | None:
+    """A `#rrggbb` as the two digits of the nearest IRC colour (the lowest number of equals); None if not a colour."""
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return None
+    rgb = [int(value[i:i + 2], 16) for i in (1, 3, 5)]
+    def distance(n: int) -> int:
+        return sum((a - int(IRC_COLOURS[n][i * 2:i * 2 + 2], 16)) ** 2 for i, a in enumerate(rgb))
+    return f"{min(range(len(IRC_COLOURS)), key=distance):02d}"
+
+
+def _colour_code(pair: tuple[str, str]) -> str:
+    return COLOUR + pair[0] + ("," + pair[1] if pair[1] else "")
+
+
+def without_colour_codes(text: str) -> str:
+    """Text with no \\x03/\\x04 of its own: on IRC it would colour what follows."""
+    return text.replace(COLOUR, "").replace(HEX_COLOUR, "")
+
+
 def _plain(text: str) -> str:
     return strip_codes(text).strip()
 
 
 def strip_codes(text: str) -> str:
+    text = _COLOUR_CODE.sub("", text)
     return "".join(ch for ch in text if ch not in (BOLD, ITALIC, UNDERLINE, STRIKE, MONO, RESET))
 
 
-def matrix_line(formatted: str | None, text: str, attachment: str | None = None) -> str:
+def matrix_line(formatted: str | None, text: str, attachment: str | None = None,
+                colours: bool = COLOURS_CROSS) -> str:
     """The IRC text of a line said on Matrix: a file's description, else its HTML (formatting kept), else its text."""
     if attachment:
-        return attachment
+        return without_colour_codes(attachment)
     if formatted and formatted.strip():
-        return html_to_irc(formatted)
-    return text
+        return html_to_irc(formatted, colours)
+    return without_colour_codes(text)
 
 
 def edit_line(old: str | None, new: str) -> str:
