@@ -9,12 +9,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.config import parse_config
-from bot.core.message import LineKind
+from bot.core.message import LineKind, Message, Network
+from bot.dispatch import Dispatcher
 from bot.meeting.engine import fold
 from bot.meeting.minutes import build_minutes
 from bot.meeting.model import LogLine
 from bot.meeting.render import RenderContext, render_markdown, team_context, write_notes
 from bot.registry import build_registry
+from bot.storage import open_store
 
 ROOM_ID = "!_tyPgzBqWxYz:example.org"
 START = datetime(2026, 12, 1, 5, 30, tzinfo=timezone.utc)
@@ -71,3 +73,16 @@ def test_attendees_show_their_network_when_the_meeting_spanned_two(tmp_path):
     text = write_notes(bridged_meeting(), tmp_path, RenderContext("gpu")).read_text()
     assert "- **Attendees:** alice (Matrix), bob (IRC)\n" in text
     assert "- alice (Matrix): 3\n- bob (IRC): 1\n" in text
+
+
+def test_a_meeting_through_the_dispatcher_lists_only_people_though_the_bot_answered(tmp_path):
+    config = parse_config({"bot": {"data_dir": str(tmp_path / "var"), "notes_dir": str(tmp_path / "notes")},
+                           "teams": [{"name": "wg", "matrix_room": "!wg:localhost"}]}, tmp_path / "sigbot.toml")
+    dispatcher = Dispatcher(config, open_store(config.database), build_registry())
+    for n, text in enumerate(["#startmeeting Sync", "#info hello", "#endmeeting"]):
+        dispatcher.handle(Message(Network.MATRIX, "!wg:localhost", "@a:localhost", "a", text,
+                                  START + timedelta(seconds=n), event_id=f"$e{n}"))
+    record = json.loads(next((tmp_path / "notes/wg").rglob("*-sync.json")).read_text())
+    log = next((tmp_path / "notes/wg").rglob("*.log.txt")).read_text().splitlines()
+    assert [a["nick"] for a in record["attendees"]] == ["a"]
+    assert len(log) > 3 and any("<a>" not in line for line in log)  # the bot's answers are in the log
