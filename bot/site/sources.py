@@ -161,7 +161,7 @@ def meeting_summary(data: Any, files: MeetingFiles) -> dict:
 def _rooms(data: dict) -> list[str]:
     """The names of the rooms a meeting was held in (alias, IRC channels; the bare id only when it is all)."""
     room = data.get("room") if isinstance(data.get("room"), dict) else {}
-    names = [_text(room.get("alias"))] + [_text(c) for c in _list(room.get("irc_channels"))]
+    names = [_text(room.get("alias"))] + [_text(c) for c in _list(room.get("irc_channels"))[:20]]
     names = [n[:100] for n in names if n]
     channel = _text(data.get("channel"))[:100]
     if channel and channel not in names and (not names or not channel.startswith("!")):
