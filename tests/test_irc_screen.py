@@ -65,7 +65,7 @@ class IrssiScreen:
         return lines
 
     def close(self) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30)
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, timeout=30, check=False)
 
 
 def said_by(lines: list[str], bot_nick: str) -> list[str]:
@@ -78,7 +78,7 @@ def test_irssi_shows_matrix_formatting_tables_splits_edits_and_answers_as_a_pers
         synapse, ircd, tmp_path):
     async def scenario():
         async with relayed(synapse, ircd, tmp_path, ("bob",), team_extra="[teams.relay]\nzero_width_names = false") \
-                as (alice, watch, room, bot, channel, (bob,)):
+                as (alice, _, room, bot, channel, (bob,)):
             screen = IrssiScreen(tmp_path, ircd.host, ircd.port, "carol")
             try:
                 await screen.shows(lambda lines: any("carol" in line for line in lines), "its connection", 60)

@@ -423,7 +423,7 @@ def test_a_command_said_on_irc_is_acknowledged_on_its_matrix_copy_and_irc_stays_
     matrix.posted.clear()
     relay.on_irc_event(said("bob", "#info the relay acknowledges this"))
     [(room, copy)] = matrix.posted
-    assert copy["body"] == "<bob> #info the relay acknowledges this"
+    assert room == ROOM and copy["body"] == "<bob> #info the relay acknowledges this"
     assert irc.sent == [] and not [e for e in matrix.delivered if isinstance(e, React)]
     relay.on_own_event(team, {"event_id": "$copy", "sender": "@sigbot:hs.org", "content": copy})
     assert [e for e in matrix.delivered if isinstance(e, React)] == [React(ROOM, "$copy", "✅")]

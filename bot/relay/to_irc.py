@@ -261,11 +261,6 @@ def irc_colour(number: int) -> str | None:
     return "#" + IRC_COLOURS[number] if number < len(IRC_COLOURS) else None
 
 
-def irc_colour(number: int) -> str | None:
-    """An IRC colour number as #rrggbb; None for 99 (the default) and numbers with no colour."""
-    return "#" + IRC_COLOURS[number] if number < len(IRC_COLOURS) else None
-
-
 def nearest_colour(value: str) -> str | None:
     """A `#rrggbb` as the two digits of the nearest IRC colour (the lowest number of equals); None if not a colour."""
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
@@ -365,6 +360,5 @@ def _split_marked(line: str, room: int) -> list[str]:
             break
         piece = split_utf8(rest, room - len(head.encode()) - len(CONTINUES.encode()))[0]
         pieces.append(head + piece + CONTINUES)
-        rest = rest[len(piece):]
-        rest = rest[1:] if rest.startswith(" ") else rest  # split_utf8 drops the space it split at
+        rest = rest[len(piece):].removeprefix(" ")  # split_utf8 drops the space it split at
     return pieces
