@@ -3,7 +3,10 @@
 No socket, no event loop, no clock: each test plays a server's lines, in the
 shapes Solanum (Libera.Chat), InspIRCd and Atheme send them, into
 `IrcProtocol` with the time it chooses, and reads what the bot would write
-and tell the relay. The same protocol is driven against real servers in
+and tell the relay. Three sessions recorded from the real InspIRCd + Atheme
+network (tests/fixtures/irc/, made with tests/servers/services.py) are
+replayed line for line: the protocol must write exactly what the bot wrote
+there. The same protocol is driven live against real servers in
 tests/test_irc_client.py.
 """
 
@@ -324,6 +327,56 @@ def test_a_channel_we_were_kicked_from_is_joined_again_a_minute_later() -> None:
     server.says(f":op!~op@h KICK #sig {BOT} :out")
     assert server.sent() == [] and not server.protocol.tracker.is_in("#sig")
     assert lines_of(server.wait(MAINTAIN_EVERY)) == ["JOIN #sig"]
+
+
+# --- recorded sessions with a real network -----------------------------------------------
+
+RECORDINGS = Path(__file__).parent / "fixtures" / "irc"
+REALNAME = "sigbot relay bot, admin: @admin:example.org (IRC: admin)"
+
+
+def replay(name: str, nick: str, password: str, channel: str) -> tuple[IrcProtocol, list[str], list[str], list[Output]]:
+    """Feed a recorded session's server lines to a fresh protocol, one second apart.
+
+    Returns the protocol, what it wrote, what the bot wrote in the recording
+    (without the QUIT the connection sends when stopped) and the other outputs.
+    """
+    recorded = [line for line in (RECORDINGS / f"{name}.txt").read_text().splitlines() if not line.startswith("#")]
+    protocol = IrcProtocol(nick, nick, REALNAME, [channel], sasl="PLAIN", sasl_account=nick)
+    outputs = protocol.connect(0.0, password)
+    for i, line in enumerate(recorded):
+        if line.startswith("S: "):
+            outputs += protocol.receive(line[3:].encode(), float(i), WALL)
+    wrote = [line[3:] for line in recorded if line.startswith("C: ") and line != "C: QUIT :sigbot stopping"]
+    return protocol, lines_of(outputs), wrote, [o for o in outputs if not isinstance(o, Send)]
+
+
+def test_a_recorded_sasl_login_with_whox_and_account_changes_replays_line_for_line() -> None:
+    protocol, sent, wrote, outputs = replay("sasl_plain_whox_and_accounts", "recbot", "pw-recbot", "#rec")
+    assert sent == wrote
+    events = [o for o in outputs if isinstance(o, IrcEvent)]
+    assert [(e.kind, e.nick, e.text, e.account) for e in events] == [  # the services' server notice is no event
+        ("join", "ada", "", "ada"), ("privmsg", "ada", "in", "ada"), ("privmsg", "ada", "out", None),
+        ("privmsg", "ada", "back", "ada"), ("action", "ada", "waves", "ada"), ("part", "ada", "lunch", "ada")]
+    assert events[1].time == datetime(2026, 12, 2, 8, 13, 2, 854000, tzinfo=timezone.utc)  # server-time
+    assert protocol.registered and protocol.account == "recbot" and protocol.tracker.is_in("#REC")
+    assert protocol.text_budget("#rec") == 510 - len(":recbot!recbot@127.0.0.1 PRIVMSG #rec :")
+
+
+def test_a_recorded_refused_password_replays_to_a_quit_and_no_join() -> None:
+    protocol, sent, wrote, outputs = replay("sasl_refused", "recbot", "not-the-password", "#rec")
+    assert sent == wrote and wrote[-1] == "QUIT :SASL failed"
+    assert outputs == [Closed("904 SASL authentication failed", auth_failed=True)] and not protocol.registered
+
+
+def test_a_recorded_held_nick_replays_through_regain_ghost_and_nick() -> None:
+    protocol, sent, wrote, outputs = replay("nick_held_then_ghosted", "heldrec", "pw-heldrec", "#held")
+    assert sent == wrote
+    assert [x for x in sent if "NickServ" in x or x.startswith("NICK")] == [
+        "NICK heldrec", "NICK heldrec_", "PRIVMSG NickServ :REGAIN heldrec", "PRIVMSG NickServ :GHOST heldrec",
+        "NICK heldrec"]
+    assert protocol.nick == "heldrec" and protocol.account == "heldrec"
+    assert not any(isinstance(o, IrcEvent) and o.kind == "nick" for o in outputs)  # our own rename is no event
 
 
 # --- bad input --------------------------------------------------------------------------
