@@ -360,3 +360,73 @@ def test_a_body_too_large_for_a_form_is_refused_and_a_bad_one_keeps_the_link(tmp
     assert big == 413 and blank == 400 and long == 400 and "at most 1000 characters" in long_text
     assert ok == 200 and "stored privately" in ok_text and "Analytical" not in ok_text
     assert bot.store.private(1) == ADDRESS
+
+
+# --- the whole way, on a real Synapse with the live bot ---------------------------
+
+@pytest.mark.synapse
+def test_over_matrix_the_link_asked_for_in_the_room_arrives_in_the_direct_chat_and_the_form_stores(
+        synapse, tmp_path, caplog, monkeypatch):
+    """`sigbot run` in-process (its own web server, every feature's routes) against Synapse."""
+    import uuid
+
+    from bot.run import run_bot
+    from matrix_users import User, make_room
+    from test_loans_matrix import accept_direct_chat
+
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("nio").setLevel(logging.WARNING)  # the test users' own clients
+    port = free_port()
+
+    async def scenario() -> tuple[str, list[str]]:
+        ada, trix = User(synapse, "Ada"), User(synapse, "Trix")
+        for u in (ada, trix):
+            await u.login()
+        password = "pw-" + uuid.uuid4().hex
+        bot_id = synapse.register(f"sigbot-{uuid.uuid4().hex[:6]}", password)
+        monkeypatch.setenv("SIGBOT_FORM_TEST_PASSWORD", password)
+        room = await make_room(trix, bot_id, [ada])
+        config = parse_config({
+            "bot": {"data_dir": str(tmp_path / "var"), "notes_dir": str(tmp_path / "notes")},
+            "web": {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"},
+            "matrix": {"homeserver": synapse.base_url, "user_id": bot_id, "password_env": "SIGBOT_FORM_TEST_PASSWORD"},
+            "teams": [{"name": "wg", "matrix_room": room, "loans": {"admins": [trix.user_id]}}],
+        }, tmp_path / "sigbot.toml")
+        stop = asyncio.Event()
+        bot = asyncio.create_task(run_bot(config, stop=stop))
+        try:
+            async with asyncio.timeout(120):  # what is said before the bot's first sync is history to it
+                while "matrix: synced; reading new messages" not in caplog.text:
+                    await asyncio.sleep(0.1)
+            await trix.send(room, "!hw add w7900-1 gpu target=gfx1100")
+            await trix.wait_for_notice(room, "Added")
+            await ada.send(room, "!loan request gfx1100 for rocBLAS CI")
+            await ada.wait_for_notice(room, "#1")
+            await trix.send(room, "!loan approve 1")
+            dm = await accept_direct_chat(ada)
+            assert "one-time link" in await ada.wait_for_notice(dm, "reserved for you")
+            await ada.send(room, "!loan address 1")
+            link = LINK.search(await ada.wait_for_notice(dm, "/loans/address/1/")).group(0)
+            async with browserless() as http:
+                async with http.get(link) as response:
+                    csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text()).group(1)
+                async with http.post(link, data={"details": ADDRESS, "csrf": csrf}) as response:
+                    stored = await response.text()
+            assert "stored privately" in stored
+            await trix.sync(timeout=0)  # now, so that the room's history reaches the last answer
+            history = await trix.client.room_messages(room, start=trix.client.next_batch, limit=200)
+            in_room = [e.source["content"].get("body", "") for e in history.chunk]
+            return link, in_room
+        finally:
+            stop.set()
+            await asyncio.wait_for(bot, 30)
+            for u in (ada, trix):
+                await u.close()
+
+    link, in_room = asyncio.run(asyncio.wait_for(scenario(), 300))
+    assert any("private link" in text for text in in_room)
+    assert not any("/loans/address/" in text or "Analytical" in text for text in in_room)
+    db = sqlite3.connect(tmp_path / "var" / "sigbot.db")
+    assert db.execute("SELECT details FROM loan_private WHERE loan = 1").fetchone() == (ADDRESS,)
+    db.close()
+    assert "Analytical" not in caplog.text and LINK.search(link).group(2) not in caplog.text
