@@ -13,9 +13,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from test_dispatch import ROOM, Room
 
 from bot.core.message import Message, Network, Relay, Reply
-from test_dispatch import ROOM, Room
 
 
 class Mixed(Room):

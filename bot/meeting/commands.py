@@ -168,11 +168,11 @@ def chair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]
     # A chair is bound to the identity NAME stands for now (people.resolve), so that
     # whoever takes the nick later chairs nothing. A name nobody here answers to is
     # answered in words instead of binding the bare name (where MeetBot binds the nick).
-    problems = []
+    problems: list[str] = []
     for name in _names(call.args):
         identity, problem = people.resolve(state, name, line.network, line.seen)
         if identity is None:
-            problems.append(problem)
+            problems.append(problem or "")
         elif identity not in state.chair_ids():
             state.chairs.append(Chair(name, identity))
             state.attendees.setdefault(identity, 0)
