@@ -14,10 +14,11 @@ redaction or a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot import metrics
 from bot.config import Config, Team
@@ -33,7 +34,7 @@ from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
 from bot.meeting.model import LogLine, MeetingState
 from bot.meeting.paths import meeting_dir
-from bot.meeting.render import RenderContext, write_notes
+from bot.meeting.render import team_context, write_notes
 from bot.storage import LineRecord, MeetingRecord, Store
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ class Dispatcher:
         return msg.account is not None and f"irc:{msg.account}" in team.admins
 
     def _act(self, team: Team, record: LineRecord, msg: Message,
-             private_calls: list[CommandCall] = ()) -> list[Effect]:
+             private_calls: Sequence[CommandCall] = ()) -> list[Effect]:
         effects: list[Effect] = []
         ended: list[tuple[MeetingRecord, MeetingState]] = []
         with self.store.transaction():
@@ -225,7 +226,7 @@ class Dispatcher:
             effects += engine.apply(self._state(meeting, record.id), _log_line(record, text), self.registry)
         elif call and call.command.name in ("help", "commands"):
             effects.append(self._help(call, record.room))
-        if started:  # the agenda and the open actions, said (and logged) right after the start
+        if started and meeting is not None:  # the agenda and the open actions, said (and logged) right after the start
             for hook in self._hooks["meeting_started"]:
                 effects += hook(self.store.db, team.name, meeting.id, record.room)
         if call and call.command.scope is Scope.ROOM:
@@ -338,10 +339,10 @@ class Dispatcher:
                 return []
         minutes = build_minutes(state)
         folder = meeting_dir(team.notes_dir.parent, team.notes_dir.name, minutes.started)
-        sections: dict = {}
+        sections: dict[str, Any] = {}
         for hook in self._hooks["minutes_sections"]:
             sections.update(hook(self.store.db, meeting.id, meeting.ended))
-        path = write_notes(minutes, folder, RenderContext(team.name, team.timezone, **sections), team.template_dir)
+        path = write_notes(minutes, folder, team_context(team, **sections), team.template_dir)
         self.store.set_notes_path(meeting.id, str(path))
         for hook in self._hooks["notes_written"]:
             hook(self.store.db, team, meeting.ended or minutes.ended)
