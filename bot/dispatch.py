@@ -374,12 +374,12 @@ def _log_lines(records: list[LineRecord]) -> list[LogLine]:
 
 def _log_line(record: LineRecord, text: str) -> LogLine:
     return LogLine(0, record.time, record.nick, record.sender, record.kind, text, record.network,
-                   record.privileged, record.event_id)
+                   record.privileged, record.event_id, seen=record.seen)
 
 
 def _message(record: LineRecord) -> Message:
     return Message(Network(record.network), record.room, record.sender, record.nick, record.text, record.time,
-                   record.kind, record.event_id, record.privileged, direct=record.team == DIRECT)
+                   record.kind, record.event_id, record.privileged, direct=record.team == DIRECT, seen=record.seen)
 
 
 def _scrubbed(msg: Message) -> Message:

@@ -47,6 +47,9 @@ class Message:
     attachment: str | None = None  # a file sent with the line, described with its download address (Matrix media)
     reply_to: str | None = None  # the event this line answers
     edits: str | None = None  # this line replaces the earlier line with this event id
+    # On IRC: who held which of the line's words as a nick, with which identity (("carol", "irc:carol"), ...),
+    # so that `#chair carol` binds the account behind the nick as it is said, never the nick alone.
+    seen: tuple[tuple[str, str], ...] = ()
 
 
 QUOTED = 200  # characters of what a person said that an answer repeats

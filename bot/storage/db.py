@@ -13,12 +13,14 @@ text is the operator's one line; backups and restores are in backup.py.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -42,6 +44,7 @@ class LineRecord:
     privileged: bool
     deleted: bool
     handled: bool
+    seen: tuple[tuple[str, str], ...] = ()  # who held which name when it was said (Message.seen)
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,17 @@ class MeetingRecord:
     notes_path: str | None
 
 
-def _line(row: dict) -> LineRecord:
+def _line(row: dict[str, Any]) -> LineRecord:
     return LineRecord(
         id=row["id"], team=row["team"], room=row["room"], meeting_id=row["meeting_id"],
         event_id=row["event_id"], network=row["network"], sender=row["sender"], nick=row["nick"],
         kind=LineKind(row["kind"]), text=row["text"], time=datetime.fromisoformat(row["time"]),
         privileged=bool(row["privileged"]), deleted=bool(row["deleted"]), handled=bool(row["handled"]),
+        seen=tuple((str(name), str(who)) for name, who in json.loads(row.get("seen") or "[]")),
     )
 
 
-def _meeting(row: dict) -> MeetingRecord:
+def _meeting(row: dict[str, Any]) -> MeetingRecord:
     return MeetingRecord(
         id=row["id"], team=row["team"], room=row["room"], name=row["name"],
         started=datetime.fromisoformat(row["started"]),
@@ -93,20 +97,22 @@ class Store:
             "network": msg.network.value, "sender": msg.sender, "nick": msg.nick, "account": msg.account,
             "kind": msg.kind.value, "text": msg.text, "time": msg.time.isoformat(),
             "privileged": int(privileged), "deleted": 0, "handled": int(handled),
+            "seen": json.dumps([list(pair) for pair in msg.seen]) if msg.seen else None,
         }
         try:
             cursor = self.db.execute(
                 "INSERT INTO lines (team, room, meeting_id, event_id, network, sender, nick, account, kind,"
-                " text, time, privileged, deleted, handled) VALUES (:team, :room, :meeting_id, :event_id,"
-                " :network, :sender, :nick, :account, :kind, :text, :time, :privileged, :deleted, :handled)",
+                " text, time, privileged, deleted, handled, seen) VALUES (:team, :room, :meeting_id, :event_id,"
+                " :network, :sender, :nick, :account, :kind, :text, :time, :privileged, :deleted, :handled,"
+                " :seen)",
                 row,
             )
         except sqlite3.IntegrityError:
             return None
-        return self.line(cursor.lastrowid)
+        return self.line(inserted_id(cursor))
 
     def line(self, line_id: int) -> LineRecord:
-        return _line(self.db["lines"].get(line_id))
+        return _line(self.db.table("lines").get(line_id))
 
     def line_by_event(self, event_id: str) -> LineRecord | None:
         rows = list(self.db.query("SELECT * FROM lines WHERE event_id = ?", [event_id]))
@@ -145,10 +151,10 @@ class Store:
             "INSERT INTO meetings (team, room, started, status) VALUES (?, ?, ?, 'running')",
             [team, room, started.isoformat()],
         )
-        return self.meeting(cursor.lastrowid)
+        return self.meeting(inserted_id(cursor))
 
     def meeting(self, meeting_id: int) -> MeetingRecord:
-        return _meeting(self.db["meetings"].get(meeting_id))
+        return _meeting(self.db.table("meetings").get(meeting_id))
 
     def running_meeting(self, room: str) -> MeetingRecord | None:
         rows = list(self.db.query(
@@ -217,6 +223,14 @@ class DatabaseMissing(StoreError):
 def is_damage(exc: sqlite3.Error) -> bool:
     """Whether SQLite refused because the file itself is damaged (not locked, read-only or full)."""
     return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just added. The stubs say `int | None`: None only before any
+    INSERT on the cursor, which never happens here, so a None is a bug worth stopping on."""
+    rowid = cursor.lastrowid
+    assert rowid is not None, "inserted_id() after a statement that inserted no row"
+    return rowid
 
 
 def marker_path(database: Path) -> Path:
@@ -294,7 +308,7 @@ def open_store(path: Path | str, init: bool = False) -> Store:
         db.execute("PRAGMA foreign_keys = ON")
         for migrations in all_migrations():
             migrations.apply(db)
-        if not memory and (init or not marker_path(path).exists()):
+        if isinstance(path, Path) and (init or not marker_path(path).exists()):  # a Path exactly when not memory
             write_marker(path)
     except DatabaseDamaged:
         conn.close()

@@ -26,7 +26,7 @@ def all_migrations() -> list[Migrations]:
 
 @MIGRATIONS()
 def m001_meetings_and_lines(db: Database) -> None:
-    db["meetings"].create(
+    db.table("meetings").create(
         {
             "id": int,
             "team": str,
@@ -39,10 +39,10 @@ def m001_meetings_and_lines(db: Database) -> None:
         },
         pk="id",
     )
-    db["meetings"].create_index(["room", "status"])
+    db.table("meetings").create_index(["room", "status"])
     # Every line said in a team room, stored before it is acted on. `handled`
     # turns 1 once its effects are recorded, so a crash in between is redone.
-    db["lines"].create(
+    db.table("lines").create(
         {
             "id": int,
             "team": str,
@@ -66,7 +66,14 @@ def m001_meetings_and_lines(db: Database) -> None:
         defaults={"privileged": 0, "deleted": 0, "handled": 0},
         foreign_keys=[("meeting_id", "meetings", "id")],
     )
-    db["lines"].create_index(["event_id"], unique=True)
-    db["lines"].create_index(["meeting_id"])
-    db["lines"].create_index(["handled"])
-    db["kv"].create({"key": str, "value": str}, pk="key")
+    db.table("lines").create_index(["event_id"], unique=True)
+    db.table("lines").create_index(["meeting_id"])
+    db.table("lines").create_index(["handled"])
+    db.table("kv").create({"key": str, "value": str}, pk="key")
+
+
+@MIGRATIONS()
+def m002_who_held_which_name(db: Database) -> None:
+    # Who held which nick when a line was said on IRC (JSON [[name, identity], ...]): `#chair NAME`
+    # binds that identity, so the fold needs it in the log, not only in the IRC client's memory.
+    db.table("lines").add_column("seen", str)
