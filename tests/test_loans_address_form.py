@@ -39,7 +39,7 @@ ROOM, CHANNEL = "!wg:localhost", "#wg"
 ADMIN = "@trix:localhost"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 ADDRESS = "Ada Lovelace, 12 Analytical Street, 4242 Engine City, +44 20 7946 0958"
-LINK = re.compile(r"https?://\S+/loans/address/(\d+)/(\S+)")
+LINK = re.compile(r"https?://[^\s<>]+/loans/address/(\d+)/([A-Za-z0-9_-]+)")
 
 
 def free_port() -> int:
@@ -141,6 +141,22 @@ def test_the_link_goes_privately_to_the_borrower_from_a_room_a_direct_chat_and_i
     assert not any(token.encode() in stored for token in tokens)
     lines = " ".join(r["text"] for r in bot.dispatcher.store.db.query("SELECT text FROM lines"))
     assert "/loans/address/" not in lines
+
+
+def test_the_link_survives_markdown_rendering_on_matrix_and_irc_whatever_the_token(tmp_path):
+    from bot.chat.matrix_events import notice_content
+    from bot.relay.bridge import irc_text
+
+    bot = Bot(tmp_path)
+    sent = bot.link("@ada:localhost", 1)
+    [message] = [e.text for e in bot.say("@ada:localhost", "!loan address 1") if isinstance(e, DirectMessage)]
+    token = LINK.search(message).group(2)
+    for nasty in ("_a_-b_", "__a__b", "-_x_-"):  # what token_urlsafe may give, read as emphasis if bare
+        link = LINK.search(message).group(0).replace(token, nasty)
+        text = message.replace(token, nasty)
+        assert link in irc_text(text) and "\x1d" not in irc_text(text)
+        assert f'href="{link}"' in notice_content(text)["formatted_body"]
+    assert sent != LINK.search(message).group(0)  # and each ask makes a new link
 
 
 def test_nobody_but_the_identified_borrower_gets_a_link(tmp_path):
@@ -430,3 +446,49 @@ def test_over_matrix_the_link_asked_for_in_the_room_arrives_in_the_direct_chat_a
     assert db.execute("SELECT details FROM loan_private WHERE loan = 1").fetchone() == (ADDRESS,)
     db.close()
     assert "Analytical" not in caplog.text and LINK.search(link).group(2) not in caplog.text
+
+
+@pytest.mark.synapse
+@pytest.mark.ircd
+def test_on_irc_the_link_goes_by_notice_to_the_nick_identified_as_the_borrower_and_to_no_one_else(
+        services, synapse, tmp_path):
+    """On the Libera-like network of tests/test_services_network.py: SASL accounts, a nick without one."""
+    import uuid
+
+    from test_services_network import WAIT, connected, sigbot_on
+
+    account, password = f"ada{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
+    nobody = f"eve{uuid.uuid4().hex[:6]}"
+    port = free_port()
+
+    async def inventory(team) -> None:  # an asset to ask for, so that no IRC admin account is needed
+        store = open_store(tmp_path / "var" / "sigbot.db")
+        LoanStore(store.db).add_asset("wg", "w7900-1", {"kind": "gpu", "target": "gfx1100"})
+        store.db.close()
+
+    async def scenario() -> str:
+        await services.register(account, password)
+        ada, eve = await connected(services, account, account, password), await connected(services, nobody)
+        web_table = {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"}
+        async with sigbot_on(services, synapse, tmp_path, [ada, eve], before_start=inventory, web=web_table) as team:
+            await team.asks(ada, "!loan request gfx1100 for rocBLAS CI", "#1")
+            in_channel = await team.asks(ada, "!loan address 1", "private link")
+            notice = await ada.expect(lambda m: m.command == "NOTICE" and m.nick == team.nick
+                                      and m.target == account and "/loans/address/1/" in (m.text or ""), WAIT)
+            link = LINK.search(notice.text or "").group(0)
+            assert "loan #1 is kept by IRC account" in await team.asks(eve, "!loan address 1", "Identify with NickServ")
+            # Eve's refusal came after Ada's link: had one been sent to Eve, it would be in her backlog now.
+            with pytest.raises(TimeoutError):
+                await eve.expect(lambda m: "/loans/address/" in (m.text or ""), timeout=0.5)
+            async with browserless() as http:
+                async with http.get(link) as response:
+                    csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text()).group(1)
+                async with http.post(link, data={"details": ADDRESS, "csrf": csrf}) as response:
+                    assert "stored privately" in await response.text()
+            return in_channel
+
+    in_channel = asyncio.run(asyncio.wait_for(scenario(), 240))
+    assert "/loans/address/" not in in_channel
+    db = sqlite3.connect(tmp_path / "var" / "sigbot.db")
+    assert db.execute("SELECT details FROM loan_private WHERE loan = 1").fetchone() == (ADDRESS,)
+    db.close()

@@ -79,7 +79,8 @@ class Team:
 
 @asynccontextmanager
 async def sigbot_on(services: ServicesNetwork, synapse, tmp_path, people: list[IrcClient],
-                    before_start: Callable[[Team], Awaitable[None]] | None = None) -> AsyncIterator[Team]:
+                    before_start: Callable[[Team], Awaitable[None]] | None = None,
+                    web: dict | None = None) -> AsyncIterator[Team]:
     """sigbot logged in to its own NickServ account, in a fresh channel with ``people`` (already connected)."""
     account, irc_password = f"sigbot{uuid.uuid4().hex[:6]}", "pw-" + uuid.uuid4().hex
     await services.register(account, irc_password)
@@ -92,7 +93,7 @@ async def sigbot_on(services: ServicesNetwork, synapse, tmp_path, people: list[I
     os.environ["SIGBOT_SERVICES_MATRIX"], os.environ["SIGBOT_SERVICES_IRC"] = matrix_password, irc_password
     config = parse_config({
         "bot": {"data_dir": str(tmp_path / "var"), "notes_dir": str(tmp_path / "notes")},
-        "web": {"listen": "127.0.0.1:0"},
+        "web": web or {"listen": "127.0.0.1:0"},
         "matrix": {"homeserver": synapse.base_url, "user_id": bot_id, "password_env": "SIGBOT_SERVICES_MATRIX"},
         "irc": {"host": services.host, "port": services.port, "tls": False, "nick": account,
                 "sasl_account": account, "sasl_password_env": "SIGBOT_SERVICES_IRC", "line_interval": 0.2},

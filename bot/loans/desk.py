@@ -296,12 +296,14 @@ class Desk:
         self.store.add_address_link(token_hash(token), n, loan.requester, self.now,
                                     self.now + timedelta(minutes=LINK_MINUTES))
         self.store.add_event(self.team, actor.id, self.now, "details-link", loan=n, note="address form link sent")
+        # Sent as a Markdown autolink: "_" in a token would otherwise be read as emphasis (on Matrix, and
+        # as italics on IRC) and break the link.
         link = form_link(self.form, n, token)
         return Done(f"Loan #{n}: I have sent you a private link to a form for the shipping details. It works once, "
                     f"for {LINK_MINUTES} minutes.",
                     [DirectMessage(loan.requester, f"Loan #{n}: type your shipping details (name, postal address, "
                                                    f"phone) into this form, once, within {LINK_MINUTES} minutes: "
-                                                   f"{link}")])
+                                                   f"<{link}>")])
 
     def _needs_details(self, actor: Actor, n: int) -> Loan:
         """The loan, when `actor` is its borrower and it may still be shipped; else Refused."""
