@@ -238,7 +238,10 @@ class IrcConnection:
                 self._wake.set()  # the send queue may go now; the server handles our JOINs first
 
     def _carry_out(self, outputs: list[Output]) -> None:
-        """Write the protocol's lines at once (unpaced: they are few), hand on its events, end on `Closed`."""
+        """Write the protocol's lines at once, hand on its events, end on `Closed`.
+
+        Protocol lines skip the token bucket: a PONG must not wait behind chat,
+        and they are few (registration, a JOIN and a WHO per channel)."""
         for output in outputs:
             if isinstance(output, Send):
                 self._write(output)
