@@ -492,3 +492,50 @@ def test_on_irc_the_link_goes_by_notice_to_the_nick_identified_as_the_borrower_a
     db = sqlite3.connect(tmp_path / "var" / "sigbot.db")
     assert db.execute("SELECT details FROM loan_private WHERE loan = 1").fetchone() == (ADDRESS,)
     db.close()
+
+
+@pytest.mark.synapse
+def test_in_an_encrypted_direct_chat_both_ways_work_and_every_answer_is_encrypted(synapse, tmp_path):
+    """`sigbot run` as its own process (tests/matrix_users.py); Alice's client encrypts (vodozemac)."""
+    from matrix_users import BotProcess, EncryptingUser, make_encrypted_room, make_room, seen_join
+    from test_matrix_e2e import bot_types
+
+    port = free_port()
+
+    async def scenario() -> None:
+        alice = EncryptingUser(synapse, "Alice", tmp_path / "alice-keys")
+        await alice.login()
+        bot = BotProcess(synapse, tmp_path, "")
+        bot.use_room(await make_room(alice, bot.user_id, []))
+        bot.config.write_text(bot.config.read_text().replace(
+            'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"'))
+        store = open_store(tmp_path / "var" / "sigbot.db")  # Alice's loan, before the bot starts
+        LoanStore(store.db).add_asset("wg", "w7900-1", {"kind": "gpu", "target": "gfx1100"})
+        LoanStore(store.db).add_loan("wg", alice.user_id, "Alice", "gfx1100", "rocBLAS CI", "", 4, True, T0)
+        store.db.close()
+        bot.start()
+        try:
+            await bot.wait_ready()
+            dm = await make_encrypted_room(alice, bot.user_id, direct=True)
+            await seen_join(alice, dm, bot.user_id)
+            await alice.send(dm, f"!loan address 1 {ADDRESS}")  # the direct-chat way
+            await alice.wait_for_notice(dm, "stored privately")
+            await alice.send(dm, "!loan address 1")  # the form's way
+            link = LINK.search(await alice.wait_for_notice(dm, "/loans/address/1/")).group(0)
+            async with browserless() as http:
+                async with http.get(link) as response:
+                    page = await response.text()
+                    assert "Details are on file" in page
+                    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+                async with http.post(link, data={"details": "Alice, 1 New Road, 9 Town", "csrf": csrf}) as response:
+                    assert "stored privately" in await response.text()
+            said = await bot_types(alice, dm, bot)
+            assert len(said) >= 3 and set(said) == {"m.room.encrypted"}, said
+        finally:
+            bot.stop()
+            await alice.close()
+        assert "Analytical" not in bot.logs()
+
+    asyncio.run(asyncio.wait_for(scenario(), 240))
+    store = open_store(tmp_path / "var" / "sigbot.db")
+    assert LoanStore(store.db).private(1) == "Alice, 1 New Road, 9 Town"
