@@ -28,7 +28,7 @@ from bot.core.message import DirectMessage, Message, Network, Relay, Reply
 from bot.dispatch import Dispatcher
 from bot.loans.links import token_hash
 from bot.loans.store import LoanStore
-from bot.loans.web import PER_CLIENT, PER_LINK
+from bot.loans.web import PER_CLIENT, PER_LINK, RateLimit
 from bot.registry import build_registry
 from bot.runtime import Runtime
 from bot.site.build import build_site
@@ -355,6 +355,15 @@ def test_a_burst_of_posts_is_rate_limited_per_link_and_per_client(tmp_path):
     on_link, guesses = asyncio.run(scenario())
     assert on_link[:PER_LINK] == [403] * PER_LINK and on_link[PER_LINK:] == [429, 429]
     assert set(guesses[:PER_CLIENT - PER_LINK - 2]) == {404} and guesses[-1] == 429
+
+
+def test_the_rate_limit_forgets_old_windows_and_never_holds_more_keys_than_its_bound():
+    limit = RateLimit(2, timedelta(minutes=15), keys=3)
+    assert [limit.allow("a", T0) for _ in range(3)] == [True, True, False]
+    assert limit.allow("a", T0 + timedelta(minutes=15))  # a new window
+    for i in range(100):
+        limit.allow(f"guess{i}", T0)
+        assert len(limit.hits) <= 3
 
 
 def test_a_body_too_large_for_a_form_is_refused_and_a_bad_one_keeps_the_link(tmp_path):
