@@ -328,10 +328,11 @@ def test_a_post_without_the_csrf_token_or_its_cookie_is_refused_and_spends_nothi
             async with http.get(ada) as response:  # now the session holds the form's cookie
                 csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text()).group(1)
             wrong_field = await post({"details": ADDRESS, "csrf": "0" * 64})
+            not_ascii = await post({"details": ADDRESS, "csrf": "é" * 64})
             other_origin = await post({"details": ADDRESS, "csrf": csrf}, headers={"Origin": "https://evil.example"})
             http.cookie_jar.clear()
             no_cookie = await post({"details": ADDRESS, "csrf": csrf})
-            return no_field, wrong_field, other_origin, no_cookie
+            return no_field, wrong_field, not_ascii, other_origin, no_cookie
     for status, text in asyncio.run(scenario()):
         assert status == 403 and "Analytical" not in text
     assert bot.store.private(1) is None

@@ -116,7 +116,8 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         nonce = secrets.token_urlsafe(16)
         response = page(200, "", loan=link.loan, csrf=csrf(link, nonce),
                         on_file=LoanStore(rt.store.db).private(link.loan) is not None)
-        response.set_cookie(COOKIE, nonce, max_age=int(WINDOW.total_seconds()), path=FORM_PATH, httponly=True,
+        # Scoped to this link's own path: two forms open at once keep a cookie each.
+        response.set_cookie(COOKIE, nonce, max_age=int(WINDOW.total_seconds()), path=request.path, httponly=True,
                             samesite="Strict", secure=str(form_origin(rt.config.web_public_url)).startswith("https:"))
         return response
 
@@ -132,7 +133,8 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
             return page(403, "This form can only be sent from its own page.")
         fields = await request.post()
         nonce, field = request.cookies.get(COOKIE, ""), fields.get("csrf", "")
-        if not (nonce and isinstance(field, str) and hmac.compare_digest(field, csrf(link, nonce))):
+        # As bytes: compare_digest refuses a str that is not ASCII with a TypeError.
+        if not (nonce and isinstance(field, str) and hmac.compare_digest(field.encode(), csrf(link, nonce).encode())):
             return page(403, "This form could not be verified (it needs a cookie from its own page). "
                              "Open the link again and send it from there.")
         details = fields.get("details", "")
