@@ -669,3 +669,20 @@ def test_through_a_real_ircd_an_emote_with_ctcp_bytes_is_one_action_and_crlf_sta
     assert [(m.command, m.params_raw[-1]) for m in seen] == [
         ("PRIVMSG", b"\x01ACTION Alice waves VERSION\x01"), ("PRIVMSG", b"<Alice> hi"),
         ("PRIVMSG", b"<Alice> QUIT :pwned"), ("PRIVMSG", b"<Alice> PRIVMSG #wg :PING 1"), ("PRIVMSG", b"<Alice> last")]
+
+
+def test_an_encrypted_room_is_not_relayed_to_irc_unless_the_team_allows_it(tmp_path):
+    relay, irc, matrix = relay_for(tmp_path)
+    for n, text in enumerate(("our secret plans", "more of them"), 1):
+        msg = line_message(matrix_event(text, event_id=f"$e{n}"), ROOM, "Alice", "https://hs.org", encrypted=True)
+        relay.deliver(relay.rt.dispatcher.handle(msg))
+    assert irc.sent == []
+    notices = [e for e in matrix.delivered if isinstance(e, Reply) and "end-to-end encrypted" in e.text]
+    assert len(notices) == 1 and "#wg, #wg-2" in notices[0].text  # said once, naming the channels
+    relay.on_irc_event(said("bob", "hello from IRC"))  # IRC is public anyway: it still reaches the room
+    assert [c["body"] for _, c in matrix.posted] == ["<bob> hello from IRC"]
+
+    relay, irc, _ = relay_for(tmp_path / "2", "[teams.relay]\nallow_encrypted = true\nzero_width_names = false")
+    msg = line_message(matrix_event("agreed to relay"), ROOM, "Alice", "https://hs.org", encrypted=True)
+    relay.deliver(relay.rt.dispatcher.handle(msg))
+    assert [text for target, text, *_ in irc.sent if target == "#wg"] == ["<Alice> agreed to relay"]

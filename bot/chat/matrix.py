@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientError
 from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomCreateResponse,
-                 RoomMessagesResponse, RoomPreset, RoomResolveAliasResponse, SyncError, WhoamiResponse)
+                 RoomMessagesResponse, RoomPreset, RoomResolveAliasResponse, SyncError, SyncResponse, Timeline,
+                 WhoamiResponse)
 
 from bot import metrics
 from bot.chat.backoff import Backoff
@@ -54,8 +56,8 @@ class MatrixAdapter:
         self.client: AsyncClient | None = None
         self.room_ids: dict[str, str] = {}  # configured name (alias or id) -> room id
         self.names: dict[str, str] = {}  # room id -> configured name
-        self.queues: dict[str, asyncio.Queue] = {}
-        self.senders: list[asyncio.Task] = []
+        self.queues: dict[str, asyncio.Queue[tuple[str, dict[str, Any]]]] = {}  # room id -> (event type, content)
+        self.senders: list[asyncio.Task[None]] = []
         self.crypto = Encryption(self.store)  # keys, late decryption, the one send path (matrix_crypto.py)
         self.last_sync: datetime | None = None
         # Members, shown names and power in each room, folded from synced state (bot/chat/matrix_state.py).
@@ -64,12 +66,12 @@ class MatrixAdapter:
         # bot's own events in team rooms (team, event source), so it learns who
         # its relayed lines stand for; everything else reaches it through the
         # dispatcher, and the dispatcher's answers go through `route`, to both networks.
-        self.on_own_event: list[Callable[[Team | None, dict], None]] = []
+        self.on_own_event: list[Callable[[Team | None, dict[str, Any]], None]] = []
         self.route: Callable[[list[Effect]], None] = self.deliver
         # Direct chats: room id -> the one person it is with, and back.
         self.direct_users: dict[str, str] = json.loads(self.store.get_value(DIRECT_KEY) or "{}")
         self.direct_rooms: dict[str, str] = {user: room for room, user in self.direct_users.items()}
-        self.direct_queue: asyncio.Queue | None = None
+        self.direct_queue: asyncio.Queue[DirectMessage] | None = None
         self.storage_error: str | None = None  # set while the database cannot be written
         # Rooms whose history before the bot's join has been skipped already.
         # None for a database from before this was kept: the first sync then marks every room seen.
@@ -133,7 +135,7 @@ class MatrixAdapter:
             raise RuntimeError(f"Matrix access token for {self.settings.user_id} was refused: {getattr(resp, 'message', resp)}")
         return getattr(resp, "device_id", None)
 
-    def _saved_session(self) -> dict | None:
+    def _saved_session(self) -> dict[str, Any] | None:
         try:
             data = json.loads(self.session_file.read_text())
         except (OSError, ValueError):
@@ -172,7 +174,7 @@ class MatrixAdapter:
                     log.error("matrix: cannot join %s (team %s): %s; invite me", name, team.name, resp.message)
                     continue
 
-    async def _answer_invites(self, sync) -> None:
+    async def _answer_invites(self, sync: SyncResponse) -> None:
         """Join team rooms and direct chats; decline everything else."""
         assert self.client is not None
         for room_id, info in sync.rooms.invite.items():
@@ -268,12 +270,12 @@ class MatrixAdapter:
         for room_id, text in self.crypto.overdue():
             self._enqueue(self.names.get(room_id, room_id), "m.room.message", notice_content(text))
 
-    def _mark_seen(self, rooms) -> None:
+    def _mark_seen(self, rooms: Iterable[str]) -> None:
         assert self.seen_rooms is not None
         self.seen_rooms.update(rooms)
         self.store.set_value(SEEN_KEY, json.dumps(sorted(self.seen_rooms)))
 
-    async def _read_room(self, room_id: str, timeline, since: str) -> None:
+    async def _read_room(self, room_id: str, timeline: Timeline, since: str) -> None:
         """Handle one room's new events, in order, with none missed and no old history replayed."""
         events = [getattr(e, "source", None) or {} for e in timeline.events]
         if self.seen_rooms is not None and room_id not in self.seen_rooms:
@@ -287,14 +289,14 @@ class MatrixAdapter:
         for source in events:
             self._handle_event(room_id, source)
 
-    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[dict]:
+    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
         """Events the server left out of a limited sync (more were sent than the timeline holds).
 
         Pages back from the timeline's start to the previous sync token; dedup
         by event id in the store makes any overlap harmless.
         """
         assert self.client is not None
-        events: list[dict] = []
+        events: list[dict[str, Any]] = []
         start = prev_batch
         for _ in range(GAP_PAGES):
             resp = await self.client.room_messages(room_id, start=start, end=since, limit=100)
@@ -310,7 +312,7 @@ class MatrixAdapter:
         log.info("matrix: read %d missed event(s) in %s", len(events), room_id)
         return events
 
-    def _handle_event(self, room_id: str, source: dict) -> None:
+    def _handle_event(self, room_id: str, source: dict[str, Any]) -> None:
         sender = source.get("sender")
         if not sender:
             return
@@ -318,19 +320,19 @@ class MatrixAdapter:
             if room_id in self.names:
                 self._tell_own_event(room_id, source)
             return
-        source = self.crypto.readable(room_id, source)
-        if source is None:  # encrypted with a key not here yet: kept, and handled when it comes
+        readable = self.crypto.readable(room_id, source)
+        if readable is None:  # encrypted with a key not here yet: kept, and handled when it comes
             return
         try:
             # The dispatcher stores the line, decides, and relays it (once: an event
             # read again after a crash is found by its event id).
-            self.route(self._effects_of(room_id, source))
+            self.route(self._effects_of(room_id, readable))
         except DatabaseError:
             raise  # the database cannot be written: the whole batch is retried
         except Exception:  # one bad event must never stop the bot
-            log.exception("matrix: failed to handle event %s in %s", source.get("event_id"), room_id)
+            log.exception("matrix: failed to handle event %s in %s", readable.get("event_id"), room_id)
 
-    def _effects_of(self, room_id: str, source: dict) -> list[Effect]:
+    def _effects_of(self, room_id: str, source: dict[str, Any]) -> list[Effect]:
         kind = source.get("type")
         if kind == "m.room.redaction":
             redacts = source.get("redacts") or (source.get("content") or {}).get("redacts")
@@ -344,9 +346,10 @@ class MatrixAdapter:
         name = room_id if direct else self.names[room_id]
         team = None if direct else self.config.team_for_room(name)
         level = state.level(source["sender"])  # unlimited for a v12 room's creators
+        room = self.client.rooms.get(room_id) if self.client is not None else None
         msg = line_message(source, name, state.shown_name(source["sender"]) or source["sender"],
                            self.settings.homeserver, privileged=team is not None and level >= team.chair_power_level,
-                           direct=direct)
+                           direct=direct, encrypted=bool(room is not None and room.encrypted))
         if msg is None:
             return []
         return self.dispatcher.handle(msg)
@@ -371,7 +374,7 @@ class MatrixAdapter:
             self.senders.append(asyncio.get_running_loop().create_task(self._direct_loop(self.direct_queue)))
         self.direct_queue.put_nowait(effect)
 
-    async def _direct_loop(self, queue: asyncio.Queue) -> None:
+    async def _direct_loop(self, queue: asyncio.Queue[DirectMessage]) -> None:
         assert self.client is not None
         while True:
             effect: DirectMessage = await queue.get()
@@ -389,7 +392,7 @@ class MatrixAdapter:
                 self._mark_seen([room_id])
             self._enqueue(room_id, "m.room.message", notice_content(effect.text))
 
-    def _tell_own_event(self, room_id: str, source: dict) -> None:
+    def _tell_own_event(self, room_id: str, source: dict[str, Any]) -> None:
         team = self.config.team_for_room(self.names[room_id])
         for hook in self.on_own_event:
             try:
@@ -397,7 +400,7 @@ class MatrixAdapter:
             except Exception:
                 log.exception("matrix: an own-event hook failed on %s", source.get("event_id"))
 
-    def post(self, room_name: str, content: dict) -> None:
+    def post(self, room_name: str, content: dict[str, Any]) -> None:
         """Send an m.room.message with the caller's content (the relay's IRC lines) to a team room, in order."""
         self._enqueue(room_name, "m.room.message", content)
 
@@ -409,7 +412,7 @@ class MatrixAdapter:
         names = self.room_states.get(room_id).names()
         return {name: uid for name, uid in names.items() if uid != self.settings.user_id}
 
-    def _enqueue(self, room_name: str, event_type: str, content: dict) -> None:
+    def _enqueue(self, room_name: str, event_type: str, content: dict[str, Any]) -> None:
         room_id = self.room_ids.get(room_name) or (room_name if room_name in self.direct_users else None)
         if room_id is None:
             log.debug("matrix: not sending to %s: not a Matrix room of any team", room_name)
@@ -420,7 +423,7 @@ class MatrixAdapter:
             self.senders.append(asyncio.get_running_loop().create_task(self._send_loop(room_id, queue)))
         queue.put_nowait((event_type, content))
 
-    async def _send_loop(self, room_id: str, queue: asyncio.Queue) -> None:
+    async def _send_loop(self, room_id: str, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
         """One sender per room keeps that room's messages in order."""
         assert self.client is not None
         while True:
@@ -450,7 +453,7 @@ class MatrixAdapter:
                 await asyncio.sleep(delay)
             queue.task_done()
 
-    async def _redact(self, room_id: str, content: dict) -> None:
+    async def _redact(self, room_id: str, content: dict[str, Any]) -> None:
         """Take a message down, once; without the power to redact, say so in the log (the line was never
         kept or relayed anyway)."""
         assert self.client is not None
@@ -469,7 +472,7 @@ class MatrixAdapter:
             await self.client.close()
 
 
-def _direct_inviter(invite_state: list, me: str) -> str | None:
+def _direct_inviter(invite_state: list[Any], me: str) -> str | None:  # nio's stripped state events
     """Who invited us, when the invite is marked as a direct chat (is_direct)."""
     for event in invite_state:
         # nio moves a stripped member event's content out of `source` into attributes.
@@ -480,7 +483,7 @@ def _direct_inviter(invite_state: list, me: str) -> str | None:
     return None
 
 
-def _after_own_join(events: list[dict], me: str) -> list[dict]:
+def _after_own_join(events: list[dict[str, Any]], me: str) -> list[dict[str, Any]]:
     """The events after the bot's own join in a newly joined room's timeline (none if the join is not there)."""
     for i in range(len(events) - 1, -1, -1):
         e = events[i]

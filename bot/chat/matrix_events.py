@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from markdown_it import MarkdownIt
@@ -33,7 +34,7 @@ class Incoming:
     edits: str | None  # the event id this event replaces (m.replace), if an edit
     html: str | None = None  # the formatted body (org.matrix.custom.html), reply fallback removed
     reply_to: str | None = None  # the event this one answers (m.in_reply_to)
-    content: dict | None = None  # the content read (an edit's m.new_content), for a file's description
+    content: dict[str, Any] | None = None  # the content read (an edit's m.new_content), for a file's description
 
 
 def strip_reply_fallback(body: str) -> str:
@@ -50,11 +51,12 @@ def strip_reply_fallback(body: str) -> str:
     return "\n".join(lines[i:])
 
 
-def read_message(content: dict) -> Incoming | None:
+def read_message(content: dict[str, Any]) -> Incoming | None:
     """An m.room.message's content as a line; None for kinds we do not log."""
     relates = content.get("m.relates_to") or {}
     edits = relates.get("event_id") if relates.get("rel_type") == "m.replace" else None
-    source = content.get("m.new_content") if edits and isinstance(content.get("m.new_content"), dict) else content
+    source: dict[str, Any] = (content["m.new_content"] if edits and isinstance(content.get("m.new_content"), dict)
+                              else content)
     kind = KINDS.get(source.get("msgtype", ""))
     body = source.get("body")
     reply_to = None if edits else (relates.get("m.in_reply_to") or {}).get("event_id")
@@ -69,8 +71,8 @@ def read_message(content: dict) -> Incoming | None:
     return Incoming(kind, body, edits, html, reply_to, source)
 
 
-def line_message(source: dict, room: str, nick: str, homeserver: str, privileged: bool = False,
-                 direct: bool = False) -> Message | None:
+def line_message(source: dict[str, Any], room: str, nick: str, homeserver: str, privileged: bool = False,
+                 direct: bool = False, encrypted: bool = False) -> Message | None:
     """An m.room.message event as the `Message` the dispatcher reads; None for what is not a line.
 
     It carries what the other network needs to show the line as written: the
@@ -88,30 +90,30 @@ def line_message(source: dict, room: str, nick: str, homeserver: str, privileged
         kind=incoming.kind, event_id=source.get("event_id"), privileged=privileged, direct=direct,
         formatted=without_surrogates(incoming.html) if incoming.html else None,
         attachment=media_text(incoming.content or {}, homeserver), reply_to=incoming.reply_to,
-        edits=incoming.edits)
+        edits=incoming.edits, encrypted=encrypted)
 
 
-def _media_line(content: dict) -> str | None:
+def _media_line(content: dict[str, Any]) -> str | None:
     if content.get("msgtype") in ("m.image", "m.file", "m.video", "m.audio") and isinstance(content.get("body"), str):
         size = (content.get("info") or {}).get("size")
         return f"[{content['msgtype'][2:]}: {content['body']}" + (f", {size} bytes]" if isinstance(size, int) else "]")
     return None
 
 
-def notice_content(markdown: str) -> dict:
+def notice_content(markdown: str) -> dict[str, Any]:
     """An m.notice with a plain body and HTML rendered from Markdown."""
     html = _MX_REPLY.sub("", _MARKDOWN.render(markdown)).strip()
     return {"msgtype": "m.notice", "body": markdown, "format": "org.matrix.custom.html", "formatted_body": html}
 
 
-def reaction_content(event_id: str, key: str) -> dict:
+def reaction_content(event_id: str, key: str) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
 
 
 # --- media, as text-only readers (the IRC side) see it -------------------------
 
 
-def media_text(content: dict, homeserver: str) -> str | None:
+def media_text(content: dict[str, Any], homeserver: str) -> str | None:
     """`[image] cat.png (12.3 KB) https://...` for m.image/m.file/m.video/m.audio, else None."""
     kind = MEDIA.get(content.get("msgtype", ""))
     if kind is None:

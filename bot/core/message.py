@@ -50,6 +50,7 @@ class Message:
     # On IRC: who held which of the line's words as a nick, with which identity (("carol", "irc:carol"), ...),
     # so that `#chair carol` binds the account behind the nick as it is said, never the nick alone.
     seen: tuple[tuple[str, str], ...] = ()
+    encrypted: bool = False  # it came end-to-end encrypted (Matrix)
 
 
 QUOTED = 200  # characters of what a person said that an answer repeats

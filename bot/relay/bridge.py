@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections import OrderedDict
 from dataclasses import replace
@@ -35,6 +36,9 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+ENCRYPTED_NOTICE = ("This room is end-to-end encrypted, so what is said here is not relayed to {channels} on "
+                    "IRC, which anyone can read. The bot's answers and what is said on IRC still reach both "
+                    "sides. (An admin can change this: [teams.relay] allow_encrypted = true.)")
 REMEMBERED = 5000  # Matrix events whose sender and relayed text are kept, for replies and edits
 DEFAULT_SETTINGS = RelaySettings()
 # Marks the Matrix copy of an IRC line whose command was acknowledged, so the bot
@@ -97,6 +101,9 @@ class Relay:
         if self.irc is None or not team.irc_channels:
             return
         settings = settings_of(team)
+        if msg.encrypted and not settings.allow_encrypted:
+            self._encrypted_notice(team)
+            return
         shown = irc_name(msg.nick, settings.zero_width_names)
         text = matrix_line(msg.formatted, msg.text, msg.attachment)
         if msg.edits:
@@ -124,6 +131,17 @@ class Relay:
             return ""
         name, on_irc = known
         return (name if on_irc else irc_name(name, settings.zero_width_names)) + ": "
+
+    def _encrypted_notice(self, team: Team) -> None:
+        """Once per team (kept across restarts): why lines of its encrypted room do not reach IRC."""
+        key = f"relay.encrypted_notice.{team.name}"
+        if self.rt.store.get_value(key) or not team.matrix_room:
+            return
+        self.rt.store.set_value(key, self.rt.now().isoformat())
+        channels = ", ".join(team.irc_channels)
+        self.matrix.deliver([Reply(team.matrix_room, ENCRYPTED_NOTICE.format(channels=channels))])
+        log.info("relay: %s is encrypted; its lines are not relayed to %s (allow_encrypted = false)",
+                 team.matrix_room, channels)
 
     def _to_channels(self, team: Team, shown: str, text: str, kind: LineKind, author: str) -> None:
         """A relayed line: /me as an action, another bot's m.notice as a NOTICE (which bots never answer)."""
@@ -182,10 +200,12 @@ class Relay:
             for account, holder in list(self.accounts.items()):
                 if holder.lower() == key:
                     self.accounts[account] = event.text
+        elif event.kind == "quit":
+            # Before the account check: a quit carries the account (account-tag) of someone leaving,
+            # and a direct message to that account must not go to whoever takes the nick next.
+            self.accounts = {a: n for a, n in self.accounts.items() if n.lower() != key}
         elif event.account:
             self.accounts[event.account.lower()] = event.nick
-        elif event.kind == "quit":
-            self.accounts = {a: n for a, n in self.accounts.items() if n.lower() != key}
 
     def _line(self, team: Team, event: Any) -> None:
         """A line said in a team's channel: to the dispatcher, which stores it and decides its relay."""
@@ -224,12 +244,30 @@ class Relay:
         # the admins) or a configured hostmask, never on the nick alone.
         by_mask = bool(team and event.user and event.host and settings_of(team).chairs_by_hostmask(mask))
         msgid = event.tags.get("msgid")
+        text = plain_text(event.text)
         return Message(
             network=Network.IRC, room=room, sender=f"irc:{event.account}" if event.account else mask,
-            nick=event.nick, text=plain_text(event.text), time=event.time, kind=kind,
+            nick=event.nick, text=text, time=event.time, kind=kind,
             event_id=f"irc:{msgid}" if msgid else None, privileged=by_mask, account=event.account,
-            direct=direct, formatted=event.text,
+            direct=direct, formatted=event.text, seen=() if direct or team is None else self._seen(team, text),
         )
+
+    def _seen(self, team: Team, text: str) -> tuple[tuple[str, str], ...]:
+        """Who holds each word of `text` as a name right now: IRC nicks logged in to services in the
+        team's channels (as `irc:ACCOUNT`) and the Matrix room's members (by display name). Stored with
+        the line, so `#chair carol` binds the person behind the name as it was said (docs/identity.md)."""
+        words = {w.casefold(): w for w in re.findall(r"[^\s,:;]+", text)}
+        held: dict[tuple[str, str], None] = {}
+        tracker = getattr(self.irc, "tracker", None)
+        for folded, word in words.items():
+            account = tracker.account(word) if tracker is not None else None
+            if account and any(ch.lower() in map(str.lower, team.irc_channels) for ch in tracker.channels_of(word)):
+                held[(word, f"irc:{account}")] = None
+        members = self.matrix.members(team.matrix_room) if team.matrix_room else {}
+        for name, user_id in members.items():
+            if name.casefold() in words:
+                held[(words[name.casefold()], user_id)] = None
+        return tuple(held)
 
     def _private(self, event: Any) -> None:
         """A private message to the bot: the direct-message commands, answered privately."""

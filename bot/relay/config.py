@@ -42,6 +42,9 @@ class RelaySettings:
     # A person's long message is their choice to paste; the bot's answers are short by
     # design, so up to about 8 lines (a `!schedule`, a `!farm`) reach IRC whole.
     answer_lines: int = 8
+    # What is said in an end-to-end encrypted room stays off the public IRC channel unless the team
+    # says otherwise: relaying it would undo the encryption its members chose (docs/encryption.md).
+    allow_encrypted: bool = False
 
     def chairs_by_hostmask(self, mask: str) -> bool:
         """Whether `nick!user@host` matches one of the configured patterns."""
@@ -49,7 +52,8 @@ class RelaySettings:
 
 
 def parse_team(c: Any, data: dict, path: str, ctx: Any) -> RelaySettings:
-    c.table(data, path, {"zero_width_names", "max_lines", "answer_lines", "relay_joins", "chair_hostmasks"})
+    c.table(data, path, {"zero_width_names", "max_lines", "answer_lines", "relay_joins", "chair_hostmasks",
+                         "allow_encrypted"})
     max_lines, answer_lines = c.get(data, "max_lines", path, int, 4), c.get(data, "answer_lines", path, int, 8)
     for key, value in (("max_lines", max_lines), ("answer_lines", answer_lines)):
         if not 1 <= value <= MAX_LINES_CEILING:
@@ -68,6 +72,7 @@ def parse_team(c: Any, data: dict, path: str, ctx: Any) -> RelaySettings:
         relay_joins=c.get(data, "relay_joins", path, bool, False),
         chair_hostmasks=tuple(m for m in masks if isinstance(m, str)),
         answer_lines=answer_lines,
+        allow_encrypted=c.get(data, "allow_encrypted", path, bool, False),
     )
 
 
