@@ -9,8 +9,10 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -47,7 +49,10 @@ class _OneLineErrors(click.Group):
     answered with one line: the user never gets a traceback they did not ask for.
     """
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+    def main(
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, **extra: Any,
+    ) -> Any:
         prog_name = prog_name or "sigbot"  # also under `python -m bot`
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -65,7 +70,7 @@ class _OneLineErrors(click.Group):
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -98,12 +103,12 @@ def _database_of(ctx: click.Context) -> str:
         return "(see bot.data_dir)"
 
 
-class _Timezone(click.ParamType):
+class _Timezone(click.ParamType[str, str]):
     """An IANA zone name, checked as the config checks one (so `--timezone ''` is a usage error, not a traceback)."""
 
     name = "zone"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
         problem = zone_problem(value)
         if problem:
             self.fail(problem, param, ctx)

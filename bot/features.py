@@ -61,7 +61,8 @@ def provided(name: str) -> Callable[..., Any] | None:
         for offered, target in f.provides:
             if offered == name:
                 try:
-                    return load(target)
+                    provider: Callable[..., Any] = load(target)
+                    return provider
                 except Exception:
                     log.exception("feature %s cannot provide %s", f.name, name)
                     return None

@@ -7,12 +7,19 @@ runtime when scraped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from bot import __version__
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+    from bot.runtime import Runtime
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # Named by Prometheus' conventions (https://prometheus.io/docs/practices/naming/):
@@ -36,10 +43,10 @@ SYNCED_WITHIN = timedelta(seconds=90)
 class RuntimeCollector:
     """Gauges (and the IRC client's own counter) read from the live runtime at scrape time."""
 
-    def __init__(self, rt) -> None:
+    def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         age = GaugeMetricFamily("sigbot_matrix_last_sync_age_seconds",
                                 "Seconds since the last successful Matrix sync (absent before the first)")
         synced = GaugeMetricFamily("sigbot_matrix_synced",

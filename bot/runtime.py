@@ -23,10 +23,14 @@ from typing import Any
 from bot.config import Config
 from bot.core.message import Effect
 from bot.core.targets import load
-from bot.core.timing import sleep_or_stop, ticks  # noqa: F401  (services and adapters import them from here too)
+from bot.core.timing import sleep_or_stop, ticks
 from bot.features import targets
 from bot.dispatch import Dispatcher
 from bot.storage import Store
+
+# What the live bot's parts import from here; sleep_or_stop and ticks come from bot.core.timing,
+# offered here too so that a service needs one import for its runtime.
+__all__ = ["SERVICES", "WEB_ROUTES", "Runtime", "sleep_or_stop", "start_services", "ticks"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ class Runtime:
         return self.dispatcher.store
 
 
-def start_services(rt: Runtime, stop: asyncio.Event) -> list[asyncio.Task]:
+def start_services(rt: Runtime, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     return [asyncio.create_task(_guarded(target, rt, stop), name=target) for target in SERVICES]
 
 

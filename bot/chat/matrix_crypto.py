@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Protocol
 from uuid import uuid4
 
 from nio import (Api, AsyncClient, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse, RoomSendResponse,
@@ -86,19 +87,28 @@ class Pending:
     """An event that could not be decrypted yet."""
 
     room_id: str
-    source: dict
+    source: dict[str, Any]
     seen: str  # ISO time it was first read
     told: bool = False
 
     @property
     def sender(self) -> str:
-        return self.source.get("sender", "")
+        sender: str = self.source.get("sender", "")
+        return sender
+
+
+class KeyValues(Protocol):
+    """Where the events waiting for their keys are kept: sigbot's Store (bot/storage/db.py)."""
+
+    def get_value(self, key: str) -> str | None: ...
+
+    def set_value(self, key: str, value: str) -> None: ...
 
 
 class Encryption:
     """The adapter's encryption: key upkeep, late decryption and the one send path."""
 
-    def __init__(self, store, now: Callable[[], datetime] | None = None):
+    def __init__(self, store: KeyValues, now: Callable[[], datetime] | None = None):
         self.store = store  # sigbot's database (get_value/set_value), for the pending events
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.client: AsyncClient | None = None
@@ -151,7 +161,8 @@ class Encryption:
         """
         client = self.client
         assert client is not None
-        steps = [("send to-device messages", lambda: client.send_to_device_messages()),
+        # Each step starts a request, or returns None when nio says there is nothing to do.
+        steps: list[tuple[str, Callable[[], Awaitable[Any] | None]]] = [("send to-device messages", lambda: client.send_to_device_messages()),
                  ("upload keys", lambda: client.keys_upload() if client.should_upload_keys else None),
                  ("query device keys", lambda: client.keys_query() if client.should_query_keys else None),
                  ("claim one-time keys", lambda: client.keys_claim(client.get_users_for_key_claiming())
@@ -172,7 +183,7 @@ class Encryption:
 
     # --- events that cannot be read yet ---------------------------------------
 
-    def readable(self, room_id: str, source: dict) -> dict | None:
+    def readable(self, room_id: str, source: dict[str, Any]) -> dict[str, Any] | None:
         """The event to handle: as it came, decrypted here, or None when it is kept until its key comes.
 
         nio decrypts while it syncs, but skips a sync response whose next_batch it
@@ -186,7 +197,7 @@ class Encryption:
             self._keep(room_id, source)
         return clear
 
-    def _keep(self, room_id: str, source: dict) -> None:
+    def _keep(self, room_id: str, source: dict[str, Any]) -> None:
         """Keep an event that cannot be decrypted; its key is asked for after this sync."""
         event_id = source.get("event_id")
         if not event_id or event_id in self.pending:
@@ -196,7 +207,7 @@ class Encryption:
         self.pending[event_id] = Pending(room_id, source, self.now().isoformat())
         self._save()
 
-    def retry(self, handle: Callable[[str, dict], None]) -> None:
+    def retry(self, handle: Callable[[str, dict[str, Any]], None]) -> None:
         """After each sync, decrypt what waited for a key that has come, and handle it, oldest first.
 
         Every sync, not only one that carried room keys: a key taken in while the
@@ -257,7 +268,7 @@ class Encryption:
         while len(self.withheld) > WITHHELD_KEPT:
             del self.withheld[next(iter(self.withheld))]
 
-    def _decrypt(self, room_id: str, source: dict, quiet: bool = False) -> dict | None:
+    def _decrypt(self, room_id: str, source: dict[str, Any], quiet: bool = False) -> dict[str, Any] | None:
         """The decrypted event, or None. `quiet` skips an event whose session is not
         known without asking nio, which would log a warning each time."""
         assert self.client is not None and self.client.olm is not None
@@ -296,7 +307,7 @@ class Encryption:
 
     # --- sending ---------------------------------------------------------------
 
-    async def send(self, room_id: str, event_type: str, content: dict) -> object:
+    async def send(self, room_id: str, event_type: str, content: dict[str, Any]) -> object:
         """Send one event; into an encrypted room only ever as m.room.encrypted, redactions aside.
 
         nio's room_send would send an `m.reaction` in the clear into an encrypted
@@ -360,7 +371,7 @@ class Encryption:
         return client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
 
 
-def is_undecrypted(source: dict) -> bool:
+def is_undecrypted(source: dict[str, Any]) -> bool:
     """An event still encrypted after nio tried: nio replaces the ones it can decrypt."""
     return source.get("type") == ENCRYPTED
 

@@ -26,6 +26,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nio import SyncResponse
 
 # MSC4289: a creator's power is above every number a power-levels event can hold.
 UNLIMITED = math.inf
@@ -63,11 +67,11 @@ class RoomState:
 
     version: str = "1"
     create_sender: str | None = None
-    create_content: dict = field(default_factory=dict)
-    power_levels: dict | None = None  # the content of the current m.room.power_levels; None until one is seen
+    create_content: dict[str, Any] = field(default_factory=dict)
+    power_levels: dict[str, Any] | None = None  # the content of the current m.room.power_levels; None until one is seen
     members: dict[str, str | None] = field(default_factory=dict)  # joined or invited user -> display name
 
-    def apply(self, event: dict) -> None:
+    def apply(self, event: dict[str, Any]) -> None:
         """Fold one event (any event: those that are not room state are ignored)."""
         kind, key, content = event.get("type"), event.get("state_key"), event.get("content")
         if not isinstance(key, str) or not isinstance(content, dict):
@@ -155,7 +159,7 @@ class RoomStates:
     def __init__(self) -> None:
         self.rooms: dict[str, RoomState] = {}
 
-    def absorb_sync(self, sync) -> None:
+    def absorb_sync(self, sync: SyncResponse) -> None:
         """Fold a sync response (nio's SyncResponse): each joined room's state, then its timeline, in order.
 
         The whole batch is folded before any of its messages is read, so each
@@ -172,7 +176,7 @@ class RoomStates:
         return self.rooms.get(room_id) or RoomState()
 
 
-def first_sync_args(token: str | None) -> dict:
+def first_sync_args(token: str | None) -> dict[str, Any]:
     """How to call the first sync after a start (keyword arguments of nio's `sync`).
 
     Resumed from a stored token, a sync carries only what changed, and this

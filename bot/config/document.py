@@ -20,7 +20,7 @@ MAX_DEPTH = 32  # a real config nests three or four tables deep
 _INT_RANGE = range(-(2**63), 2**63)
 
 
-def parse_document(text: str) -> tuple[dict, list[str]]:
+def parse_document(text: str) -> tuple[dict[str, Any], list[str]]:
     """The parsed document and its problems (each `where: what`); the document is {} when it cannot be read."""
     try:
         data = tomllib.loads(text)
@@ -33,7 +33,7 @@ def parse_document(text: str) -> tuple[dict, list[str]]:
     return data, _out_of_range(data)
 
 
-def _out_of_range(data: dict) -> list[str]:
+def _out_of_range(data: dict[str, Any]) -> list[str]:
     """Integers beyond 64 bits and nesting beyond MAX_DEPTH, with their key paths (walked without recursion)."""
     problems: list[str] = []
     stack: list[tuple[str, Any, int]] = [(key, value, 1) for key, value in reversed(data.items())]

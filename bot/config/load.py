@@ -41,7 +41,7 @@ class Checker:
     def error(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
 
-    def table(self, data: dict, path: str, allowed: set[str]) -> None:
+    def table(self, data: dict[str, Any], path: str, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
                 where = f"{path}.{key}" if path else key
@@ -51,7 +51,7 @@ class Checker:
                 else:
                     self.error(where, "unknown key (allowed: " + ", ".join(sorted(allowed)) + ")")
 
-    def get(self, data: dict, key: str, path: str, kind: type | tuple, default: Any = None, required: bool = False) -> Any:
+    def get(self, data: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
         where = f"{path}.{key}" if path else key
         if key not in data:
             if required:
@@ -69,7 +69,7 @@ class Checker:
             return default
         return value
 
-    def secret(self, data: dict, key: str, path: str, base: Path) -> Secret | None:
+    def secret(self, data: dict[str, Any], key: str, path: str, base: Path) -> Secret | None:
         env = self.get(data, f"{key}_env", path, str)
         file = self.get(data, f"{key}_file", path, str)
         if env and file:
@@ -111,7 +111,7 @@ def listen_problem(listen: str) -> str | None:
     return None
 
 
-def _matrix(c: Checker, data: dict, base: Path) -> MatrixSettings | None:
+def _matrix(c: Checker, data: dict[str, Any], base: Path) -> MatrixSettings | None:
     path = "matrix"
     c.table(data, path, {"homeserver", "user_id", "password_env", "password_file", "access_token_env",
                          "access_token_file", "device_name"})
@@ -129,7 +129,7 @@ def _matrix(c: Checker, data: dict, base: Path) -> MatrixSettings | None:
                           c.get(data, "device_name", path, str, "sigbot"))
 
 
-def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
+def _irc(c: Checker, data: dict[str, Any], base: Path) -> IrcSettings:
     path = "irc"
     c.table(data, path, {"host", "port", "tls", "tls_verify", "nick", "username", "sasl_account",
                          "sasl_password_env", "sasl_password_file", "client_cert_file", "realname",
@@ -168,8 +168,8 @@ def _irc(c: Checker, data: dict, base: Path) -> IrcSettings:
     )
 
 
-def _meeting_timeout(c: Checker, data: dict, path: str, default: float) -> float:
-    timeout = c.get(data, "meeting_timeout_hours", path, float, default)
+def _meeting_timeout(c: Checker, data: dict[str, Any], path: str, default: float) -> float:
+    timeout: float = c.get(data, "meeting_timeout_hours", path, float, default)
     if not 0 < timeout <= _YEAR_HOURS:  # far beyond it a timedelta overflows: refused here, not mid-meeting
         c.error(f"{path}.meeting_timeout_hours", f"must be more than 0 and at most {_YEAR_HOURS} (a year)")
         return default
@@ -221,7 +221,7 @@ def _team(c: Checker, data: Any, index: int, notes_root: Path, base: Path, defau
     )
 
 
-def _web_limits(c: Checker, data: dict) -> WebLimits:
+def _web_limits(c: Checker, data: dict[str, Any]) -> WebLimits:
     default = WebLimits()
     limits = WebLimits(c.get(data, "header_timeout", "web", float, default.header_timeout),
                        c.get(data, "body_timeout", "web", float, default.body_timeout),
@@ -234,15 +234,15 @@ def _web_limits(c: Checker, data: dict) -> WebLimits:
     return limits
 
 
-def _listen(c: Checker, web: dict) -> str:
-    listen = c.get(web, "listen", "web", str, "127.0.0.1:8080")
+def _listen(c: Checker, web: dict[str, Any]) -> str:
+    listen: str = c.get(web, "listen", "web", str, "127.0.0.1:8080")
     problem = listen_problem(listen)
     if problem:
         c.error("web.listen", problem)
     return listen
 
 
-def parse_config(data: dict, path: Path | None = None) -> Config:
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Check a parsed TOML document; raises ConfigError listing every problem."""
     base = path.parent if path else Path.cwd()
     c = Checker()

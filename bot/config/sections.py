@@ -7,7 +7,7 @@ below are read from bot/features.py). The parser is called with a `Checker`, the
 path for error messages, and a `SectionContext`; it returns a frozen value that
 the feature later reads with `team.section(key)` or `config.section(key)`.
 
-    def parse_team(c: Checker, data: dict, path: str, ctx: SectionContext) -> LoanSettings:
+    def parse_team(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> LoanSettings:
         c.table(data, path, {"admins", "default_weeks"})
         ...
 
@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.targets import load
 from bot.features import root_sections, targets, team_sections
+
+if TYPE_CHECKING:  # bot.config.load imports this module
+    from bot.config.load import Checker
 
 TEAM_SECTIONS: dict[str, str] = team_sections()
 ROOT_SECTIONS: dict[str, str] = root_sections()
@@ -36,5 +39,5 @@ class SectionContext:
     timezone: str  # the team's zone (UTC for root sections)
 
 
-def parse_section(target: str, checker: Any, data: dict, path: str, ctx: SectionContext) -> Any:
+def parse_section(target: str, checker: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> Any:
     return load(target)(checker, data, path, ctx)

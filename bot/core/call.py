@@ -69,4 +69,4 @@ class Publish:
     """
 
     what: str
-    write: Callable[[], None]
+    write: Callable[[], object]  # what it returns (the paths written, say) is not used

@@ -16,11 +16,14 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypeVar
 
 PREFIXES = "#!"
 # MeetBot's own pattern is `#(\w+)[ \t]*(.*)`: the word is \w+, the rest follows
 # after optional blanks. `!` is the Matrix habit (maubot-meetings uses it).
 _COMMAND_RE = re.compile(r"([#!])(\w+)[ \t]*(.*)", re.DOTALL)
+
+H = TypeVar("H", bound=Callable[..., Any])  # a handler keeps its own signature through @registry.command
 
 
 class Role(StrEnum):
@@ -43,11 +46,11 @@ class Command:
     summary: str
     usage: str
     examples: tuple[str, ...]
-    handler: Callable
+    handler: Callable[..., Any]  # each feature's handlers take their own state; the dispatcher calls them
     direct: bool = False  # may also be used in a direct message with the bot
     # Who else holds the role besides the chairs (the series' chairs for !cancel): Call -> bool,
     # and how a refusal names everyone who holds it.
-    also: Callable | None = None
+    also: Callable[..., bool] | None = None
     holders: str | None = None
     # Whether a line with these arguments must never be kept or shown (an address for !loan address):
     # args -> bool. The dispatcher stores such a line scrubbed, relays nothing, and gives the
@@ -95,11 +98,11 @@ class Registry:
         examples: tuple[str, ...] = (),
         aliases: tuple[str, ...] = (),
         direct: bool = False,
-        also: Callable | None = None,
+        also: Callable[..., bool] | None = None,
         holders: str | None = None,
         private: Callable[[str], bool] | None = None,
-    ) -> Callable[[Callable], Callable]:
-        def declare(handler: Callable) -> Callable:
+    ) -> Callable[[H], H]:
+        def declare(handler: H) -> H:
             self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler, direct,
                               also, holders, private))
             return handler

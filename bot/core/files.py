@@ -14,6 +14,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 MiB = 1 << 20
 READ_LIMIT = 64 * MiB  # a file a person names: a meeting log, a GPU capture (a year of MeetBot logs is a few MiB)
@@ -60,7 +61,7 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
     return True
 
 
-def write_json_if_changed(path: Path, document: dict, volatile: tuple[str, ...] = ("updated",)) -> bool:
+def write_json_if_changed(path: Path, document: dict[str, Any], volatile: tuple[str, ...] = ("updated",)) -> bool:
     """Write `document` as indented JSON unless the file says the same, its `volatile` keys aside
     (an `updated` time alone is not news); True when written."""
     try:
@@ -73,5 +74,5 @@ def write_json_if_changed(path: Path, document: dict, volatile: tuple[str, ...] 
     return True
 
 
-def _without(document: dict, keys: tuple[str, ...]) -> dict:
+def _without(document: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in keys}

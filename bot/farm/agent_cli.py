@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bot.farm import agent
+from bot.farm.report import HostReport
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -66,7 +67,7 @@ def parser(prog: str = "sigbot farm-agent") -> argparse.ArgumentParser:
 def _secret(p: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     if args.secret_file:
         try:
-            value = args.secret_file.read_text(encoding="utf-8").strip()
+            value: str = args.secret_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             p.error(f"cannot read {args.secret_file}: {getattr(exc, 'strerror', None) or exc}")
         if not value:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None, prog: str = "sigbot farm-agent") -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = args.host or agent.default_host()
     try:
-        agent.HostReport(host=host)
+        HostReport(host=host)
     except ValueError as exc:
         p.error(f"--host: {exc}")
     if not args.url and not args.print_:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.farm.config import FarmSettings, Machine
 from bot.farm.report import Gpu, HostReport
@@ -61,12 +62,12 @@ class _Decision:
     text: str = ""
 
 
-def _age(prev: dict, snap: HostSnapshot, now: datetime) -> timedelta:
+def _age(prev: dict[str, Any], snap: HostSnapshot, now: datetime) -> timedelta:
     start = datetime.fromisoformat(prev["started"]) if "started" in prev else now
     return now - (snap.last_seen or start)
 
 
-def _host_decisions(prev: dict, new: dict, snap: HostSnapshot, s: FarmSettings, now: datetime) -> dict[str, _Decision]:
+def _host_decisions(prev: dict[str, Any], new: dict[str, Any], snap: HostSnapshot, s: FarmSettings, now: datetime) -> dict[str, _Decision]:
     m, host = snap.machine, snap.machine.name
     out: dict[str, _Decision] = {}
     limit = timedelta(seconds=s.interval_seconds * s.offline_after_intervals)
@@ -107,7 +108,7 @@ def _expected_kind(gpu: Gpu, m: Machine) -> bool:
     return not (m.target and gpu.target and m.target.lower() != gpu.target.lower())
 
 
-def _temperature(prev: dict, new: dict, key: str, temp: float | None, host: str, index: int,
+def _temperature(prev: dict[str, Any], new: dict[str, Any], key: str, temp: float | None, host: str, index: int,
                  s: FarmSettings, now: datetime) -> _Decision:
     active = key in prev.get("active", {})
     where = f"GPU {index} of {host}"
@@ -126,7 +127,7 @@ def _temperature(prev: dict, new: dict, key: str, temp: float | None, host: str,
                      f"{where} at {temp:g} °C, above {s.temperature_c:g} °C for {int(hot_for.total_seconds() // 60)} min")
 
 
-def _ecc(prev: dict, new: dict, key: str, count: int | None, host: str, index: int,
+def _ecc(prev: dict[str, Any], new: dict[str, Any], key: str, count: int | None, host: str, index: int,
          s: FarmSettings, now: datetime) -> _Decision:
     if count is None:
         return _Decision(None, "ecc", host)
@@ -155,9 +156,9 @@ def _ci_decisions(snap: Snapshot, main: str) -> dict[str, _Decision]:
     return out
 
 
-def evaluate(prev: dict, snap: Snapshot, settings: FarmSettings, now: datetime) -> tuple[dict, list[AlertEvent]]:
+def evaluate(prev: dict[str, Any], snap: Snapshot, settings: FarmSettings, now: datetime) -> tuple[dict[str, Any], list[AlertEvent]]:
     """The next alert state and the events to post.  Pure: `prev` is not modified."""
-    new: dict = {"started": prev.get("started", now.isoformat()), "active": {}, "pending": {}, "ecc": {}}
+    new: dict[str, Any] = {"started": prev.get("started", now.isoformat()), "active": {}, "pending": {}, "ecc": {}}
     decisions: dict[str, _Decision] = {}
     for host in snap.hosts:
         decisions.update(_host_decisions(prev, new, host, settings, now))
@@ -179,8 +180,8 @@ def evaluate(prev: dict, snap: Snapshot, settings: FarmSettings, now: datetime) 
     return _rate_limit(prev, new, events, settings, now)
 
 
-def _rate_limit(prev: dict, new: dict, events: list[AlertEvent], s: FarmSettings,
-                now: datetime) -> tuple[dict, list[AlertEvent]]:
+def _rate_limit(prev: dict[str, Any], new: dict[str, Any], events: list[AlertEvent], s: FarmSettings,
+                now: datetime) -> tuple[dict[str, Any], list[AlertEvent]]:
     hour_ago = now - timedelta(hours=1)
     posted = [t for t in prev.get("posted", []) if datetime.fromisoformat(t) > hour_ago]
     room = max(s.alerts_per_hour - len(posted), 0)

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -70,7 +70,7 @@ def _word(raw: Any, table: dict[str, str], default: str, what: str) -> str:
     return table.get(raw, default)
 
 
-def _job(payload: Any, known_platforms: set[str]) -> tuple[dict, str, str]:
+def _job(payload: Any, known_platforms: set[str]) -> tuple[dict[str, Any], str, str]:
     """The workflow_job object, its platform and its id, or ValueError."""
     if not isinstance(payload, dict) or not isinstance(payload.get("workflow_job"), dict):
         raise ValueError("workflow_job: no workflow_job object")
@@ -144,7 +144,7 @@ _CASE_RESULTS = {"passed": "passed", "pass": "passed", "info": "passed", "warn":
                  "skipped": "skipped", "skip": "skipped", "not_applicable": "skipped", "pending": "skipped"}
 
 
-def _case_outcome(case) -> str:
+def _case_outcome(case: Element) -> str:
     tags = {child.tag for child in case}
     if tags & {"failure", "error"}:
         return "failed"
@@ -224,7 +224,7 @@ def _tf_request(payload: Any) -> tuple[str, str]:
     return request_id, state
 
 
-def _object(payload: dict, key: str) -> dict:
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
     """The JSON object under `key` ({} when absent or null); ValueError for any other kind of value."""
     value = payload.get(key)
     if value is None:

@@ -27,7 +27,7 @@ class _Named:
     text: str
 
 
-class _NamedText(click.ParamType):
+class _NamedText(click.ParamType[_Named, _Named | str]):
     """A file a person names, read whole as text (undecodable bytes replaced), or - for stdin.
 
     Only a regular file of at most READ_LIMIT: /dev/zero or a FIFO would never end (see read_named_file).
@@ -35,7 +35,7 @@ class _NamedText(click.ParamType):
 
     name = "file"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: _Named | str, param: click.Parameter | None, ctx: click.Context | None) -> _Named:
         if isinstance(value, _Named):
             return value
         if value == "-":

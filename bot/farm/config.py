@@ -33,9 +33,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config.model import Secret
 from bot.web import urls
+
+if TYPE_CHECKING:
+    from bot.config.load import Checker
+    from bot.config.sections import SectionContext
 
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,252}")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")
@@ -99,22 +105,22 @@ _MACHINE_KEYS = {"name", "gpus", "model", "target", "labels", "driver", "cuda", 
                  "secret_file", "prometheus", "prometheus_server", "prometheus_selector"}
 
 
-def _url(c, data: dict, key: str, path: str) -> str | None:
-    url = c.get(data, key, path, str)
+def _url(c: Checker, data: dict[str, Any], key: str, path: str) -> str | None:
+    url: str | None = c.get(data, key, path, str)
     if url is not None and not url.startswith(("http://", "https://")):
         c.error(f"{path}.{key}", f"{url[:80]!r} is not an http(s) URL")
         return None
     return url
 
 
-def _version(c, data: dict, key: str, path: str) -> str | None:
-    value = c.get(data, key, path, str)
+def _version(c: Checker, data: dict[str, Any], key: str, path: str) -> str | None:
+    value: str | None = c.get(data, key, path, str)
     if value is not None and not value.strip():
         c.error(f"{path}.{key}", "must not be empty (leave it out for no baseline)")
     return value
 
 
-def _machine(c, data, path: str, base) -> Machine | None:
+def _machine(c: Checker, data: Any, path: str, base: Path) -> Machine | None:
     if not isinstance(data, dict):
         c.error(path, "must be a table ([[teams.farm.machines]])")
         return None
@@ -150,15 +156,18 @@ def _machine(c, data, path: str, base) -> Machine | None:
     )
 
 
-def _positive(c, data: dict, key: str, path: str, kind: type, default):
-    value = c.get(data, key, path, kind, default)
+Number = TypeVar("Number", int, float)
+
+
+def _positive(c: Checker, data: dict[str, Any], key: str, path: str, kind: type[Number], default: Number) -> Number:
+    value: Number = c.get(data, key, path, kind, default)
     if value is not None and value <= 0:
         c.error(f"{path}.{key}", "must be more than 0")
         return default
     return value
 
 
-def _digest_time(c, data: dict, path: str) -> time | None:
+def _digest_time(c: Checker, data: dict[str, Any], path: str) -> time | None:
     raw = c.get(data, "digest_time", path, str, "09:00")
     if raw == "":
         return None
@@ -169,7 +178,7 @@ def _digest_time(c, data: dict, path: str) -> time | None:
     return time(int(m.group(1)), int(m.group(2)))
 
 
-def parse_team(c, data: dict, path: str, ctx) -> FarmSettings:
+def parse_team(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> FarmSettings:
     c.table(data, path, {"machines", "interval_seconds", "offline_after_intervals", "temperature_c",
                          "temperature_minutes", "hysteresis_c", "ecc_quiet_hours", "alerts_per_hour",
                          "digest_time", "main_branch", "github_secret_env", "github_secret_file",
@@ -201,7 +210,7 @@ def parse_team(c, data: dict, path: str, ctx) -> FarmSettings:
     )
 
 
-def _prefixes(c, data: dict, key: str, path: str) -> tuple[str, ...]:
+def _prefixes(c: Checker, data: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
     """URL prefixes ending in "/" (so "https://a.io" cannot match "https://a.io.evil.org"); see bot/web/urls.py."""
     raw = c.get(data, key, path, list, list(TESTING_FARM_ARTIFACTS))
     good = []

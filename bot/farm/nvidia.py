@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 from bot.farm import report, values
 from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
@@ -92,7 +93,7 @@ def _split_header(line: str) -> list[str]:
     return [re.sub(r"\s*\[[^\]]*\]\s*$", "", cell.strip()).lower() for cell in line.split(",")]
 
 
-def _csv_rows(text: str, columns: dict[str, tuple[str, ...]], free_text: str, what: str):
+def _csv_rows(text: str, columns: dict[str, tuple[str, ...]], free_text: str, what: str) -> Iterator[dict[str, str]]:
     """Yield one {field: raw cell} per data row.
 
     nvidia-smi separates with ", " and never quotes, so a comma inside a

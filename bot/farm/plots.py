@@ -129,7 +129,8 @@ def _gap(rows: list[Sample], span: timedelta) -> timedelta:
     reporting intervals (the median step), or 1/100 of the plot (a week's
     history is hourly means, older than a day, followed by raw samples)."""
     steps = [b.time - a.time for a, b in zip(rows, rows[1:])]
-    typical = statistics.median(steps) if steps else timedelta(0)
+    # median() only sorts, adds and halves, which timedelta does; typeshed admits numbers alone.
+    typical = statistics.median(steps) if steps else timedelta(0)  # type: ignore[type-var]
     return max(3 * typical, span / 100)
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -177,7 +178,7 @@ def _note_identity(dev: _Device, labels: dict[str, str]) -> None:
     dev.driver = dev.driver or values.clean_text(labels.get(driver), report.MAX_VERSION_CHARS)
 
 
-def _samples(text: str):
+def _samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
     """(name, labels, value) for every sample; the library's errors become ValueError."""
     try:
         for family in text_string_to_metric_families(text):
@@ -241,14 +242,18 @@ def _intel_fill(dev: _Device) -> dict[str, float]:
     tiles report one: Intel's device-level reading is their average and would
     hide a hot tile (the same rule as intel.py for xpu-smi)."""
     merged = dict(dev.device)
-    how = {"temperature": max, "power": sum, "used_bytes": sum}
+    how: dict[str, Callable[[list[float]], float]] = {"temperature": max, "power": sum, "used_bytes": sum}
     for fld in ("temperature", "power", "used_bytes", "util_ratio", "util_compute_ratio"):
         if fld in merged and fld != "temperature":
             continue
         readings = [t[fld] for t in dev.tiles.values() if fld in t]
         if readings:
-            merged[fld] = how.get(fld, lambda xs: sum(xs) / len(xs))(readings)
+            merged[fld] = how.get(fld, _mean)(readings)
     return merged
+
+
+def _mean(readings: list[float]) -> float:
+    return sum(readings) / len(readings)
 
 
 def _first(readings: dict[str, float], *fields: str) -> float | None:
@@ -311,7 +316,8 @@ def parse_prometheus(
         spare = (i for i in range(report.MAX_INDEX + 1) if i not in taken)
         for dev in unnumbered:
             dev.index = next(spare)
-        gpus = sorted((_to_gpu(d, d.index) for d in devices), key=lambda g: g.index)
+        # Every device has its index by now: the filter only tells the type checker so.
+        gpus = sorted((_to_gpu(d, d.index) for d in devices if d.index is not None), key=lambda g: g.index)
         driver = next((d.driver for d in devices if d.driver), None)
         reports.append(
             HostReport(host=host, gpus=tuple(gpus), driver_version=driver, collected_at=collected_at)

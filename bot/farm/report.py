@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 # Size bounds for untrusted reports.  Generous for real hardware (the biggest
 # hosts today have 8-16 GPUs; MIG can show more), small enough that a hostile
@@ -114,7 +114,8 @@ def _expect_keys(path: str, data: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     extra = sorted(str(k)[:40] for k in data if k not in keys)
     if extra:
         _fail(path, f"unknown key(s) {', '.join(extra[:5])}")
-    return data
+    checked: dict[str, Any] = data  # an object with exactly these keys (each _fail above raises)
+    return checked
 
 
 def _nested(prefix: str, exc: ValueError) -> ValueError:
@@ -123,7 +124,10 @@ def _nested(prefix: str, exc: ValueError) -> ValueError:
     return ValueError(prefix + msg if msg.startswith(":") else f"{prefix}.{msg}")
 
 
-def _parse_list(key: str, value: Any, limit: int, noun: str, parse: Callable[[Any], Any]) -> list:
+T = TypeVar("T")
+
+
+def _parse_list(key: str, value: Any, limit: int, noun: str, parse: Callable[[Any], T]) -> list[T]:
     """A bounded JSON list of nested records, each error named by its index."""
     if not isinstance(value, list):
         _fail(key, f"expected a list, got {type(value).__name__}")
@@ -148,7 +152,8 @@ def _as_float(value: Any) -> float | None:
             return float(value)
         except OverflowError:
             return math.inf if value > 0 else -math.inf
-    return value
+    checked: float | None = value  # the callers' _check_float let only a float or null through
+    return checked
 
 
 @dataclass(frozen=True, slots=True)

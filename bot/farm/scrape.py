@@ -74,8 +74,11 @@ async def fetch(session: aiohttp.ClientSession, machine: Machine, now: datetime)
     if machine.prometheus:
         url, params = machine.prometheus, None
     else:
-        url = machine.prometheus_server.rstrip("/") + "/api/v1/query"
-        params = {"query": "{" + GPU_METRICS + "," + machine.prometheus_selector + "}"}
+        server, selector = machine.prometheus_server, machine.prometheus_selector
+        # A scraped machine names an exporter, or a server and its selector (bot/farm/config.py).
+        assert server is not None and selector is not None, f"{machine.name} names no Prometheus to scrape"
+        url = server.rstrip("/") + "/api/v1/query"
+        params = {"query": "{" + GPU_METRICS + "," + selector + "}"}
     async with session.get(url, params=params) as response:
         if response.status != 200:
             raise ValueError(f"HTTP {response.status}")
@@ -105,7 +108,8 @@ async def scrape(rt: Runtime, stop: asyncio.Event) -> None:
             await scrape_once(session, store, targets, rt.now(), rt)
 
 
-async def scrape_once(session, store: FarmStore, targets, now: datetime, rt: Runtime) -> int:
+async def scrape_once(session: aiohttp.ClientSession, store: FarmStore, targets: list[tuple[str, int, Machine]],
+                      now: datetime, rt: Runtime) -> int:
     """One round; returns how many machines answered.  A machine that fails is logged, and
     goes offline by itself after its missed intervals."""
     answered = 0

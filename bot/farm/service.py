@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config.model import Team
@@ -91,7 +93,7 @@ def publish_jobs(rt: Runtime, now: datetime) -> list[Callable[[], object]]:
     return jobs
 
 
-def _write_plot(path, draw, *args) -> None:
+def _write_plot(path: Path, draw: Callable[..., bytes], *args: Any) -> None:
     write_if_changed(path, draw(*args))
 
 

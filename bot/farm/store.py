@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -32,29 +33,29 @@ MAX_FAILING = 50  # failing test names kept per run
 
 @MIGRATIONS()
 def m001_farm_tables(db: Database) -> None:
-    db["farm_hosts"].create({"team": str, "host": str, "last_seen": str, "last_sample": str, "source": str,
+    db.table("farm_hosts").create({"team": str, "host": str, "last_seen": str, "last_sample": str, "source": str,
                              "report": str},
                             pk=("team", "host"))
     sample = {"team": str, "host": str, "gpu": int, "time": str, "util": float, "mem_used": float,
               "mem_total": float, "temp": float, "power": float}
-    db["farm_samples"].create(sample)
-    db["farm_samples"].create_index(["team", "host", "time"])
-    db["farm_hourly"].create({**sample, "n": int}, pk=("team", "host", "gpu", "time"))
-    db["farm_ci_runs"].create(
+    db.table("farm_samples").create(sample)
+    db.table("farm_samples").create_index(["team", "host", "time"])
+    db.table("farm_hourly").create({**sample, "n": int}, pk=("team", "host", "gpu", "time"))
+    db.table("farm_ci_runs").create(
         {"id": int, "team": str, "platform": str, "source": str, "run_key": str, "branch": str,
          "finished": str, "result": str, "passed": int, "failed": int, "skipped": int,
          "failing": str, "url": str},
         pk="id",
     )
-    db["farm_ci_runs"].create_index(["team", "source", "run_key"], unique=True)
-    db["farm_ci_runs"].create_index(["team", "platform", "finished"])
-    db["farm_alert_state"].create({"team": str, "state": str}, pk="team")
+    db.table("farm_ci_runs").create_index(["team", "source", "run_key"], unique=True)
+    db.table("farm_ci_runs").create_index(["team", "platform", "finished"])
+    db.table("farm_alert_state").create({"team": str, "state": str}, pk="team")
 
 
 @MIGRATIONS()
 def m002_ci_queue(db: Database) -> None:
     """GitHub Actions jobs not yet finished: the CI queue of `!farm`."""
-    db["farm_ci_jobs"].create({"team": str, "job_id": str, "platform": str, "state": str, "since": str,
+    db.table("farm_ci_jobs").create({"team": str, "job_id": str, "platform": str, "state": str, "since": str,
                                "runner": str, "name": str, "url": str, "matched": int,
                                "updated": str}, pk=("team", "job_id"))
 
@@ -129,12 +130,12 @@ class FarmStore:
         last = datetime.fromisoformat(rows[0]["last_sample"]) if rows and rows[0]["last_sample"] else None
         # History is bounded however often a host reports: one sample per MIN_SAMPLE_SECONDS.
         sample = last is None or (now - last).total_seconds() >= MIN_SAMPLE_SECONDS
-        self.db["farm_hosts"].upsert(
+        self.db.table("farm_hosts").upsert(
             {"team": team, "host": report.host, "last_seen": _iso(now), "source": source,
-             "report": json.dumps(report.to_json()), "last_sample": _iso(now) if sample else _iso(last)},
+             "report": json.dumps(report.to_json()), "last_sample": _iso(now) if sample or last is None else _iso(last)},
             pk=("team", "host"))
         if sample:
-            self.db["farm_samples"].insert_all(
+            self.db.table("farm_samples").insert_all(
                 {"team": team, "host": report.host, "gpu": g.index, "time": _iso(now),
                  "util": g.utilization_pct, "mem_used": g.memory_used_mib, "mem_total": g.memory_total_mib,
                  "temp": g.temperature_c, "power": g.power_w}
@@ -193,7 +194,7 @@ class FarmStore:
         if exists:
             return False
         with self.db.atomic():
-            self.db["farm_ci_runs"].insert(
+            self.db.table("farm_ci_runs").insert(
                 {"team": team, "platform": run.platform, "source": run.source, "run_key": run.run_key,
                  "branch": run.branch, "finished": _iso(run.finished), "result": run.result,
                  "passed": run.passed, "failed": run.failed, "skipped": run.skipped,
@@ -225,7 +226,7 @@ class FarmStore:
                                   [team, job.job_id]))
         if rows and JOB_STATES[rows[0]["state"]] >= JOB_STATES[job.state]:
             return False
-        self.db["farm_ci_jobs"].upsert(
+        self.db.table("farm_ci_jobs").upsert(
             {"team": team, "job_id": job.job_id, "platform": job.platform, "state": job.state,
              "since": _iso(job.since),
              "runner": job.runner, "name": job.name, "url": job.url, "matched": int(job.matched),
@@ -242,20 +243,20 @@ class FarmStore:
 
     # --- alert state ----------------------------------------------------------
 
-    def alert_state(self, team: str) -> dict:
+    def alert_state(self, team: str) -> dict[str, Any]:
         rows = list(self.db.query("SELECT state FROM farm_alert_state WHERE team = ?", [team]))
         return json.loads(rows[0]["state"]) if rows else {}
 
-    def set_alert_state(self, team: str, state: dict) -> None:
-        self.db["farm_alert_state"].upsert({"team": team, "state": json.dumps(state)}, pk="team")
+    def set_alert_state(self, team: str, state: dict[str, Any]) -> None:
+        self.db.table("farm_alert_state").upsert({"team": team, "state": json.dumps(state)}, pk="team")
 
 
-def _host(row: dict) -> HostSeen:
+def _host(row: dict[str, Any]) -> HostSeen:
     return HostSeen(row["host"], datetime.fromisoformat(row["last_seen"]), row["source"],
                     HostReport.from_json(json.loads(row["report"])))
 
 
-def _run(row: dict) -> CiRun:
+def _run(row: dict[str, Any]) -> CiRun:
     return CiRun(platform=row["platform"], source=row["source"], run_key=row["run_key"], branch=row["branch"],
                  finished=datetime.fromisoformat(row["finished"]), result=row["result"], passed=row["passed"],
                  failed=row["failed"], skipped=row["skipped"], failing=tuple(json.loads(row["failing"] or "[]")),

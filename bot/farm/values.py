@@ -192,16 +192,16 @@ def load_json(text: object, what: str, limit: int = 8 * 1024 * 1024) -> Any:
     Text before the document (a tool's warning line) is skipped, and of
     several documents (watch mode prints one per sample) the first is taken.
     """
-    check_size(text, what, limit)
+    capture = check_size(text, what, limit)
     try:
-        return json.loads(text)
+        return json.loads(capture)
     except (ValueError, RecursionError) as exc:
         # RecursionError: "[[[[..." nested deeper than the interpreter allows.
         error = exc
-    start = _JSON_START.search(text)
+    start = _JSON_START.search(capture)
     if start is not None:
         try:
-            return json.JSONDecoder().raw_decode(text, start.end() - 1)[0]
+            return json.JSONDecoder().raw_decode(capture, start.end() - 1)[0]
         except (ValueError, RecursionError):
             pass
     raise ValueError(f"{what}: not JSON ({shorten(error, 80)})")

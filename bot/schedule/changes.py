@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from bot.config import Team
 from bot.core.message import quoted
@@ -126,7 +127,7 @@ def extra(store: ScheduleStore, state: TeamState, series_id: str, start: datetim
                             by, now)
 
 
-def add_series(store: ScheduleStore, state: TeamState, data: dict, now: datetime) -> Series:
+def add_series(store: ScheduleStore, state: TeamState, data: dict[str, Any], now: datetime) -> Series:
     series = series_from_dict(data, state.team.timezone)
     if any(s.id == series.id for s in state.series):
         raise ScheduleError(f"team {state.team.name} already has a series {series.id!r}")

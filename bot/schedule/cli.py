@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Literal, overload
 
 import click
 
 from bot.config import Config, Team
 from bot.schedule import changes
-from bot.schedule.changes import team_state
+from bot.schedule.changes import TeamState, team_state
 from bot.schedule.model import ScheduleError, parse_day, parse_local
 from bot.schedule.publish import feed, publish, scheduled_teams
 from bot.schedule.store import ScheduleStore
@@ -20,7 +22,16 @@ from bot.config.cli import load_or_exit
 BY = "sigbot-cli"
 
 
+@overload
+def _context(ctx: click.Context, team_name: str | None,
+             any_team: Literal[False] = False) -> tuple[Config, ScheduleStore, Team]: ...
+@overload
+def _context(ctx: click.Context, team_name: str | None, any_team: bool) -> tuple[Config, ScheduleStore, Team | None]: ...
+
+
 def _context(ctx: click.Context, team_name: str | None, any_team: bool = False) -> tuple[Config, ScheduleStore, Team | None]:
+    """The config, the schedule's store and the team named (or the only one with a schedule);
+    with `any_team` and no name, no team: every team's."""
     from bot.storage import open_store
 
     config = load_or_exit(ctx)
@@ -42,7 +53,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _change(ctx: click.Context, team_name: str | None, act) -> None:
+def _change(ctx: click.Context, team_name: str | None, act: Callable[[ScheduleStore, TeamState, datetime], str]) -> None:
     config, store, team = _context(ctx, team_name)
     try:
         with store.db.atomic():
@@ -139,7 +150,7 @@ def extra(ctx: click.Context, series: str, start: str, title: str, team_name: st
 @click.option("--location", default="")
 @_team_option
 @click.pass_context
-def add(ctx: click.Context, series: str, team_name: str | None, **keys) -> None:
+def add(ctx: click.Context, /, series: str, team_name: str | None, **keys: Any) -> None:
     """Start a new series at run time (a change of cadence: `end` the old one, then `add`)."""
     data = {"id": series, "timezone": keys.pop("zone"), **{k: v for k, v in keys.items() if v is not None}}
     _change(ctx, team_name, lambda store, state, now: "added " + changes.add_series(store, state, data, now).describe())

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from bot.config import Team
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
 from bot.core.call import Call, Publish
@@ -28,13 +30,24 @@ SHOWN = 5  # occurrences listed by !schedule
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 
 
+# A change a chair asks for: (store, state, words, now) -> the answer; raises ScheduleError.
+Act = Callable[[ScheduleStore, TeamState, list[str], datetime], str]
+
+
 def _store(call: Call) -> ScheduleStore:
     return ScheduleStore(call.db)
 
 
+def _team(call: Call) -> Team:
+    """The team of the room the command was said in. It is None only in a direct message,
+    where of the schedule's commands only !tz runs, and !tz asks for no team."""
+    assert call.team is not None, "a schedule command that needs a team ran in a direct message"
+    return call.team
+
+
 def _zones(call: Call, asked: str | None = None) -> list[str]:
     own = _store(call).person_zone(call.message.sender)
-    return [call.team.timezone, *(z for z in (own, asked) if z)]
+    return [_team(call).timezone, *(z for z in (own, asked) if z)]
 
 
 def _answer(call: Call, text: str) -> list[Effect]:
@@ -60,9 +73,10 @@ def next_meeting(call: Call) -> list[Effect]:
     except ScheduleError as exc:
         return _answer(call, f"{exc}.")
     now = call.message.time
-    upcoming = team_state(_store(call), call.team).upcoming(now, 1, include_cancelled=False)
+    team = _team(call)
+    upcoming = team_state(_store(call), team).upcoming(now, 1, include_cancelled=False)
     if not upcoming:
-        return _answer(call, f"No meeting of team {call.team.name} is scheduled.")
+        return _answer(call, f"No meeting of team {team.name} is scheduled.")
     occ = upcoming[0]
     lines = [f"Next: {title_of(occ)} in {how_far(occ.start - now)}", when_line(occ, zones)]
     if occ.location:
@@ -75,9 +89,10 @@ def next_meeting(call: Call) -> list[Effect]:
                            usage="schedule", examples=("!schedule",))
 def schedule(call: Call) -> list[Effect]:
     zones = _zones(call)
-    upcoming = team_state(_store(call), call.team).upcoming(call.message.time, SHOWN)
+    team = _team(call)
+    upcoming = team_state(_store(call), team).upcoming(call.message.time, SHOWN)
     if not upcoming:
-        return _answer(call, f"No meeting of team {call.team.name} is scheduled.")
+        return _answer(call, f"No meeting of team {team.name} is scheduled.")
     lines = []
     for occ in upcoming:
         mark = f"CANCELLED{': ' + occ.reason if occ.reason else ''} — " if occ.cancelled else ""
@@ -86,13 +101,13 @@ def schedule(call: Call) -> list[Effect]:
     return _answer(call, "\n".join(lines))
 
 
-def _change(call: Call, usage: str, act) -> list[Effect]:
+def _change(call: Call, usage: str, act: Act) -> Sequence[Effect | Publish]:
     """Check rights and input, apply `act(store, state, words, now)`, publish the files, answer."""
     words = call.args.split()
     if not words:
         return _answer(call, f"Usage: !{usage}")
     store = _store(call)
-    state: TeamState = team_state(store, call.team)
+    state: TeamState = team_state(store, _team(call))
     if not may_change(state, call.message.sender, call.message.account, call.privileged, words[0]):
         return _answer(call, "Only team admins and the series' chairs may change the schedule.")
     try:
@@ -113,14 +128,14 @@ def _series_chair(call: Call) -> bool:
                            holders="team admins and the series' chairs",
                            summary="cancel one meeting of a series (its reminders stop; a notice is posted)",
                            usage="cancel SERIES DATE [REASON]", examples=("!cancel wg 2025-10-02 national holiday",))
-def cancel(call: Call) -> list[Effect]:
-    def act(store, state, words, now):
+def cancel(call: Call) -> Sequence[Effect | Publish]:
+    def act(store: ScheduleStore, state: TeamState, words: list[str], now: datetime) -> str:
         if len(words) < 2:
             raise ScheduleError("give the series and the date")
         occ = changes.cancel(store, state, words[0], parse_day(words[1]), " ".join(words[2:]),
                              call.message.sender, now)
         reason = f" ({' '.join(words[2:])})" if words[2:] else ""
-        return f"Cancelled{reason}: {title_of(occ)} of {when_line(occ, [call.team.timezone])}"
+        return f"Cancelled{reason}: {title_of(occ)} of {when_line(occ, [_team(call).timezone])}"
     return _change(call, "cancel SERIES DATE [REASON]", act)
 
 
@@ -128,15 +143,15 @@ def cancel(call: Call) -> list[Effect]:
                            holders="team admins and the series' chairs",
                            summary="move one meeting of a series to another date and time (local to the series)",
                            usage="move SERIES DATE NEW_DATETIME", examples=("!move wg 2025-10-02 2025-10-03T10:00",))
-def move(call: Call) -> list[Effect]:
-    def act(store, state, words, now):
+def move(call: Call) -> Sequence[Effect | Publish]:
+    def act(store: ScheduleStore, state: TeamState, words: list[str], now: datetime) -> str:
         if len(words) < 2:
             raise ScheduleError("give the series, the date and the new date and time")
         new_start, rest = _take_datetime(words[2:])
         if rest:
             raise ScheduleError(f"unexpected {quoted(' '.join(rest), 40)!r}")
         occ = changes.move(store, state, words[0], parse_day(words[1]), new_start, call.message.sender, now)
-        moved = team_state(store, call.team).find(words[0])
+        moved = team_state(store, _team(call)).find(words[0])
         return (f"Moved {title_of(occ)} of {occ.start:%Y-%m-%d %H:%M} to "
                 f"{new_start:%a %Y-%m-%d %H:%M} {moved.timezone}")
     return _change(call, "move SERIES DATE NEW_DATETIME", act)
@@ -147,8 +162,8 @@ def move(call: Call) -> list[Effect]:
                            summary="add a one-off meeting to a series, with its own title",
                            usage="extra SERIES DATETIME [TITLE]",
                            examples=("!extra wg 2025-09-25T10:00 Temporary meeting",))
-def extra(call: Call) -> list[Effect]:
-    def act(store, state, words, now):
+def extra(call: Call) -> Sequence[Effect | Publish]:
+    def act(store: ScheduleStore, state: TeamState, words: list[str], now: datetime) -> str:
         start, rest = _take_datetime(words[1:])
         change = changes.extra(store, state, words[0], start, " ".join(rest), call.message.sender, now)
         s = state.find(words[0])

@@ -18,17 +18,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.schedule.model import (SERIES_ID, Monthly, ScheduleError, ScheduleSettings, Series, check_zone, parse_day,
                                 parse_local, parse_offset)
 from bot.schedule.expand import rule_start_on
 
+if TYPE_CHECKING:
+    from bot.config.load import Checker
+    from bot.config.sections import SectionContext
+
 SERIES_KEYS = {"id", "title", "timezone", "first", "every_weeks", "monthly", "until", "duration_minutes",
                "location", "chairs"}
 
 
-def parse_team(c: Any, data: dict, path: str, ctx: Any) -> ScheduleSettings:
+def parse_team(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> ScheduleSettings:
     c.table(data, path, {"reminders", "grace", "series"})
     offsets = []
     for i, text in enumerate(c.get(data, "reminders", path, list, ["24h", "15m"])):
@@ -58,9 +62,9 @@ def parse_team(c: Any, data: dict, path: str, ctx: Any) -> ScheduleSettings:
     return ScheduleSettings(tuple(series), tuple(sorted(set(offsets), reverse=True)), grace)
 
 
-def series_from_dict(data: dict, default_zone: str) -> Series:
+def series_from_dict(data: dict[str, Any], default_zone: str) -> Series:
     """A checked Series from its user-facing keys (config entries and `schedule add` alike)."""
-    def typed(key: str, kind: type | tuple, default: Any = None) -> Any:
+    def typed(key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
         value = data.get(key, default)
         if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             raise ScheduleError(f"{key} has the wrong type ({type(value).__name__})")
@@ -96,7 +100,7 @@ def series_from_dict(data: dict, default_zone: str) -> Series:
     return series
 
 
-def series_to_dict(series: Series) -> dict:
+def series_to_dict(series: Series) -> dict[str, Any]:
     """The user-facing keys of a series (stored for run-time series; the inverse of series_from_dict)."""
     out: dict[str, Any] = {"id": series.id, "title": series.title, "timezone": series.timezone,
                            "first": f"{series.first:%Y-%m-%dT%H:%M}", "duration_minutes": series.duration_minutes,

@@ -72,19 +72,22 @@ def occurrences(series: Iterable[Series], changes: Iterable[Change], start: date
                 continue  # placed at its new time below, wherever its original date lies
             found.append(_occurrence(s, local, f"{s.id}/{local:%Y-%m-%dT%H:%M}", local, change))
     for (series_id, day), change in regular.items():
-        s = by_id.get(series_id)
-        original = rule_start_on(s, day) if s else None
-        if change.kind is ChangeKind.MOVE and original is not None and change.start is not None:
-            found.append(_occurrence(s, change.start, f"{s.id}/{original:%Y-%m-%dT%H:%M}", original, None, moved=True))
+        of_move = by_id.get(series_id)
+        original = rule_start_on(of_move, day) if of_move else None
+        if change.kind is ChangeKind.MOVE and of_move and original is not None and change.start is not None:
+            found.append(_occurrence(of_move, change.start, f"{of_move.id}/{original:%Y-%m-%dT%H:%M}", original, None,
+                                     moved=True))
     for extra in extras:
-        s = by_id.get(extra.series)
-        if s is None or extra.start is None:
+        of_extra_series = by_id.get(extra.series)
+        if of_extra_series is None or extra.start is None:
             continue
         change = of_extra.get(extra.id)
-        moved = change is not None and change.kind is ChangeKind.MOVE and change.start is not None
-        local = change.start if moved else extra.start
-        found.append(_occurrence(s, local, f"{s.id}/extra-{extra.id}", None, change if not moved else None,
-                                 moved=moved, title=extra.title or s.title, extra_id=extra.id))
+        moved_to = change.start if change is not None and change.kind is ChangeKind.MOVE else None
+        moved = moved_to is not None
+        local = moved_to if moved_to is not None else extra.start
+        found.append(_occurrence(of_extra_series, local, f"{of_extra_series.id}/extra-{extra.id}", None,
+                                 change if not moved else None, moved=moved,
+                                 title=extra.title or of_extra_series.title, extra_id=extra.id))
     return sorted((o for o in found if start <= o.start < end), key=lambda o: (o.start_utc, o.series, o.key))
 
 

@@ -15,12 +15,16 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
 
 from bot.schedule.expand import latest_changes, rule_start_on
 from bot.schedule.model import Change, ChangeKind, Series
+
+if TYPE_CHECKING:  # a type only: the feed is built without the database
+    from bot.schedule.store import FeedStamp
 
 PRODID = "-//sigbot//schedule//EN"
 _WEEKDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -56,8 +60,7 @@ def build_events(schedule: TeamSchedule) -> list[Event]:
     events = []
     for s in schedule.series:
         master = _event(schedule, s, series_uid(schedule.team, s.id), s.title, s.first)
-        rule: dict = ({"FREQ": "WEEKLY", "INTERVAL": s.every_weeks} if s.every_weeks else
-                      {"FREQ": "MONTHLY", "BYDAY": f"{s.monthly.nth}{_WEEKDAY[s.monthly.weekday]}"})
+        rule = _rule(s)
         if s.until:
             # With a TZID'd DTSTART, UNTIL must be in UTC (RFC 5545 §3.3.10): the end of the last local day.
             # (A day short of the calendar's end at most, so that the shift to UTC cannot overflow.)
@@ -77,13 +80,22 @@ def build_events(schedule: TeamSchedule) -> list[Event]:
                 override.add("recurrence-id", original.replace(tzinfo=s.zone))
                 events.append(override)
     for extra in extras:
-        s = by_id.get(extra.series)
+        of_extra_series = by_id.get(extra.series)
         change = of_extra.get(extra.id)
-        if s is None or extra.start is None or (change is not None and change.kind is ChangeKind.CANCEL):
+        if of_extra_series is None or extra.start is None or (change is not None and change.kind is ChangeKind.CANCEL):
             continue  # a cancelled extra leaves the feed; subscribed clients drop it on their next refresh
         start = change.start if change is not None and change.start is not None else extra.start
-        events.append(_event(schedule, s, extra_uid(schedule.team, s.id, extra.id), extra.title or s.title, start))
+        events.append(_event(schedule, of_extra_series, extra_uid(schedule.team, of_extra_series.id, extra.id),
+                             extra.title or of_extra_series.title, start))
     return events
+
+
+def _rule(s: Series) -> dict[str, Any]:
+    """The series' RRULE, without its UNTIL."""
+    if s.every_weeks:
+        return {"FREQ": "WEEKLY", "INTERVAL": s.every_weeks}
+    assert s.monthly is not None, "a series is weekly or monthly: series_from_dict() refuses one that is neither"
+    return {"FREQ": "MONTHLY", "BYDAY": f"{s.monthly.nth}{_WEEKDAY[s.monthly.weekday]}"}
 
 
 def _event(schedule: TeamSchedule, s: Series, uid: str, title: str, local: datetime) -> Event:
@@ -105,7 +117,7 @@ def content_hash(events: Iterable[Event]) -> str:
     return hashlib.sha256(b"".join(e.to_ical() for e in events)).hexdigest()[:32]
 
 
-Stamper = Callable[[str, dict[str, str]], dict]  # (team, {uid: hash}) -> {uid: FeedStamp}
+Stamper = Callable[[str, dict[str, str]], dict[str, "FeedStamp"]]  # (team, {uid: hash}) -> {uid: FeedStamp}
 
 
 def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str) -> bytes:
@@ -133,7 +145,8 @@ def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str
     spans = zone_spans(schedules)
     for zone in sorted(cal.get_missing_tzids(), reverse=True):
         cal.subcomponents.insert(0, Timezone.from_tzinfo(ZoneInfo(zone), zone, *spans[zone]))
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()  # icalendar leaves to_ical() unannotated; it returns the file's bytes
+    return ical
 
 
 def zone_spans(schedules: Iterable[TeamSchedule]) -> dict[str, tuple[date, date]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, Team
 from bot.core.files import write_if_changed, write_json_if_changed
@@ -40,7 +41,7 @@ def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime)
                           lambda t, hashes: store.feed_stamps(t, hashes, now), name)
 
 
-def schedule_json(store: ScheduleStore, team: Team, now: datetime) -> dict:
+def schedule_json(store: ScheduleStore, team: Team, now: datetime) -> dict[str, Any]:
     upcoming = team_state(store, team).upcoming(now, NEXT_COUNT)
     return {
         "team": team.name, "timezone": team.timezone, "updated": now.isoformat(),

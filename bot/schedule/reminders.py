@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import metrics
 from bot.config import Team
@@ -94,7 +95,7 @@ def window(team: Team, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(minutes=1), now + lead + timedelta(days=2)
 
 
-def reminder_text(team: Team, due: Due, now: datetime, agenda: list[dict] | None) -> str:
+def reminder_text(team: Team, due: Due, now: datetime, agenda: list[dict[str, Any]] | None) -> str:
     occ = due.occurrence
     if due.what == CANCELLED:
         reason = f": {occ.reason}" if occ.reason else "."

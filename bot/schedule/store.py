@@ -10,30 +10,32 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.schedule.config import series_from_dict, series_to_dict
 from bot.schedule.model import Change, ChangeKind, ScheduleError, Series
+from bot.storage.db import inserted_id
 
 MIGRATIONS = Migrations("sigbot-schedule")
 
 
 @MIGRATIONS()
 def m001_schedule(db: Database) -> None:
-    db["schedule_changes"].create(
+    db.table("schedule_changes").create(
         {"id": int, "team": str, "series": str, "kind": str, "day": str, "start": str, "title": str,
          "reason": str, "target": int, "by": str, "at": str},
         pk="id", not_null={"team", "series", "kind", "at"})
-    db["schedule_changes"].create_index(["team"])
-    db["schedule_series"].create({"team": str, "id": str, "data": str, "at": str}, pk=("team", "id"))
-    db["schedule_people"].create({"sender": str, "timezone": str}, pk="sender")
+    db.table("schedule_changes").create_index(["team"])
+    db.table("schedule_series").create({"team": str, "id": str, "data": str, "at": str}, pk=("team", "id"))
+    db.table("schedule_people").create({"sender": str, "timezone": str}, pk="sender")
     # One row per reminder or cancellation notice said: never twice, even after a restart.
-    db["schedule_sent"].create({"team": str, "occurrence": str, "what": str, "at": str},
+    db.table("schedule_sent").create({"team": str, "occurrence": str, "what": str, "at": str},
                                pk=("team", "occurrence", "what"))
     # The feed's SEQUENCE per UID, raised whenever that event's content changes.
-    db["schedule_feed"].create({"team": str, "uid": str, "hash": str, "sequence": int, "stamp": str},
+    db.table("schedule_feed").create({"team": str, "uid": str, "hash": str, "sequence": int, "stamp": str},
                                pk=("team", "uid"))
 
 
@@ -63,7 +65,7 @@ class ScheduleStore:
                 continue  # stored by an older version with other rules; keep serving the rest
         return out
 
-    def set_series_keys(self, team: str, sid: str, keys: dict, at: datetime) -> None:
+    def set_series_keys(self, team: str, sid: str, keys: dict[str, Any], at: datetime) -> None:
         rows = list(self.db.query("SELECT data FROM schedule_series WHERE team = ? AND id = ?", [team, sid]))
         data = {**(json.loads(rows[0]["data"]) if rows else {}), **keys}
         self.db.execute("INSERT INTO schedule_series (team, id, data, at) VALUES (?, ?, ?, ?) "
@@ -80,7 +82,7 @@ class ScheduleStore:
             [team, change.series, change.kind.value, change.day.isoformat() if change.day else None,
              change.start.isoformat() if change.start else None, change.title, change.reason, change.target,
              by, at.isoformat()])
-        return _change(self.db["schedule_changes"].get(cursor.lastrowid))
+        return _change(self.db.table("schedule_changes").get(inserted_id(cursor)))
 
     # --- people ------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class ScheduleStore:
         return out
 
 
-def _change(row: dict) -> Change:
+def _change(row: dict[str, Any]) -> Change:
     return Change(
         id=row["id"], series=row["series"], kind=ChangeKind(row["kind"]),
         day=date.fromisoformat(row["day"]) if row["day"] else None,

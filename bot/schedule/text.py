@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.schedule.model import Occurrence
@@ -34,5 +35,5 @@ def title_of(occ: Occurrence) -> str:
     return f"**{occ.title}** ({occ.series})"
 
 
-def agenda_lines(items: list[dict]) -> list[str]:
+def agenda_lines(items: list[dict[str, Any]]) -> list[str]:
     return [f"{i['n']}. {i['text']} ({i['owner']}{', carried over' if i.get('carried') else ''})" for i in items]

@@ -17,6 +17,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -46,7 +47,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 @web.middleware
-async def _security_headers(request: web.Request, handler) -> web.StreamResponse:
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -55,7 +56,7 @@ async def _security_headers(request: web.Request, handler) -> web.StreamResponse
 
 
 @web.middleware
-async def _errors(request: web.Request, handler) -> web.StreamResponse:
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place where an unexpected error becomes a log entry with its traceback and a one-line 500."""
     try:
         return await handler(request)
@@ -73,7 +74,7 @@ async def _errors(request: web.Request, handler) -> web.StreamResponse:
 
 
 @web.middleware
-async def _read_body(request: web.Request, handler) -> web.StreamResponse:
+async def _read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The whole body, within body_timeout, before the handler runs (aiohttp keeps it for request.read())."""
     if request.body_exists:
         try:
