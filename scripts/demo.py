@@ -2,19 +2,36 @@
 
 It installs Synapse into .venv-synapse the first time (about a minute), starts
 it and an IRC server (ngIRCd) on 127.0.0.1, registers the bot and a demo user,
-creates the team room and channel, loads a sample team (a bi-weekly meeting
-series, agenda items, a small loan inventory, this machine reporting as a farm
-host through `sigbot farm-agent`), imports sample meeting logs into
-notes/demo/, and runs `sigbot run`, which relays the room and the channel,
-builds the archive and serves it. Ctrl-C stops everything it started. State
-lives in var/demo/, so a second run reuses users, room and data and starts in
-seconds.
+creates the team room (alias #demo:localhost) and channel, loads a sample team
+(a bi-weekly meeting series, agenda items, a small loan inventory, this machine
+reporting as a farm host through `sigbot farm-agent`), imports sample meeting
+logs into notes/demo/, and runs `sigbot run`, which relays the room and the
+channel, builds the archive and serves it. Then it prints what a person needs
+to join from Element, matrix-commander or irssi, and how to try an encrypted
+direct chat with the bot.
+
+State lives in var/demo/ (or $SIGBOT_DEMO_STATE): users, room, data and the
+three ports, so a second run starts in seconds on the same ports and a client
+that is signed in stays signed in. A port is chosen once (or through
+$SIGBOT_DEMO_MATRIX_PORT, $SIGBOT_DEMO_IRC_PORT, $SIGBOT_DEMO_WEB_PORT) and
+checked before anything starts; a taken one is reported in one line.
+
+Stopping: the process `make demo` starts is a supervisor that stays in the
+terminal's process group and runs the demo itself as a worker in a process
+group of its own, which every server and sigbot process it starts joins. A
+SIGINT (Ctrl-C), SIGTERM or SIGHUP to the supervisor, or its exit for any
+reason, stops the worker, which stops its servers in order; whatever is still
+in the group after that is killed. Why two processes: Ctrl-C in `make demo
+2>&1 | tee log` kills tee too, so the demo's next line raises BrokenPipeError,
+and a single process could not kill its own process group without killing
+make and tee; and the worker notices a supervisor killed with SIGKILL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -22,19 +39,42 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from servers.ircd import IrcServer  # noqa: E402
-from servers.synapse import Synapse, ensure_synapse, free_port, synapse_venv  # noqa: E402
+from servers.ircd import NGIRCD_BINARY, IrcServer  # noqa: E402
+from servers.synapse import Synapse, ensure_synapse, synapse_venv  # noqa: E402
 
-STATE = ROOT / "var" / "demo"
+DEFAULT_STATE = ROOT / "var" / "demo"
+STATE = Path(os.environ.get("SIGBOT_DEMO_STATE") or DEFAULT_STATE).resolve()
+# The default demo writes its sample minutes beside the repository's own notes;
+# a demo with its state elsewhere (the tests) keeps them there too.
+NOTES = ROOT / "notes" if STATE == DEFAULT_STATE else STATE / "notes"
 SIGBOT = str(Path(sys.executable).with_name("sigbot"))  # the installed command, as an operator runs it
 CHANNEL = "#demo"
+ALIAS = "demo"  # the room's alias is #demo:<server name>
+WORKER = "SIGBOT_DEMO_WORKER"  # set in the worker's environment
+READY = "sigbot demo: ready."  # the printout's last line (tests wait for it)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The worker's orderly stop takes at most sigbot 15 s + farm agent 15 s + ngIRCd 5 s + Synapse 15 s.
+STOP_GRACE_S = 55.0
 STARTED = time.monotonic()
+
+# Key in demo.json: (the port a person knows, if it is free at the first run;
+# the variable that chooses another; what listens there).
+PORTS = {
+    "matrix_port": (8008, "SIGBOT_DEMO_MATRIX_PORT", "the Matrix homeserver (Synapse)"),
+    "irc_port": (6667, "SIGBOT_DEMO_IRC_PORT", "the IRC server (ngIRCd)"),
+    "web_port": (8080, "SIGBOT_DEMO_WEB_PORT", "sigbot's web server"),
+}
+# Otherwise a port below Linux's ephemeral range (32768-60999 by default), so that
+# no outgoing connection of this machine takes the remembered port later.
+SPARE_PORTS = range(20000, 32768)
 
 INVENTORY = [
     "w7900-1 gpu vendor=AMD model=\"Radeon PRO W7900\" target=gfx1100 memory=48GB donor=AMD",
@@ -44,6 +84,17 @@ INVENTORY = [
 AGENDA = ["ROCm 6.4 packaging status", "GPU test farm: who can host a runner?", "PyTorch with ROCm in rawhide"]
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print, and carry on when nobody reads any more (tee stopped by the same Ctrl-C):
+    the clean-up that follows must still run."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except OSError:  # BrokenPipeError; EIO from a terminal that hung up
+        # Later lines, and Python's own flush at exit, go nowhere instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+
+
 class Step:
     """A progress line per step, with the time it took; on failure, what failed and how to fix it."""
 
@@ -51,22 +102,84 @@ class Step:
         self.text, self.fix = text, fix
 
     def __enter__(self) -> "Step":
-        print(f"[{time.monotonic() - STARTED:5.1f}s] {self.text} ...", flush=True)
+        say(f"[{time.monotonic() - STARTED:5.1f}s] {self.text} ...")
         self.start = time.monotonic()
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
         if exc is None:
-            print(f"         done in {time.monotonic() - self.start:.1f}s", flush=True)
+            say(f"         done in {time.monotonic() - self.start:.1f}s")
             return False
-        if kind is KeyboardInterrupt:
+        if kind in (KeyboardInterrupt, SystemExit):
             return False
-        print(f"\nsigbot demo: failed while {self.text.lower()}: {exc}", file=sys.stderr)
+        say(f"\nsigbot demo: failed while {self.text.lower()}: {exc}", err=True)
         if self.fix:
-            print(f"  how to fix: {self.fix}", file=sys.stderr)
-        print(f"  logs: {STATE}/*.log; to start over: rm -rf {STATE}", file=sys.stderr)
+            say(f"  how to fix: {self.fix}", err=True)
+        say(f"  logs: {STATE}/*.log; to start over: rm -rf {STATE}", err=True)
         raise SystemExit(1)
 
+
+# --- ports -------------------------------------------------------------------
+
+def choose_ports(demo: dict) -> None:
+    """Each port: the one asked for in the environment, else the remembered one, else a new one."""
+    for key, (usual, variable, what) in PORTS.items():
+        asked = os.environ.get(variable, "").strip()
+        if asked:
+            if not asked.isdigit() or not 0 < int(asked) < 65536:
+                fail(f"{variable}={asked} is not a port number (1-65535)")
+            demo[key] = int(asked)
+        elif key not in demo:
+            taken = {demo.get(other) for other in PORTS}
+            demo[key] = usual if usual not in taken and port_is_free(usual) else spare_port(taken)
+
+
+def spare_port(taken: set) -> int:
+    for port in random.sample(SPARE_PORTS, 200):
+        if port not in taken and port_is_free(port):
+            return port
+    raise RuntimeError(f"no free port in {SPARE_PORTS.start}-{SPARE_PORTS.stop - 1}")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        # As the servers bind (all three set SO_REUSEADDR): a port the last run left in
+        # TIME_WAIT is free to them, and must be free here too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def check_ports(demo: dict) -> None:
+    """Before any server starts: a taken port is one line saying which, by whom, and what to do."""
+    for key, (_, variable, what) in PORTS.items():
+        port = demo[key]
+        if not port_is_free(port):
+            other = spare_port({demo[k] for k in PORTS})
+            fail(f"port {port} on 127.0.0.1, for {what}, is taken{holder(port)}; stop that program, "
+                 f"or choose another port: {variable}={other} make demo (remembered in {STATE}/demo.json)")
+
+
+def holder(port: int) -> str:
+    """Who listens on the port, as far as `ss -ltnp` can tell (it names processes of other users only to root)."""
+    try:
+        listed = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+                                timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    found = re.search(r'users:\(\("([^"]+)",pid=(\d+)', listed)
+    return f" by {found[1]} (pid {found[2]})" if found else ""
+
+
+def fail(line: str) -> None:
+    say(f"sigbot demo: {line}", err=True)
+    raise SystemExit(1)
+
+
+# --- the homeserver's users and room ------------------------------------------
 
 def api(base: str, method: str, path: str, token: str, body: dict | None = None) -> dict:
     req = urllib.request.Request(base + path, method=method, data=json.dumps(body or {}).encode(),
@@ -75,26 +188,53 @@ def api(base: str, method: str, path: str, token: str, body: dict | None = None)
         return json.loads(resp.read() or b"{}")
 
 
+def load_state() -> dict:
+    saved = STATE / "demo.json"
+    return json.loads(saved.read_text()) if saved.exists() else {}
+
+
+def save_state(demo: dict) -> None:
+    (STATE / "demo.json").write_text(json.dumps(demo, indent=1))
+
+
+def prepare(synapse: Synapse, demo: dict) -> None:
+    """Users and room, made once and remembered in demo.json; the alias also for a room of an older demo."""
+    if "room_id" not in demo:
+        demo.update(bot_password=secrets.token_hex(12), user_password=secrets.token_hex(6),
+                    farm_secret=secrets.token_hex(16))
+        demo["bot_id"] = synapse.register("sigbot", demo["bot_password"])
+        demo["user_id"] = synapse.register("demo", demo["user_password"], admin=True)
+        token = synapse.login("demo", demo["user_password"])
+        # room_alias_name: the alias also becomes the room's canonical alias.
+        room = api(synapse.base_url, "POST", "/_matrix/client/v3/createRoom", token,
+                   {"name": "Demo WG", "preset": "private_chat", "room_alias_name": ALIAS,
+                    "invite": [demo["bot_id"]]})
+        demo["room_id"], demo["alias"] = room["room_id"], f"#{ALIAS}:{synapse.server_name}"
+    elif "alias" not in demo:
+        demo["alias"] = add_alias(synapse, demo)
+    save_state(demo)
+
+
+def add_alias(synapse: Synapse, demo: dict) -> str:
+    """Give the room of a demo made before rooms had an alias its alias, as createRoom would have."""
+    alias = f"#{ALIAS}:{synapse.server_name}"
+    token = synapse.login("demo", demo["user_password"])
+    try:
+        api(synapse.base_url, "PUT", "/_matrix/client/v3/directory/room/" + urllib.parse.quote(alias), token,
+            {"room_id": demo["room_id"]})
+    except urllib.error.HTTPError as error:
+        if error.code != 409:  # 409: the alias exists already (an earlier run stopped halfway)
+            raise
+    api(synapse.base_url, "PUT", f"/_matrix/client/v3/rooms/{demo['room_id']}/state/m.room.canonical_alias",
+        token, {"alias": alias})
+    return alias
+
+
+# --- sigbot ----------------------------------------------------------------------
+
 def sigbot(config: Path, *args: str, env: dict | None = None) -> None:
     subprocess.run([SIGBOT, "--config", str(config), *args], cwd=STATE, check=True,
                    env=env, stdout=subprocess.DEVNULL)
-
-
-def prepare(synapse: Synapse) -> dict:
-    """Users and room, made once and remembered in var/demo/demo.json."""
-    saved = STATE / "demo.json"
-    if saved.exists():
-        return json.loads(saved.read_text())
-    demo = {"bot_password": secrets.token_hex(12), "user_password": secrets.token_hex(6),
-            "farm_secret": secrets.token_hex(16), "web_port": free_port(), "irc_port": free_port()}
-    demo["bot_id"] = synapse.register("sigbot", demo["bot_password"])
-    demo["user_id"] = synapse.register("demo", demo["user_password"], admin=True)
-    token = synapse.login("demo", demo["user_password"])
-    room = api(synapse.base_url, "POST", "/_matrix/client/v3/createRoom", token,
-               {"name": "Demo WG", "preset": "private_chat", "invite": [demo["bot_id"]]})
-    demo["room_id"] = room["room_id"]
-    saved.write_text(json.dumps(demo))
-    return demo
 
 
 def write_config(synapse: Synapse, ircd: IrcServer, demo: dict, host: str) -> Path:
@@ -102,7 +242,7 @@ def write_config(synapse: Synapse, ircd: IrcServer, demo: dict, host: str) -> Pa
     config.write_text(f'''# Written by scripts/demo.py for the local demo.
 [bot]
 data_dir = "."
-notes_dir = "{ROOT / "notes"}"
+notes_dir = "{NOTES}"
 admin_contact = "{demo["user_id"]} (the demo user)"
 
 [web]
@@ -162,92 +302,15 @@ def seed(config: Path, demo: dict) -> None:
     for item in AGENDA:
         sigbot(config, "agenda", "add", "--team", "demo", "--by", "demo", item)
     demo["seeded"] = True
-    (STATE / "demo.json").write_text(json.dumps(demo))
+    save_state(demo)
 
 
 def split_words(line: str) -> list[str]:
     return [w.replace('"', "") for w in re.findall(r'\w+="[^"]*"|\S+', line)]
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: everything it started stops too
-
-
-def main() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)
-    STATE.mkdir(parents=True, exist_ok=True)
-    host = re.sub(r"[^A-Za-z0-9.\-_]", "-", socket.gethostname())[:60] or "demo-host"
-    with Step("Importing the sample meeting logs into notes/demo/"):
-        subprocess.run([SIGBOT, "demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    with Step("Installing Synapse into .venv-synapse (first run only: about a minute)",
-              "check that PyPI is reachable, or delete .venv-synapse and run again"):
-        python = ensure_synapse(synapse_venv())
-    synapse = Synapse(python, STATE / "synapse")
-    procs: list[subprocess.Popen] = []
-    ircd: IrcServer | None = None
-    try:
-        with Step("Starting Synapse on 127.0.0.1", f"see {STATE}/synapse/synapse.log"):
-            synapse.start()
-        with Step("Registering the bot and the demo user, creating the room"):
-            demo = prepare(synapse)
-        with Step("Starting the IRC server (ngIRCd) on 127.0.0.1",
-                  "install it: sudo apt-get install ngircd (make demo does this)"):
-            ircd = IrcServer(port=demo["irc_port"])
-            ircd.start()
-        config = write_config(synapse, ircd, demo, host)
-        env = {**os.environ, "SIGBOT_DEMO_PASSWORD": demo["bot_password"],
-               "SIGBOT_DEMO_FARM_SECRET": demo["farm_secret"]}
-        with Step("Checking the config and loading the sample team (series, agenda, inventory)"):
-            sigbot(config, "check-config", env=env)
-            seed(config, demo)
-        web = f"http://127.0.0.1:{demo['web_port']}"
-        with Step("Starting sigbot (Matrix, IRC relay, schedule, loans, farm, archive)",
-                  f"see {STATE}/sigbot.log"):
-            log = open(STATE / "sigbot.log", "a")
-            procs.append(subprocess.Popen([SIGBOT, "--config", str(config), "run"],
-                                          cwd=STATE, env=env, stdout=log, stderr=log))
-            wait_for(f"{web}/healthz", procs[0], STATE / "sigbot.log")
-        with Step(f"Starting `sigbot farm-agent` for this machine ({host})"):
-            agent_log = open(STATE / "farm-agent.log", "a")
-            procs.append(subprocess.Popen(
-                [SIGBOT, "farm-agent", "--url", f"{web}/farm/report", "--host", host,
-                 "--secret-env", "SIGBOT_DEMO_FARM_SECRET", "--interval", "30"],
-                cwd=STATE, env=env, stdout=agent_log, stderr=agent_log))
-        print(f"""
-sigbot is running a demo working group on this machine. Take part:
-
-  Matrix    homeserver {synapse.base_url}
-            user "demo", password {demo["user_password"]} (any Matrix client, e.g. Element)
-            room "Demo WG" ({demo["room_id"]}), already joined
-  IRC       server {ircd.host} port {ircd.port} (no TLS), channel {CHANNEL}
-            e.g. irssi -c {ircd.host} -p {ircd.port} -n you, then /join {CHANNEL}
-  Archive   {web}/   (minutes, search, calendar, loans, farm)
-  Calendar  {web}/calendar/demo.ics
-
-Try: !help, !next, !agenda, !hw list, !loan request gfx1100 for testing, !farm,
-then #startmeeting Demo, #topic 1, #info ..., #action ..., #endmeeting.
-Logs: {STATE}/sigbot.log. Ctrl-C stops everything.
-""", flush=True)
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-        print(f"sigbot demo: a process stopped; see {STATE}/sigbot.log and farm-agent.log", file=sys.stderr)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("stopping ...", flush=True)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if ircd is not None:
-            ircd.close()
-        synapse.stop()
-
-
 def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    """Until sigbot's /healthz answers 200, which it does once the first sync with the homeserver is done."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -260,6 +323,182 @@ def wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -
             pass
         time.sleep(0.5)
     raise RuntimeError(f"sigbot did not become healthy at {url} in {timeout:.0f} s")
+
+
+# --- what a person reads ----------------------------------------------------------
+
+def printout(synapse: Synapse, ircd: IrcServer, demo: dict, web: str) -> str:
+    """How to join from Element, matrix-commander and irssi, and how to try an encrypted direct chat."""
+    here = Path.cwd()
+    state = STATE.relative_to(here) if STATE.is_relative_to(here) else STATE
+    # Its own credentials and store in the demo's folder: leaves a person's own matrix-commander login alone.
+    mc = f"matrix-commander -c {state}/matrix-commander/credentials.json -s {state}/matrix-commander/store"
+    hs, user, bot, alias = synapse.base_url, demo["user_id"], demo["bot_id"], demo["alias"]
+    return f"""
+sigbot is running a demo working group on this machine. Join it:
+
+  Matrix    homeserver {hs}
+            user {user}, password {demo["user_password"]}; the bot is {bot}
+            room {alias} ("Demo WG", {demo["room_id"]}), already joined
+    Element   Sign in, Edit the homeserver: {hs}, username {user.split(":")[0][1:]}, the password
+    matrix-commander (sign in once, then send and read):
+      {mc} --login password --homeserver {hs} --user-login {user} --password {demo["user_password"]} --device demo-cli --room-default '{alias}'
+      {mc} -m '!help'
+      {mc} --listen tail --tail 5
+  Encrypted direct chat with the bot (docs/encryption.md):
+    Element   Start chat with {bot} (Element encrypts direct chats), say !help
+    matrix-commander
+      {mc} --room-dm-create {bot}
+      {mc} --user {bot} -m '!help'
+  IRC       server {ircd.host} port {ircd.port} (no TLS), channel {CHANNEL}
+      irssi -c {ircd.host} -p {ircd.port} -n you, then /join {CHANNEL}
+  Archive   {web}/   (minutes, search, calendar, loans, farm)
+  Calendar  {web}/calendar/demo.ics
+
+Try: !help, !next, !agenda, !hw list, !loan request gfx1100 for testing, !farm,
+then #startmeeting Demo, #topic 1, #info ..., #action ..., #endmeeting.
+Logs: {STATE}/sigbot.log. State and ports: {STATE}/demo.json. Ctrl-C stops everything.
+{READY}"""
+
+
+# --- the worker: everything the demo runs ----------------------------------------
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # the supervisor's SIGTERM stops the worker as Ctrl-C would
+
+
+def run_demo() -> None:
+    """The demo itself, in the worker; everything it starts is in the worker's process group."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    supervisor = os.getppid()
+    STATE.mkdir(parents=True, exist_ok=True)
+    demo = load_state()
+    choose_ports(demo)
+    check_ports(demo)
+    save_state(demo)
+    host = re.sub(r"[^A-Za-z0-9.\-_]", "-", socket.gethostname())[:60] or "demo-host"
+    with Step(f"Importing the sample meeting logs into {NOTES / 'demo'}/"):
+        subprocess.run([SIGBOT, "demo", "--out", str(NOTES / "demo")], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    with Step("Installing Synapse into .venv-synapse (first run only: about a minute)",
+              "check that PyPI is reachable, or delete .venv-synapse and run again"):
+        python = ensure_synapse(synapse_venv())
+    synapse = Synapse(python, STATE / "synapse", port=demo["matrix_port"], own_session=False)
+    procs: list[subprocess.Popen] = []
+    ircd: IrcServer | None = None
+    try:
+        with Step(f"Starting Synapse on 127.0.0.1:{synapse.port}", f"see {STATE}/synapse/synapse.log"):
+            synapse.start()
+        with Step("Registering the bot and the demo user, creating the room"):
+            prepare(synapse, demo)
+        with Step(f"Starting the IRC server (ngIRCd) on 127.0.0.1:{demo['irc_port']}",
+                  "" if NGIRCD_BINARY.exists() else "install it: sudo apt-get install ngircd (make demo does this)"):
+            ircd = IrcServer(port=demo["irc_port"])
+            ircd.start()
+        config = write_config(synapse, ircd, demo, host)
+        env = {**os.environ, "SIGBOT_DEMO_PASSWORD": demo["bot_password"],
+               "SIGBOT_DEMO_FARM_SECRET": demo["farm_secret"]}
+        with Step("Checking the config and loading the sample team (series, agenda, inventory)"):
+            sigbot(config, "check-config", env=env)
+            seed(config, demo)
+        web = f"http://127.0.0.1:{demo['web_port']}"
+        with Step("Starting sigbot (Matrix, IRC relay, schedule, loans, farm, archive)",
+                  f"see {STATE}/sigbot.log"):
+            with open(STATE / "sigbot.log", "a") as log:  # the child keeps its own copy
+                procs.append(subprocess.Popen([SIGBOT, "--config", str(config), "run"],
+                                              cwd=STATE, env=env, stdout=log, stderr=log))
+            wait_for(f"{web}/healthz", procs[0], STATE / "sigbot.log")
+        with Step(f"Starting `sigbot farm-agent` for this machine ({host})"):
+            with open(STATE / "farm-agent.log", "a") as log:
+                procs.append(subprocess.Popen(
+                    [SIGBOT, "farm-agent", "--url", f"{web}/farm/report", "--host", host,
+                     "--secret-env", "SIGBOT_DEMO_FARM_SECRET", "--interval", "30"],
+                    cwd=STATE, env=env, stdout=log, stderr=log))
+        say(printout(synapse, ircd, demo, web))
+        # Also stop when the supervisor is gone without a word (SIGKILL): this process is then re-parented.
+        while all(p.poll() is None for p in procs) and os.getppid() == supervisor:
+            time.sleep(1)
+        if os.getppid() == supervisor:
+            say(f"sigbot demo: a process stopped; see {STATE}/sigbot.log and farm-agent.log", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signum, signal.SIG_IGN)
+        say("stopping ...")
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if ircd is not None:
+            ircd.close()
+        synapse.stop()
+
+
+# --- the supervisor: what `make demo` runs ----------------------------------------
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(signum, frame) -> None:
+    raise _Stop
+
+
+def supervise() -> int:
+    """Run the worker in a process group of its own; on a signal or any exit, stop it and empty that group."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
+    worker = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
+                              env={**os.environ, WORKER: "1"}, process_group=0)
+    stopped = False
+    try:
+        # Wait without reaping (WNOWAIT): while the worker is a zombie its pid still names
+        # its group, so that no other process can take the number before the group is emptied.
+        os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)
+    except _Stop:
+        stopped = True
+    finally:
+        stop_worker(worker)
+    return 130 if stopped else worker.returncode % 256  # 130: as a shell reports a Ctrl-C
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """SIGTERM to the worker (it stops its servers in order), then SIGKILL to whatever is left in its group.
+
+    A second Ctrl-C (or SIGTERM, SIGHUP) meanwhile skips the wait."""
+    hurry: list[int] = []
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda signum, frame: hurry.append(signum))
+    if _running(worker.pid):
+        os.kill(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while _running(worker.pid) and not hurry and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    worker.wait()  # reaps it, at last
+
+
+def _running(pid: int) -> bool:
+    """Whether the child is still running, without reaping it (WNOWAIT) when it has exited."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+
+
+def main() -> None:
+    if os.environ.get(WORKER) == "1":
+        try:
+            run_demo()
+        except KeyboardInterrupt:
+            pass  # stopped before anything was started that needs stopping
+    else:
+        sys.exit(supervise())
 
 
 if __name__ == "__main__":

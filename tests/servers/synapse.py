@@ -148,15 +148,21 @@ class Synapse:
 
     ``message_rate`` is ``(per_second, burst_count)`` for rc_message; leave it
     None for relaxed limits, or make it strict to provoke M_LIMIT_EXCEEDED.
+    ``port`` fixes the port (the demo keeps one across runs, so that a signed-in
+    client stays signed in); None takes a free one. ``own_session`` False keeps
+    Synapse in its starter's process group instead of a session of its own, for
+    a starter (the demo) that stops its whole group at once.
     """
 
     def __init__(self, python: Path, work_dir: Path, server_name: str = "localhost",
-                 message_rate: tuple[float, int] | None = None) -> None:
+                 message_rate: tuple[float, int] | None = None, port: int | None = None,
+                 own_session: bool = True) -> None:
         self.python = python
         self.work_dir = work_dir
         self.server_name = server_name
         self.message_rate = message_rate
-        self.port = free_port()
+        self.port = port or free_port()
+        self.own_session = own_session
         self.shared_secret = secrets.token_hex(16)
         self.log_path = work_dir / "synapse.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -179,7 +185,7 @@ class Synapse:
                 [self.python, "-m", "synapse.app.homeserver",
                  "-c", "homeserver.yaml", "-c", "sigbot-test.yaml"],
                 cwd=self.work_dir, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
+                stdin=subprocess.DEVNULL, start_new_session=self.own_session)
         try:
             self._wait_healthy(self._process)
         except BaseException:
