@@ -22,6 +22,9 @@ $(STAMP): $(SOURCES)
 system-deps:
 	@scripts/system-deps.sh
 
+# Ports are chosen once and kept in var/demo/demo.json; to choose others, e.g.
+# `make demo SIGBOT_DEMO_MATRIX_PORT=8448` (also _IRC_PORT, _WEB_PORT).
+# Ctrl-C stops everything it started, also through a pipe (`make demo | tee log`).
 demo: $(STAMP)
 	@scripts/system-deps.sh demo
 	@$(VENV)/bin/python scripts/demo.py
