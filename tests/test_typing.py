@@ -30,3 +30,15 @@ def test_the_mypy_config_stays_strict() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
     assert config["strict"] is True
     assert config["files"]
+
+
+def test_a_typing_mistake_fails_the_check(tmp_path: Path) -> None:
+    # The same settings on a module with an unannotated function and a wrong call into a typed module:
+    # both must be reported, or the check above could pass without checking anything.
+    regressed = tmp_path / "regressed.py"
+    regressed.write_text("from bot.core.commands import number_arg\n\n\n"
+                         "def first_number(text):\n    return number_arg(3)\n", encoding="utf-8")
+    done = subprocess.run([str(MYPY), "--config-file", "pyproject.toml", str(regressed)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "[no-untyped-def]" in done.stdout and '"number_arg" has incompatible type "int"' in done.stdout
