@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core.message import Message
 
-if TYPE_CHECKING:  # values only: the core imports no feature and no storage library
+if TYPE_CHECKING:  # types only: the core imports no feature and no storage library
+    from sqlite_utils import Database
+
     from bot.config import Config, Team
 
 
@@ -48,7 +50,7 @@ class Call:
     args: str
     speaker: Speaker
     config: "Config"
-    db: Any  # the database, for the feature's own store (sqlite_utils.Database)
+    db: "Database"  # the database, for the feature's own store
     meeting_id: int | None = None  # the meeting running in this room, if any
 
     @property
