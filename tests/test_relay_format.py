@@ -686,3 +686,12 @@ def test_an_encrypted_room_is_not_relayed_to_irc_unless_the_team_allows_it(tmp_p
     msg = line_message(matrix_event("agreed to relay"), ROOM, "Alice", "https://hs.org", encrypted=True)
     relay.deliver(relay.rt.dispatcher.handle(msg))
     assert [text for target, text, *_ in irc.sent if target == "#wg"] == ["<Alice> agreed to relay"]
+
+
+def test_a_coloured_matrix_line_reaches_irc_in_colour_and_typed_codes_do_not(tmp_path):
+    relay, irc, _ = relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")
+    matrix_says(relay, matrix_event("red alert", format="org.matrix.custom.html",
+                                    formatted_body='<font data-mx-color="#ff0000">red</font> alert'), "Alice")
+    matrix_says(relay, matrix_event("\x0304not red", event_id="$2"), "Alice")
+    on_wg = [text for target, text, *_ in irc.sent if target == "#wg"]
+    assert on_wg == ["<Alice> \x0304red\x03 alert", "<Alice> 04not red"]

@@ -29,10 +29,12 @@ _LINE_BREAK = re.compile(r"\r\n|[\r\n]")  # becomes one space
 # The formatting codes sigbot writes itself (bold, reset, monospace, italic, strike,
 # underline: https://modern.ircdocs.horse/formatting). Every other control character
 # is taken out of text: \x01 opens a CTCP (an emote holding one would end our ACTION
-# early and start a second CTCP), \x03 and \x16 are colours sigbot never writes,
+# early and start a second CTCP), \x16 (reverse) is a colour sigbot never writes,
 # NUL ends a line for some servers, C1 codes are escapes to a terminal client, and a
-# lone surrogate (valid in Matrix's JSON) has no UTF-8 form at all.
-FORMATTING = "\x02\x0f\x11\x1d\x1e\x1f"
+# lone surrogate (valid in Matrix's JSON) has no UTF-8 form at all. \x03 (colour) is
+# sigbot's own: the relay writes it for Matrix colours (data-mx-color) and removes any
+# that people typed into their text (bot/relay/to_irc.py).
+FORMATTING = "\x02\x03\x0f\x11\x1d\x1e\x1f"
 _CONTROL = re.compile("[^" + FORMATTING + r"\x20-\x7e\xa0-\ud7ff\ue000-\U0010ffff]")
 _ZWJ = "\u200d"
 
