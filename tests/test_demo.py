@@ -6,6 +6,7 @@ what it prints; stopped with Ctrl-C the way a terminal sends it to a pipeline.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import re
@@ -15,6 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -154,6 +157,30 @@ async def join_and_ask(printed: Printed, store: Path) -> None:
         await user.close()
 
 
+def call(printed: Printed, method: str, path: str, body: dict | None = None, token: str = "") -> dict:
+    """The homeserver's client API, straight to loopback (never through a proxy from the environment)."""
+    request = urllib.request.Request(printed.homeserver + "/_matrix/client/v3" + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30) as reply:
+        return json.load(reply)
+
+
+def alias_path(printed: Printed) -> str:
+    return "/directory/room/" + urllib.parse.quote(printed.alias)
+
+
+def as_an_older_demo_left_it(printed: Printed, state: Path) -> None:
+    """What a demo from before rooms had aliases leaves: the room has none, and demo.json no word of one."""
+    login = call(printed, "POST", "/login", {"type": "m.login.password", "password": printed.password,
+                                            "identifier": {"type": "m.id.user", "user": printed.user_id}})
+    call(printed, "DELETE", alias_path(printed), token=login["access_token"])
+    demo = json.loads((state / "demo.json").read_text())
+    del demo["alias"]
+    (state / "demo.json").write_text(json.dumps(demo))
+
+
 def spare_ports() -> dict[str, int]:
     ports: dict[str, int] = {}
     while len(set(ports.values())) < 3:
@@ -182,18 +209,21 @@ def test_a_newcomer_joins_by_the_printed_alias_and_ctrl_c_through_a_pipe_stops_e
             assert part in running, running
 
         asyncio.run(asyncio.wait_for(join_and_ask(printed, tmp_path / "keys"), 180))
+        as_an_older_demo_left_it(printed, tmp_path / "demo")
 
         first.ctrl_c()
         first.wait_all_gone()
     finally:
         first.kill()
 
-    # The second run is given no ports: it takes the ones the first remembered.
+    # The second run is given no ports: it takes the ones the first remembered; and it
+    # gives the room its alias back.
     second = DemoRun(tmp_path / "demo")
     try:
         again = read_printout(second.output_until(READY, START_LIMIT_S))
         assert (again.homeserver, again.irc_port, again.web) == (printed.homeserver, printed.irc_port, printed.web)
         assert (again.room_id, again.password) == (printed.room_id, printed.password)
+        assert call(again, "GET", alias_path(again))["room_id"] == printed.room_id
         second.ctrl_c()
         second.wait_all_gone()
     finally:
