@@ -1,7 +1,8 @@
 """`make demo` as a newcomer meets it: scripts/demo.py run for real (Synapse, ngIRCd,
 `sigbot run`, the farm agent) with its state in a temporary folder, piped through
 `cat` as `make demo | tee log` is; joined from a matrix-nio client with nothing but
-what it prints; stopped with Ctrl-C the way a terminal sends it to a pipeline."""
+what it prints; stopped with Ctrl-C (and SIGHUP, a closed terminal) the way a
+terminal signals a pipeline, and checked with ps for anything left running."""
 
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ class DemoRun:
                                 capture_output=True, text=True).stdout
         return [line.strip() for line in listed.splitlines() if line.strip()]
 
-    def ctrl_c(self) -> None:
-        os.killpg(self.session, signal.SIGINT)
+    def signal_pipeline(self, signum: signal.Signals) -> None:
+        """What a terminal sends to its foreground pipeline: SIGINT on Ctrl-C, SIGHUP when it is closed."""
+        os.killpg(self.session, signum)
 
     def wait_all_gone(self) -> None:
         deadline = time.monotonic() + STOP_LIMIT_S
@@ -190,7 +192,7 @@ def spare_ports() -> dict[str, int]:
 
 @pytest.mark.synapse
 @pytest.mark.ircd
-def test_a_newcomer_joins_by_the_printed_alias_and_ctrl_c_through_a_pipe_stops_everything_then_the_ports_are_kept(
+def test_a_newcomer_joins_by_the_printed_alias_ctrl_c_through_a_pipe_stops_everything_and_the_next_run_keeps_the_ports(
         tmp_path):
     ports = spare_ports()
     first = DemoRun(tmp_path / "demo", **ports)
@@ -205,13 +207,13 @@ def test_a_newcomer_joins_by_the_printed_alias_and_ctrl_c_through_a_pipe_stops_e
         assert "Start chat with @sigbot:localhost" in printed.text
         assert "--room-dm-create @sigbot:localhost" in printed.text
         running = "\n".join(first.processes())
-        for part in ("synapse.app.homeserver", "ngircd", " run", "farm-agent"):
+        for part in ("synapse.app.homeserver", "ngircd", "sigbot.toml run", "farm-agent"):
             assert part in running, running
 
         asyncio.run(asyncio.wait_for(join_and_ask(printed, tmp_path / "keys"), 180))
         as_an_older_demo_left_it(printed, tmp_path / "demo")
 
-        first.ctrl_c()
+        first.signal_pipeline(signal.SIGINT)
         first.wait_all_gone()
     finally:
         first.kill()
@@ -224,7 +226,7 @@ def test_a_newcomer_joins_by_the_printed_alias_and_ctrl_c_through_a_pipe_stops_e
         assert (again.homeserver, again.irc_port, again.web) == (printed.homeserver, printed.irc_port, printed.web)
         assert (again.room_id, again.password) == (printed.room_id, printed.password)
         assert call(again, "GET", alias_path(again))["room_id"] == printed.room_id
-        second.ctrl_c()
+        second.signal_pipeline(signal.SIGHUP)  # the terminal window closed
         second.wait_all_gone()
     finally:
         second.kill()
