@@ -229,6 +229,10 @@ class Dispatcher:
         if started and meeting is not None:  # the agenda and the open actions, said (and logged) right after the start
             for hook in self._hooks["meeting_started"]:
                 effects += hook(self.store.db, team.name, meeting.id, record.room)
+            # The agenda the meeting took, as stored: what `#topic N` takes (never read back from the
+            # bot's announcement, which is only words for people and the .log.txt).
+            state = self._states[meeting.id]
+            state.agenda, state.opening = dict(self._agenda(meeting.id)), False
         if call and call.command.scope is Scope.ROOM:
             effects += self._run(call, team, msg, record, text)
         return effects
@@ -275,10 +279,18 @@ class Dispatcher:
         state = self._states.get(meeting.id)
         if state is None:
             records = [r for r in self.store.meeting_lines(meeting.id) if r.id < before]
-            state = engine.fold(_log_lines(records), meeting.room, self.registry, require_start=False)
-            state = state or engine.begin(_log_line(self.store.line(before), ""), meeting.room)
+            agenda = self._agenda(meeting.id)
+            state = engine.fold(_log_lines(records), meeting.room, self.registry, require_start=False, agenda=agenda)
+            state = state or engine.begin(_log_line(self.store.line(before), ""), meeting.room, agenda=agenda)
             self._states[meeting.id] = state
         return state
+
+    def _agenda(self, meeting_id: int) -> dict[int, str]:
+        """The agenda meeting `meeting_id` took when it started, as the features stored it."""
+        agenda: dict[int, str] = {}
+        for hook in self._hooks["meeting_agenda"]:
+            agenda.update(hook(self.store.db, meeting_id))
+        return agenda
 
     def _log_replies(self, team: Team, room: str, effects: list[Effect], when: datetime,
                      ended: list[tuple[MeetingRecord, MeetingState]]) -> list[Effect]:
@@ -334,7 +346,7 @@ class Dispatcher:
             return []
         if state is None:
             state = engine.fold(_log_lines(self.store.meeting_lines(meeting.id)), meeting.room, self.registry,
-                                require_start=False)
+                                require_start=False, agenda=self._agenda(meeting.id))
             if state is None:
                 return []
         minutes = build_minutes(state)

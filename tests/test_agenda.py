@@ -368,3 +368,17 @@ def test_a_broken_agenda_store_never_stops_a_meeting(room, caplog):
     assert "Meeting 'x' started" in said(room.say("alice", "#startmeeting x"))
     assert "Minutes:" in said(room.say("alice", "#endmeeting"))
     assert minutes_files(room, ".md") and "agenda: meeting start failed" in caplog.text
+
+
+def test_topic_n_takes_the_stored_agenda_even_past_what_the_start_announced(room):
+    """The meeting's agenda is what the agenda feature stored when it started, not the bot's words read
+    back: an item past the announced ones (the announcement stops at MAX_ANNOUNCED) is still item N."""
+    from bot.agenda.agenda import MAX_ANNOUNCED
+
+    for i in range(1, MAX_ANNOUNCED + 3):
+        room.say("alice", f"!agenda add item number {i}")
+    started = said(room.say("alice", "#startmeeting x"))
+    assert f"item number {MAX_ANNOUNCED + 2}" not in started  # not announced: "… and 2 more"
+    assert said(room.say("alice", f"#topic {MAX_ANNOUNCED + 2}")) == f"Topic: item number {MAX_ANNOUNCED + 2}"
+    room.boot()  # after a restart the meeting is folded from the stored log, with the same agenda
+    assert said(room.say("alice", "#topic 3")) == "Topic: item number 3"

@@ -12,6 +12,7 @@ FEATURE = Feature(
         ("meeting_ended", "bot.agenda.hooks:meeting_ended"),
         ("minutes_sections", "bot.agenda.hooks:minutes_sections"),
         ("notes_written", "bot.agenda.hooks:publish_actions"),
+        ("meeting_agenda", "bot.agenda.hooks:meeting_agenda"),
     ),
     provides=(("agenda_items", "bot.agenda.api:agenda_items"),),
 )

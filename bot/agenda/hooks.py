@@ -68,6 +68,12 @@ def meeting_ended(db: Database, team: str, meeting_id: int, minutes: Minutes) ->
     _guarded(db, "meeting end", None, work)
 
 
+def meeting_agenda(db: Database, meeting_id: int) -> dict[int, str]:
+    """The agenda meeting `meeting_id` took when it started: N -> the item's text (what `#topic N` takes)."""
+    return _guarded(db, "reading the meeting's agenda", {},
+                    lambda: {e.n: e.item.text for e in AgendaStore(db).meeting_items(meeting_id)})
+
+
 def minutes_sections(db: Database, meeting_id: int, ended: datetime | None) -> dict:
     """The RenderContext fields `agenda` and `earlier_actions` of a meeting's minutes."""
     def work() -> dict:

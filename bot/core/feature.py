@@ -21,6 +21,9 @@ HOOKS = {
     "minutes_sections",
     # after a meeting's notes are written (and committed): fn(db, Team, now) -> None
     "notes_written",
+    # the agenda a meeting took when it started, as stored: fn(db, meeting id) -> {N: item text}
+    # (what `#topic N` takes; the meeting engine never reads it back from the bot's own words)
+    "meeting_agenda",
 }
 
 

@@ -9,7 +9,7 @@ an edited or deleted line is handled by folding the corrected log again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from bot.core.commands import CommandCall, Registry, Role, Scope, number_arg
@@ -27,9 +27,19 @@ def split_lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
-def begin(line: LogLine, room: str, name: str | None = None) -> MeetingState:
-    """A new meeting whose first log line is `line` (its #startmeeting)."""
-    return MeetingState(room=room, owner=line.nick, owner_id=line.sender, started=line.time, name=name)
+def begin(line: LogLine, room: str, name: str | None = None,
+          agenda: Mapping[int, str] | None = None) -> MeetingState:
+    """A new meeting whose first log line is `line` (its #startmeeting).
+
+    `agenda` is the meeting's agenda as stored (the dispatcher's, from the
+    agenda feature): given, it is the agenda and no line is read for one. Only a
+    log with no database behind it (a `.log.txt` replayed) is read for the
+    bot's announcement (`read_agenda`).
+    """
+    state = MeetingState(room=room, owner=line.nick, owner_id=line.sender, started=line.time, name=name)
+    if agenda is not None:
+        state.agenda, state.opening = dict(agenda), False
+    return state
 
 
 def is_chair(state: MeetingState, line: LogLine) -> bool:
@@ -74,13 +84,13 @@ def agenda_line(n: int, text: str, note: str) -> str:
 
 
 def read_agenda(state: MeetingState, line: LogLine) -> None:
-    """Learn the agenda from the log itself, so that `#topic N` replays the same.
+    """Learn the agenda of a replayed `.log.txt` from the log itself, so that `#topic N` replays the same.
 
-    Why here and not in the dispatcher: `#topic 2` stays in the log as said,
-    and the text it takes comes from the agenda the bot announced at
-    #startmeeting (lines written by `agenda_line`). A stored log and the
-    `.log.txt` (where the bot's lines read as ordinary lines) therefore fold to
-    the same minutes with no database at hand. Only the opening lines count:
+    Only for a log with no database behind it: a live or stored meeting gets
+    its agenda as stored (`begin(agenda=...)`), and this does nothing (its
+    `opening` is over from the start). A `.log.txt` has nothing but text: the
+    agenda the bot announced at #startmeeting (lines written by
+    `agenda_line`) is the only record of it there. Only the opening lines count:
     those said by the speaker of the meeting's second line (the bot, which
     answers #startmeeting) before anyone else speaks, so nobody can redefine
     an item later in the meeting.
@@ -103,7 +113,8 @@ def agenda_topic(state: MeetingState, args: str) -> str:
     return state.agenda[n] if n in state.agenda else args
 
 
-def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start: bool = True) -> MeetingState | None:
+def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start: bool = True,
+         agenda: Mapping[int, str] | None = None) -> MeetingState | None:
     """The state of the meeting whose log is `lines`.
 
     A log read from a file starts at its first #startmeeting (`require_start`);
@@ -115,7 +126,7 @@ def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start:
             call = registry.parse(line.text) if line.kind is LineKind.SAID else None
             if require_start and (call is None or call.command.name != "startmeeting"):
                 continue  # lines before the meeting started are not part of it
-            state = begin(line, room)
+            state = begin(line, room, agenda=agenda)
         apply(state, line, registry)
         if not state.running:
             break
