@@ -16,15 +16,12 @@ that is signed in stays signed in. A port is chosen once (or through
 $SIGBOT_DEMO_MATRIX_PORT, $SIGBOT_DEMO_IRC_PORT, $SIGBOT_DEMO_WEB_PORT) and
 checked before anything starts; a taken one is reported in one line.
 
-Stopping: the process `make demo` starts is a supervisor that stays in the
-terminal's process group and runs the demo itself as a worker in a process
-group of its own, which every server and sigbot process it starts joins. A
-SIGINT (Ctrl-C), SIGTERM or SIGHUP to the supervisor, or its exit for any
-reason, stops the worker, which stops its servers in order; whatever is still
-in the group after that is killed. Why two processes: Ctrl-C in `make demo
-2>&1 | tee log` kills tee too, so the demo's next line raises BrokenPipeError,
-and a single process could not kill its own process group without killing
-make and tee; and the worker notices a supervisor killed with SIGKILL.
+Stopping: the process `make demo` starts runs the demo itself as a worker in
+a process group of its own, which every server and sigbot process it starts
+joins (scripts/process_group.py says how and why). A SIGINT (Ctrl-C), SIGTERM
+or SIGHUP stops the worker, which stops its servers in order; whatever is
+still in the group after that is killed. The worker also stops when the
+process that started it is gone without a word (SIGKILL).
 """
 
 from __future__ import annotations
@@ -47,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from process_group import STOP_SIGNALS, supervise  # noqa: E402
 from servers.ircd import NGIRCD_BINARY, IrcServer  # noqa: E402
 from servers.synapse import Synapse, ensure_synapse, synapse_venv  # noqa: E402
 
@@ -60,7 +58,6 @@ CHANNEL = "#demo"
 ALIAS = "demo"  # the room's alias is #demo:<server name>
 WORKER = "SIGBOT_DEMO_WORKER"  # set in the worker's environment
 READY = "sigbot demo: ready."  # the printout's last line (tests wait for it)
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # The worker's orderly stop takes at most sigbot 15 s + farm agent 15 s + ngIRCd 5 s + Synapse 15 s.
 STOP_GRACE_S = 55.0
 STARTED = time.monotonic()
@@ -101,7 +98,7 @@ class Step:
     def __init__(self, text: str, fix: str = "") -> None:
         self.text, self.fix = text, fix
 
-    def __enter__(self) -> "Step":
+    def __enter__(self) -> Step:
         say(f"[{time.monotonic() - STARTED:5.1f}s] {self.text} ...")
         self.start = time.monotonic()
         return self
@@ -166,7 +163,7 @@ def check_ports(demo: dict) -> None:
 def holder(port: int) -> str:
     """Who listens on the port, as far as `ss -ltnp` can tell (it names processes of other users only to root)."""
     try:
-        listed = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+        listed = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], check=False, capture_output=True, text=True,
                                 timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -409,12 +406,12 @@ def run_demo() -> None:
                 procs.append(subprocess.Popen([SIGBOT, "--config", str(config), "run"],
                                               cwd=STATE, env=env, stdout=log, stderr=log))
             wait_for(f"{web}/healthz", procs[0], STATE / "sigbot.log")
-        with Step(f"Starting `sigbot farm-agent` for this machine ({host})"):
-            with open(STATE / "farm-agent.log", "a") as log:
-                procs.append(subprocess.Popen(
-                    [SIGBOT, "farm-agent", "--url", f"{web}/farm/report", "--host", host,
-                     "--secret-env", "SIGBOT_DEMO_FARM_SECRET", "--interval", "30"],
-                    cwd=STATE, env=env, stdout=log, stderr=log))
+        with Step(f"Starting `sigbot farm-agent` for this machine ({host})"), \
+                open(STATE / "farm-agent.log", "a") as log:
+            procs.append(subprocess.Popen(
+                [SIGBOT, "farm-agent", "--url", f"{web}/farm/report", "--host", host,
+                 "--secret-env", "SIGBOT_DEMO_FARM_SECRET", "--interval", "30"],
+                cwd=STATE, env=env, stdout=log, stderr=log))
         say(printout(synapse, ircd, demo, web))
         # Also stop when the supervisor is gone without a word (SIGKILL): this process is then re-parented.
         while all(p.poll() is None for p in procs) and os.getppid() == supervisor:
@@ -439,58 +436,6 @@ def run_demo() -> None:
         synapse.stop()
 
 
-# --- the supervisor: what `make demo` runs ----------------------------------------
-
-class _Stop(Exception):
-    pass
-
-
-def _stop(signum, frame) -> None:
-    raise _Stop
-
-
-def supervise() -> int:
-    """Run the worker in a process group of its own; on a signal or any exit, stop it and empty that group."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _stop)
-    worker = subprocess.Popen([sys.executable, str(Path(__file__).resolve())],
-                              env={**os.environ, WORKER: "1"}, process_group=0)
-    stopped = False
-    try:
-        # Wait without reaping (WNOWAIT): while the worker is a zombie its pid still names
-        # its group, so that no other process can take the number before the group is emptied.
-        os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)
-    except _Stop:
-        stopped = True
-    finally:
-        stop_worker(worker)
-    return 130 if stopped else worker.returncode % 256  # 130: as a shell reports a Ctrl-C
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    """SIGTERM to the worker (it stops its servers in order), then SIGKILL to whatever is left in its group.
-
-    A second Ctrl-C (or SIGTERM, SIGHUP) meanwhile skips the wait."""
-    hurry: list[int] = []
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda signum, frame: hurry.append(signum))
-    if _running(worker.pid):
-        os.kill(worker.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while _running(worker.pid) and not hurry and time.monotonic() < deadline:
-        time.sleep(0.1)
-    try:
-        os.killpg(worker.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    worker.wait()  # reaps it, at last
-
-
-def _running(pid: int) -> bool:
-    """Whether the child is still running, without reaping it (WNOWAIT) when it has exited."""
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
-
-
 def main() -> None:
     if os.environ.get(WORKER) == "1":
         try:
@@ -498,7 +443,8 @@ def main() -> None:
         except KeyboardInterrupt:
             pass  # stopped before anything was started that needs stopping
     else:
-        sys.exit(supervise())
+        sys.exit(supervise([sys.executable, str(Path(__file__).resolve())], {**os.environ, WORKER: "1"},
+                           STOP_GRACE_S))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class DemoRun:
 
     def processes(self) -> list[str]:
         """Every process still in the pipeline's session (a child the demo forgot would be here), as ps lists them."""
-        listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(self.session)],
+        listed = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-s", str(self.session)], check=False,
                                 capture_output=True, text=True).stdout
         return [line.strip() for line in listed.splitlines() if line.strip()]
 
@@ -240,7 +240,8 @@ def test_a_taken_port_is_reported_in_one_line_naming_the_port_its_holder_and_how
         free = spare_ports()  # the other two: free, so that the taken one is the one reported
         env = {**os.environ, "SIGBOT_DEMO_STATE": str(tmp_path / "demo"), "SIGBOT_DEMO_IRC_PORT": str(taken),
                "SIGBOT_DEMO_MATRIX_PORT": str(free["matrix"]), "SIGBOT_DEMO_WEB_PORT": str(free["web"])}
-        done = subprocess.run([sys.executable, str(DEMO)], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, str(DEMO)], check=False, env=env, capture_output=True, text=True,
+                              timeout=60)
     assert done.returncode == 1
     assert done.stdout == ""  # nothing was started
     [line] = done.stderr.splitlines()
