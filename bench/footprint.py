@@ -31,7 +31,6 @@ import venv
 from pathlib import Path
 
 from common import ROOT, publish, with_synapse
-
 from matrix_users import BotProcess, User, make_room  # noqa: E402  (tests/ is on sys.path through common)
 from servers.ircd import IrcServer  # noqa: E402
 

@@ -27,11 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import p90, publish, with_synapse  # noqa: E402
 from matrix_users import BotProcess, User  # noqa: E402
 from nio import RoomCreateResponse, RoomPreset  # noqa: E402
 from servers.synapse import Synapse  # noqa: E402
-
-from common import p90, publish, with_synapse  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:

@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import p90, publish, with_synapse  # noqa: E402
 from matrix_users import User, make_room  # noqa: E402
 from servers.irc_client import IrcClient  # noqa: E402
 from servers.ircd import IrcServer  # noqa: E402
 from servers.synapse import Synapse  # noqa: E402
-from common import p90, publish, with_synapse  # noqa: E402
 from test_relay import RelayBot  # noqa: E402
 
 WARMUP = 3

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from bot import __version__
-from bot.config import Config, ConfigError, load_config
+from bot.config import ConfigError, load_config
 from bot.config.cli import fail_config, load_or_exit, one_line
 from bot.config.load import secret_problems, zone_problem
 from bot.core.files import READ_LIMIT, read_named_file

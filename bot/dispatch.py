@@ -23,10 +23,21 @@ from typing import Any
 from bot import metrics
 from bot.config import Config, Team
 from bot.core.call import Call, Publish, Speaker
-from bot.core.feature import HOOKS
 from bot.core.commands import Command, CommandCall, Registry, Role, Scope
-from bot.core.message import (DirectMessage, Effect, LineKind, MeetingEnded, Message, Network, React, Redact, Relay,
-                              Reply, quoted)
+from bot.core.feature import HOOKS
+from bot.core.message import (
+    DirectMessage,
+    Effect,
+    LineKind,
+    MeetingEnded,
+    Message,
+    Network,
+    React,
+    Redact,
+    Relay,
+    Reply,
+    quoted,
+)
 from bot.core.privacy import contact_details
 from bot.features import hooks
 from bot.meeting import engine

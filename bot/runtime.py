@@ -24,8 +24,8 @@ from bot.config import Config
 from bot.core.message import Effect
 from bot.core.targets import load
 from bot.core.timing import sleep_or_stop, ticks
-from bot.features import targets
 from bot.dispatch import Dispatcher
+from bot.features import targets
 from bot.storage import Store
 
 # What the live bot's parts import from here; sleep_or_stop and ticks come from bot.core.timing,

@@ -12,8 +12,15 @@ import time
 import uuid
 from pathlib import Path
 
-from nio import (Api, AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomPreset, RoomSendResponse,
-                 ShareGroupSessionResponse)
+from nio import (
+    Api,
+    AsyncClient,
+    AsyncClientConfig,
+    RoomCreateResponse,
+    RoomPreset,
+    RoomSendResponse,
+    ShareGroupSessionResponse,
+)
 from nio.store import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,7 +38,7 @@ class Browser:
         self.events: list[dict] = []
         self._reader: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Browser":
+    async def __aenter__(self) -> Browser:
         if not Path(CHROMIUM).exists():
             raise RuntimeError("chromium is not installed: run scripts/system-deps.sh (apt-get install chromium)")
         self.process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
@@ -97,7 +97,7 @@ class Browser:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
 
-    async def new_page(self) -> "Page":
+    async def new_page(self) -> Page:
         target = await self.send("Target.createTarget", {"url": "about:blank"})
         attached = await self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         page = Page(self, attached["sessionId"])

@@ -4,6 +4,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from test_dispatch import ROOM, T0, Room
 
 from bot.agenda.api import agenda_items
 from bot.agenda.store import AgendaStore
@@ -13,7 +14,6 @@ from bot.meeting.minutes import build_minutes, minutes_json
 from bot.meeting.model import LogLine
 from bot.meeting.replay import replay
 from bot.registry import build_registry
-from test_dispatch import ROOM, T0, Room
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import parse_config
-from bot.core.privacy import contact_details
 from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, Reply
+from bot.core.privacy import contact_details
 from bot.dispatch import Dispatcher
 from bot.registry import build_registry
 from bot.storage import open_store

@@ -14,9 +14,9 @@ minute.
 """
 
 import json
-import os
 import logging
 import math
+import os
 import re
 import signal
 import string
@@ -29,11 +29,11 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_database_recovery import CONFIG  # a team with a database, as an admin has it
 
 from bot.cli import main
 from bot.config.sections import ROOT_SECTIONS, TEAM_SECTIONS
 from bot.registry import build_registry
-from test_database_recovery import CONFIG  # a team with a database, as an admin has it
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL_SECONDS = 10

@@ -5,11 +5,11 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from meeting_talk import Talk
 
 from bot.core.commands import Registry, Role, Scope
 from bot.meeting.paths import contained, slugify
 from bot.registry import build_registry
-from meeting_talk import Talk
 
 REGISTRY = build_registry()
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_dispatch import Room
 
 from bot.chat.matrix import DIRECT_KEY
 from bot.cli import main
 from bot.storage import DatabaseDamaged, DatabaseMissing, open_store
-from test_dispatch import Room
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = '''[bot]
@@ -125,8 +125,8 @@ def test_a_flipped_byte_in_a_stored_text_stops_sigbot_run_with_one_line(tmp_path
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.splitlines() == [
-        f"Error: the database var/sigbot.db is damaged: a stored text is not UTF-8 (invalid continuation byte "
-        f"at byte 3); restore it from a backup (sigbot restore BACKUP, see docs/backup.md)"]
+        "Error: the database var/sigbot.db is damaged: a stored text is not UTF-8 (invalid continuation byte "
+        "at byte 3); restore it from a backup (sigbot restore BACKUP, see docs/backup.md)"]
 
 
 def test_a_backup_taken_while_another_connection_writes_is_whole_and_never_blocks_the_writer(tmp_path):

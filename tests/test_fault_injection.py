@@ -20,7 +20,6 @@ import sqlite3
 import time
 
 import pytest
-
 from test_relay import relayed
 
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]

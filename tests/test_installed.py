@@ -21,7 +21,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from matrix_users import BotProcess, User, make_room
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,7 +37,13 @@ from servers.services import ServicesNetwork, make_certificate, nickserv
 from bot.chat import irc_handlers
 from bot.chat.irc import IrcConnection, IrcEvent, realname_for
 from bot.chat.irc_proto import (
-    build_line, casefold, decode_line, parse_line, parse_server_time, sasl_payloads, split_utf8,
+    build_line,
+    casefold,
+    decode_line,
+    parse_line,
+    parse_server_time,
+    sasl_payloads,
+    split_utf8,
 )
 from bot.chat.irc_tracker import Tracker
 from bot.chat.token_bucket import TokenBucket

@@ -19,7 +19,6 @@ import subprocess
 import time
 
 import pytest
-
 from test_relay import from_bot, relayed, run
 
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]

@@ -396,9 +396,10 @@ def test_over_matrix_the_link_asked_for_in_the_room_arrives_in_the_direct_chat_a
     """`sigbot run` in-process (its own web server, every feature's routes) against Synapse."""
     import uuid
 
-    from bot.run import run_bot
     from matrix_users import User, make_room
     from test_loans_matrix import accept_direct_chat
+
+    from bot.run import run_bot
 
     caplog.set_level(logging.DEBUG)
     logging.getLogger("nio").setLevel(logging.WARNING)  # the test users' own clients

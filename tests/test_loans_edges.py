@@ -14,18 +14,18 @@ from datetime import datetime, timezone
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from test_loans_cli import CONFIG  # a team "wg" whose loan admin is @trix:localhost, max_weeks 12
 
 from bot.cli import main
+from bot.core.privacy import looks_private
 from bot.core.text import clean_text
 from bot.loans import inventory
 from bot.loans.commands import HW_OPS, LOAN_OPS, Args
 from bot.loans.config import LoanSettings
 from bot.loans.desk import MAX_TEXT, Desk, Refused
 from bot.loans.model import Kind
-from bot.core.privacy import looks_private
 from bot.loans.store import ASSET_FIELDS, LoanStore
 from bot.storage import open_store
-from test_loans_cli import CONFIG  # a team "wg" whose loan admin is @trix:localhost, max_weeks 12
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 ADMIN, ADA = "@trix:x", "@ada:x"

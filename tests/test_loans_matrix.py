@@ -14,11 +14,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from matrix_users import User, make_room
 
 from bot.config import parse_config
 from bot.loans import reminders
 from bot.run import run_bot
-from matrix_users import User, make_room
 
 pytestmark = pytest.mark.synapse
 

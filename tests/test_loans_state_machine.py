@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from bot.loans import inventory
 from bot.loans.config import LoanSettings
 from bot.loans.desk import Desk, Refused
-from bot.loans.model import (HOLDING, RULES, Actor, AssetStatus, Loan, Refusal, State, Step, Who, decide)
+from bot.loans.model import HOLDING, RULES, Actor, AssetStatus, Loan, Refusal, State, Step, Who, decide
 from bot.loans.store import LoanStore
 from bot.storage import open_store
 

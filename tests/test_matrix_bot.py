@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-
 from matrix_users import User, bot_in_new_room
 
 pytestmark = pytest.mark.synapse

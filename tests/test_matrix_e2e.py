@@ -12,14 +12,14 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from matrix_users import BotProcess, EncryptingUser, bot_in_new_room, make_encrypted_room, seen_join
 from nio import AsyncClient, AsyncClientConfig, ToDeviceMessage, ToDeviceResponse
 from nio.rooms import MatrixRoom
 from nio.store import SqliteMemoryStore
+from test_storage_faults import fill
 
 from bot.chat.matrix_crypto import KEY_WAIT, Encryption, PlaintextRefused
 from bot.storage import open_store
-from matrix_users import BotProcess, EncryptingUser, bot_in_new_room, make_encrypted_room, seen_join
-from test_storage_faults import fill
 
 
 def run(coro, limit: float = 240):

@@ -1,10 +1,10 @@
 """Reading Matrix event content and writing replies, without a homeserver."""
 
+import random
+
 from bot.chat.backoff import Backoff
 from bot.chat.matrix_events import notice_content, read_message, strip_reply_fallback
 from bot.core.message import LineKind
-
-import random
 
 
 def test_a_reply_fallback_is_stripped_before_the_command_is_read():

@@ -15,9 +15,8 @@ import json
 import time
 
 import pytest
-from nio import Api, RoomPreset
-
 from matrix_users import BotProcess, User
+from nio import Api, RoomPreset
 from test_relay import ZWSP, from_bot, relayed
 
 pytestmark = pytest.mark.synapse

@@ -5,9 +5,8 @@ import asyncio
 import sqlite3
 
 import pytest
-from nio import RoomCreateResponse, RoomPreset
-
 from matrix_users import BotProcess, User, make_room
+from nio import RoomCreateResponse, RoomPreset
 from servers.synapse import Synapse, ensure_synapse, synapse_venv
 
 pytestmark = pytest.mark.synapse

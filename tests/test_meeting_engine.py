@@ -2,11 +2,12 @@
 
 from datetime import timedelta
 
+from meeting_talk import Talk
+
 from bot.core.message import LineKind, Reply
 from bot.meeting import engine
 from bot.meeting.minutes import build_minutes, minutes_json
 from bot.meeting.model import ItemKind, LogLine
-from meeting_talk import Talk
 
 
 def started(name: str = "WG") -> Talk:

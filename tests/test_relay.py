@@ -13,7 +13,6 @@ import uuid
 from contextlib import asynccontextmanager
 
 import pytest
-
 from matrix_users import BotProcess, User, make_room
 from servers.irc_client import IrcClient, IrcMessage
 

@@ -11,7 +11,12 @@ from bot.config.load import parse_config
 from bot.config.model import ConfigError
 from bot.relay.config import RelaySettings
 from bot.relay.to_irc import (
-    ZWSP, edit_line, html_to_irc, irc_lines, irc_name, matrix_line,
+    ZWSP,
+    edit_line,
+    html_to_irc,
+    irc_lines,
+    irc_name,
+    matrix_line,
 )
 from bot.relay.to_matrix import irc_to_html, plain_text, relayed_content
 
@@ -572,7 +577,7 @@ def test_nul_bell_colours_and_lone_surrogates_are_dropped_and_our_formatting_kep
     html = "<b>bold</b> a\x00b\x07 \x0304red\x03 \ud800x\x9b"
     matrix_says(relay, matrix_event(
         "x", format="org.matrix.custom.html", formatted_body=html), "Al\x01ice\x00")
-    assert wire(irc)[0] == "PRIVMSG #wg :<Alice> \x02bold\x02 ab 04red x\r\n".encode()
+    assert wire(irc)[0] == b"PRIVMSG #wg :<Alice> \x02bold\x02 ab 04red x\r\n"
 
 
 def test_the_bots_own_answers_cannot_carry_a_ctcp_either(tmp_path):

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import icalendar
 import pytest
+from schedule_helpers import ROOM, make_config
 
 from bot.config import ConfigError, parse_config
 from bot.core.message import Message, Network, Reply
@@ -13,7 +14,6 @@ from bot.registry import build_registry
 from bot.schedule.changes import settings, team_state
 from bot.schedule.store import ScheduleStore
 from bot.storage import open_store
-from schedule_helpers import ROOM, make_config
 
 NOW = datetime(2025, 10, 13, 8, 0, tzinfo=timezone.utc)  # a Monday; the WG meets Thursdays 15:00 Berlin
 

@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta, timezone
 import icalendar
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schedule_helpers import STAMP, announced, cancel, expanded_by_ical, extra, feed_of, monthly, move, weekly
 
 from bot.schedule.expand import occurrences
 from bot.schedule.model import Change, ChangeKind, Monthly
 from bot.schedule.store import ScheduleStore
 from bot.storage import open_store
-from schedule_helpers import STAMP, announced, cancel, expanded_by_ical, extra, feed_of, monthly, move, weekly
 
 UTC = timezone.utc
 AUTUMN = (datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC))  # Europe's DST ends 26 October

@@ -9,8 +9,9 @@ held a "Temporary Meeting" on 25 September, and after 16 October met on
 
 from datetime import datetime, timezone
 
-from bot.schedule.expand import occurrences
 from schedule_helpers import announced, cancel, expanded_by_ical, extra, feed_of, monthly, weekly
+
+from bot.schedule.expand import occurrences
 
 ZONE = "Asia/Shanghai"  # the notes say "10:00 AM (UTC+8)"
 SERIES = [

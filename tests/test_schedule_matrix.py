@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import icalendar
 import pytest
+from matrix_users import User, make_room
 
 from bot.config import load_config
 from bot.run import run_bot
-from matrix_users import User, make_room
 
 pytestmark = pytest.mark.synapse
 BERLIN = ZoneInfo("Europe/Berlin")

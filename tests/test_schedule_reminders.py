@@ -3,17 +3,18 @@
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from schedule_helpers import cancel, make_config, move, weekly
+
 from bot.core.message import Reply
 from bot.dispatch import Dispatcher
 from bot.registry import build_registry
 from bot.runtime import Runtime
 from bot.schedule.changes import team_state
 from bot.schedule.expand import occurrences
-from bot.schedule.model import ChangeKind, Change
+from bot.schedule.model import Change, ChangeKind
 from bot.schedule.reminders import CANCELLED, due_reminders, next_wake, reminder_service, sent_key
 from bot.schedule.store import ScheduleStore
 from bot.storage import open_store
-from schedule_helpers import cancel, make_config, move, weekly
 
 UTC = timezone.utc
 SERIES = [weekly("wg", "2025-10-16T15:00", every=2, location="https://meet.example/wg")]

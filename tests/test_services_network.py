@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from bot.config import parse_config
-from bot.run import run_bot
 from matrix_users import User, make_room
 from servers.irc_client import IrcClient
 from servers.services import ServicesNetwork, nickserv, start_or_fail
 from test_loans_matrix import Captured
+
+from bot.config import parse_config
+from bot.run import run_bot
 
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]
 

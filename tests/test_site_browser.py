@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from site_browser import Browser
+from site_samples import publish_feature_files, replay_samples, simple_meeting, write_meeting
 
 from bot.runtime import Runtime
 from bot.site.build import build_site
 from bot.site.routes import add_site
 from bot.web.server import build_app
-from site_browser import Browser
-from site_samples import publish_feature_files, replay_samples, simple_meeting, write_meeting
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

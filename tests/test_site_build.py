@@ -12,11 +12,11 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from site_samples import publish_feature_files, replay_samples, simple_meeting, write_meeting
 
 from bot.config import parse_config
 from bot.site.build import MANIFEST, build_site
 from bot.site.markup import MinutesRenderer, log_html, safe_link
-from site_samples import publish_feature_files, replay_samples, simple_meeting, write_meeting
 
 
 @pytest.fixture

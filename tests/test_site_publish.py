@@ -10,18 +10,18 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
+from site_samples import simple_meeting
 
 from bot.config import parse_config
 from bot.core.message import Message, Network
 from bot.dispatch import Dispatcher
-from bot.registry import build_registry
 from bot.farm.publish import write_status
+from bot.registry import build_registry
 from bot.runtime import Runtime
 from bot.site.config import SiteSettings, site_settings
 from bot.site.publish import Publisher, is_notes_repository, publish_service
 from bot.storage import open_store
 from bot.web.server import build_app, start_web
-from site_samples import simple_meeting
 
 NOW = datetime(2024, 5, 2, 16, 0, tzinfo=timezone.utc)
 

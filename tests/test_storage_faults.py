@@ -21,7 +21,6 @@ import subprocess
 import sys
 
 import pytest
-
 from matrix_users import ROOT, User, bot_in_new_room
 
 pytestmark = pytest.mark.synapse

@@ -21,7 +21,6 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
-
 from servers.synapse import Synapse
 
 PASSWORD = "correct horse battery staple"

@@ -11,11 +11,10 @@ import aiohttp
 from aiohttp import web
 
 import bot
-
 from bot.config import parse_config
 from bot.core.message import Message, Network
-from bot.registry import build_registry
 from bot.dispatch import Dispatcher
+from bot.registry import build_registry
 from bot.runtime import Runtime
 from bot.storage import open_store
 from bot.web.limits import Tally

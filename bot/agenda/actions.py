@@ -19,8 +19,8 @@ from pathlib import Path
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
 from bot.core.commands import number_arg
-from bot.core.identity import named_identity
 from bot.core.files import write_json_if_changed
+from bot.core.identity import named_identity
 from bot.core.message import quoted
 from bot.meeting.minutes import Minutes
 from bot.meeting.render import md_escape

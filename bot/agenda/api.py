@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 from bot.agenda.store import AgendaStore
 
 if TYPE_CHECKING:  # the type only: features speak SQL through their stores

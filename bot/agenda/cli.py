@@ -8,11 +8,11 @@ import click
 
 from bot.agenda import actions, agenda
 from bot.agenda.agenda import AgendaError
-from bot.agenda.hooks import publish_actions
 from bot.agenda.commands import NEXT_MEETING
+from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
-from bot.storage import Store, open_store
 from bot.config.cli import load_or_exit
+from bot.storage import Store, open_store
 
 TEAM = click.option("--team", required=True, help="The team (its name in the config).")
 BY = click.option("--by", default="sigbot-cli", show_default=True, help="The name recorded as who did it.")

@@ -15,9 +15,9 @@ from bot.agenda import actions, agenda, links
 from bot.agenda.agenda import AgendaError
 from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
+from bot.core.call import Call
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
-from bot.core.call import Call
 from bot.features import provided
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,11 @@ goes on without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
-
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.agenda.actions import actions_document, minutes_actions, record_actions, start_summary, write_actions_file
 from bot.agenda.agenda import announcement, covered_numbers, minutes_agenda

@@ -298,7 +298,7 @@ def sasl_payloads(payload: bytes) -> list[str]:
 
 def sasl_plain(account: str, password: str) -> bytes:
     """The PLAIN message (RFC 4616): authzid NUL authcid NUL password."""
-    return f"{account}\0{account}\0{password}".encode("utf-8")
+    return f"{account}\0{account}\0{password}".encode()
 
 
 def strip_ctcp_action(text: str) -> str | None:

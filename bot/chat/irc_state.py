@@ -23,8 +23,17 @@ from datetime import datetime
 
 from bot.chat.irc_handlers import SaslFailed, ServerLines
 from bot.chat.irc_proto import (
-    ACTION_OVERHEAD, BODY_LIMIT, CTCP, Line, build_line, casefold, decode_line, parse_line, parse_server_time,
-    privmsg_overhead, split_utf8,
+    ACTION_OVERHEAD,
+    BODY_LIMIT,
+    CTCP,
+    Line,
+    build_line,
+    casefold,
+    decode_line,
+    parse_line,
+    parse_server_time,
+    privmsg_overhead,
+    split_utf8,
 )
 from bot.chat.irc_tracker import Tracker
 

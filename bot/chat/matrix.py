@@ -21,9 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError
-from nio import (AsyncClient, AsyncClientConfig, JoinError, LoginResponse, RoomCreateResponse,
-                 RoomMessagesResponse, RoomPreset, RoomResolveAliasResponse, SyncError, SyncResponse, Timeline,
-                 WhoamiResponse)
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    JoinError,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomMessagesResponse,
+    RoomPreset,
+    RoomResolveAliasResponse,
+    SyncError,
+    SyncResponse,
+    Timeline,
+    WhoamiResponse,
+)
 
 from bot import metrics
 from bot.chat.backoff import Backoff
@@ -93,7 +104,7 @@ class MatrixAdapter:
         try:
             await self._login()
             await self.crypto.start(self.client)
-        except (OSError, ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, ClientError) as exc:
             if self.client is not None:
                 await self.client.close()
             raise RuntimeError(f"cannot reach the Matrix homeserver {self.settings.homeserver}: "
@@ -206,7 +217,7 @@ class MatrixAdapter:
                 # The first sync of a start asks for the full state, without a long poll.
                 args = {"timeout": 30_000, "since": token} if self.last_sync else first_sync_args(token)
                 resp = await self.client.sync(**args)
-            except (asyncio.TimeoutError, OSError, ClientError) as exc:  # server gone; nio gave up retrying
+            except (TimeoutError, OSError, ClientError) as exc:  # server gone; nio gave up retrying
                 resp = exc
             if isinstance(resp, (SyncError, Exception)) or not hasattr(resp, "next_batch"):
                 delay = backoff.next_delay()

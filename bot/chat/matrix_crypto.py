@@ -29,8 +29,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import uuid4
 
-from nio import (Api, AsyncClient, LocalProtocolError, MegolmEvent, RoomGetStateEventResponse, RoomSendResponse,
-                 UnknownToDeviceEvent)
+from nio import (
+    Api,
+    AsyncClient,
+    LocalProtocolError,
+    MegolmEvent,
+    RoomGetStateEventResponse,
+    RoomSendResponse,
+    UnknownToDeviceEvent,
+)
 from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError
 from nio.rooms import MatrixRoom

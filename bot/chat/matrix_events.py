@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
 from markdown_it import MarkdownIt
-
-from datetime import datetime, timezone
 
 from bot.core.message import LineKind, Message, Network
 from bot.core.text import without_surrogates

@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.document import parse_document
-from bot.core.files import MiB, read_named_file
 from bot.config.model import Config, ConfigError, IrcSettings, MatrixSettings, Secret, Team, WebLimits
 from bot.config.sections import CONFIG_CHECKS, ROOT_SECTIONS, TEAM_SECTIONS, SectionContext, parse_section
+from bot.core.files import MiB, read_named_file
 from bot.core.targets import load
 
 _TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")

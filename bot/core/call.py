@@ -45,12 +45,12 @@ class Speaker:
 class Call:
     """A room-scope command's arguments and context. `team` is None in a direct message."""
 
-    team: "Team | None"
+    team: Team | None
     message: Message
     args: str
     speaker: Speaker
-    config: "Config"
-    db: "Database"  # the database, for the feature's own store
+    config: Config
+    db: Database  # the database, for the feature's own store
     meeting_id: int | None = None  # the meeting running in this room, if any
 
     @property

@@ -68,7 +68,7 @@ class CommandCall:
     prefix: str
     word: str  # as typed, lower-cased
     args: str
-    registry: "Registry"  # the registry that recognised it (for help answers)
+    registry: Registry  # the registry that recognised it (for help answers)
 
 
 def number_arg(text: str) -> int | None:
@@ -110,7 +110,7 @@ class Registry:
         return declare
 
     @classmethod
-    def merge(cls, *registries: "Registry") -> "Registry":
+    def merge(cls, *registries: Registry) -> Registry:
         """One registry serving the commands of several features."""
         merged = cls()
         for registry in registries:

@@ -42,6 +42,7 @@ from typing import Any
 from bot.farm import report, values
 from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
 
+
 def _dig(data: Any, *path: str) -> Any:
     """data[path[0]][path[1]]...; None where a level is missing or not an object."""
     for key in path:

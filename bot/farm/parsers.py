@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.farm.amd import parse_amd_smi_json
-from bot.farm.rocm import parse_rocm_smi_json
 from bot.farm.intel import parse_xpu_smi_json
 from bot.farm.nvidia import (
     parse_nvidia_smi_apps_csv,
@@ -21,6 +20,7 @@ from bot.farm.nvidia import (
 )
 from bot.farm.prometheus import parse_prometheus
 from bot.farm.report import HostReport
+from bot.farm.rocm import parse_rocm_smi_json
 
 __all__ = [
     "FORMATS",

@@ -24,9 +24,9 @@ import html
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 from bot.farm.store import CiRun, Sample
 

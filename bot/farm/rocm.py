@@ -21,7 +21,6 @@ from bot.farm import report, values
 from bot.farm.amd import gfx_target, process_pid, product_name
 from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
 
-
 # Spellings per field, most recent first.  "Card series" became "Card Series"
 # in ROCm 6.x and "Device Name" appeared beside it; MI300 reports "Current
 # Socket Graphics Package Power" where older parts report "Average ...".

@@ -116,7 +116,7 @@ async def scrape_once(session: aiohttp.ClientSession, store: FarmStore, targets:
     for team, _, machine in targets:
         try:
             report = await fetch(session, machine, now)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.warning("farm: scraping %s failed: %s", machine.name, shorten(exc, 200))
             continue
         with rt.store.transaction():

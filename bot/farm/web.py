@@ -16,7 +16,6 @@ missing, bad, stale or replayed signature or token, 403 for an unknown host,
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -255,7 +254,7 @@ async def _fetch_xunit(url: str, prefixes: list[str]) -> bytes | None:
                     return bytes(body)
             log.warning("Testing Farm xunit %s: more than %d redirects", shorten(url, 120), MAX_REDIRECTS)
             return None
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
         log.warning("Testing Farm xunit %s: %s", shorten(url, 120), shorten(exc, 120))
         return None
 

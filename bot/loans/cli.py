@@ -18,13 +18,13 @@ from pathlib import Path
 
 import click
 
+from bot.config.cli import load_or_exit
 from bot.loans import inventory
 from bot.loans.commands import HW_OPS, LOAN_OPS, Args, Op, without_for
 from bot.loans.config import is_identity, settings_of
 from bot.loans.desk import Desk, Refused, display_name
 from bot.loans.model import Actor
 from bot.loans.publish import publish
-from bot.config.cli import load_or_exit
 
 LOAN_STEPS = ("approve", "reject", "ship", "received", "return", "checkin", "extend", "withdraw", "lost")
 

@@ -26,16 +26,16 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.core.call import Call, Publish
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
-from bot.core.call import Call, Publish
+from bot.core.privacy import HINT, looks_private
 from bot.core.text import clean_text, without_surrogates
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
 from bot.loans.desk import Desk, Done, Refused
 from bot.loans.links import form_base
 from bot.loans.model import Actor
-from bot.core.privacy import HINT, looks_private
 from bot.loans.publish import publish
 from bot.loans.store import LoanStore
 
@@ -63,7 +63,7 @@ class Args:
             object.__setattr__(self, "argv", tuple(map(without_surrogates, self.argv)))
 
     @classmethod
-    def of_words(cls, words: tuple[str, ...] | list[str]) -> "Args":
+    def of_words(cls, words: tuple[str, ...] | list[str]) -> Args:
         return cls(" ".join(words), tuple(words))
 
     def words(self) -> list[str]:
@@ -74,7 +74,7 @@ class Args:
         except ValueError as exc:
             raise Refused(f"Cannot read that: {exc}. Quote values with spaces: model=\"Radeon PRO W7900\"") from None
 
-    def split_first(self) -> tuple[str, "Args"]:
+    def split_first(self) -> tuple[str, Args]:
         """The first word, and the rest as it was given."""
         if self.argv is not None:
             return (self.argv[0], Args.of_words(self.argv[1:])) if self.argv else ("", Args(""))

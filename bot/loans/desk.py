@@ -20,12 +20,27 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.message import DirectMessage
+from bot.core.privacy import HINT, looks_private
 from bot.core.text import clean_text
 from bot.loans.config import LoanSettings
 from bot.loans.links import LINK_MINUTES, form_link, new_token, token_hash
-from bot.loans.model import (ACCESS_KINDS, HOLDING, OUT, WAITING, Actor, Asset, AssetStatus, Kind, Loan, Refusal,
-                             State, Step, asset_status_after, decide, position)
-from bot.core.privacy import HINT, looks_private
+from bot.loans.model import (
+    ACCESS_KINDS,
+    HOLDING,
+    OUT,
+    WAITING,
+    Actor,
+    Asset,
+    AssetStatus,
+    Kind,
+    Loan,
+    Refusal,
+    State,
+    Step,
+    asset_status_after,
+    decide,
+    position,
+)
 from bot.loans.store import LoanStore
 
 _URL = re.compile(r"https?://\S+")

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 TIMER_SECONDS = 60
 
 
-async def end_forgotten_meetings(rt: "Runtime", stop: asyncio.Event) -> None:
+async def end_forgotten_meetings(rt: Runtime, stop: asyncio.Event) -> None:
     async for _ in ticks(stop, TIMER_SECONDS):
         try:
             rt.deliver(rt.dispatcher.end_forgotten_meetings(rt.now()))

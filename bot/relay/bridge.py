@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 from bot.chat.matrix_events import notice_content
 from bot.config import Team
-from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Redact, Relay as RelayLine, Reply
+from bot.core.message import DirectMessage, Effect, LineKind, Message, Network, React, Redact, Reply
+from bot.core.message import Relay as RelayLine
 from bot.relay.config import RelaySettings
 from bot.relay.store import add_paste
 from bot.relay.to_irc import edit_line, html_to_irc, irc_lines, irc_name, matrix_line

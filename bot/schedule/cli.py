@@ -11,13 +11,13 @@ from typing import Any, Literal, overload
 import click
 
 from bot.config import Config, Team
+from bot.config.cli import load_or_exit
 from bot.schedule import changes
 from bot.schedule.changes import TeamState, team_state
 from bot.schedule.model import ScheduleError, parse_day, parse_local
 from bot.schedule.publish import feed, publish, scheduled_teams
 from bot.schedule.store import ScheduleStore
 from bot.schedule.text import how_far, when_line
-from bot.config.cli import load_or_exit
 
 BY = "sigbot-cli"
 

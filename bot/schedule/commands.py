@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.config import Team
+from bot.core.call import Call, Publish
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
-from bot.core.call import Call, Publish
 from bot.schedule import changes
 from bot.schedule.changes import TeamState, may_change, team_state
 from bot.schedule.model import ScheduleError, check_zone, parse_day, parse_local

@@ -20,9 +20,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.schedule.model import (SERIES_ID, Monthly, ScheduleError, ScheduleSettings, Series, check_zone, parse_day,
-                                parse_local, parse_offset)
 from bot.schedule.expand import rule_start_on
+from bot.schedule.model import (
+    SERIES_ID,
+    Monthly,
+    ScheduleError,
+    ScheduleSettings,
+    Series,
+    check_zone,
+    parse_day,
+    parse_local,
+    parse_offset,
+)
 
 if TYPE_CHECKING:
     from bot.config.load import Checker

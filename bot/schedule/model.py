@@ -40,7 +40,7 @@ class Monthly:
     weekday: int
 
     @classmethod
-    def parse(cls, text: str) -> "Monthly":
+    def parse(cls, text: str) -> Monthly:
         words = text.lower().split()
         if len(words) != 2 or words[0] not in ORDINALS or words[1] not in WEEKDAYS:
             raise ScheduleError(f"{quoted(text, 40)!r} is not a monthly rule like "
@@ -83,7 +83,7 @@ class Series:
     def duration(self) -> timedelta:
         return timedelta(minutes=self.duration_minutes)
 
-    def ended_on(self, last: date) -> "Series":
+    def ended_on(self, last: date) -> Series:
         return replace(self, until=last)
 
     def describe(self) -> str:

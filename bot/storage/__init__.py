@@ -2,8 +2,7 @@
 
 import sqlite3
 
-from bot.storage.db import (DatabaseDamaged, DatabaseMissing, LineRecord, MeetingRecord, Store, StoreError,
-                            open_store)
+from bot.storage.db import DatabaseDamaged, DatabaseMissing, LineRecord, MeetingRecord, Store, StoreError, open_store
 
 # What the database raises, for the adapters and the CLI, which must tell a failing disk from a bug
 # without speaking SQL themselves (tests/test_layers.py keeps sqlite3 here and in the stores).

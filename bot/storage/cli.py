@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.storage.backup import backup, restore
 from bot.config.cli import load_or_exit
+from bot.storage.backup import backup, restore
 
 
 @click.command("backup")

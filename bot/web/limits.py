@@ -24,7 +24,7 @@ import asyncio
 import logging
 import resource
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError

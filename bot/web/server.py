@@ -18,7 +18,6 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from bot.config.model import WebLimits
