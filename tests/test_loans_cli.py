@@ -201,3 +201,20 @@ def test_a_csv_row_with_an_unquoted_comma_or_an_unknown_column_stores_nothing_wr
     result = sigbot(tmp_path, "hw", "import", str(tmp_path / "open.csv"))
     assert result.exit_code == 1 and "not CSV that can be read" in result.stderr
     assert sigbot(tmp_path, "hw", "export").stdout.count("\n") == 1
+
+
+def test_hw_import_of_a_fifo_or_a_device_is_refused_in_one_line_not_a_hang(tmp_path):
+    import os
+    import signal
+
+    fifo = tmp_path / "inventory.csv"
+    os.mkfifo(fifo)
+    config = tmp_path / "sigbot.toml"
+    config.write_text(f'[bot]\ndata_dir = "{tmp_path}/var"\n\n[[teams]]\nname = "wg"\nmatrix_room = "!wg:x"\n')
+    signal.alarm(20)  # a hang fails the test instead of the suite
+    try:
+        for named in (fifo, "/dev/zero"):
+            done = CliRunner().invoke(main, ["--config", str(config), "hw", "import", str(named)])
+            assert done.exit_code != 0 and "not a regular file" in done.output, done.output
+    finally:
+        signal.alarm(0)

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from bot.config.cli import load_or_exit
+from bot.core.files import READ_LIMIT, read_named_file
 from bot.loans import inventory
 from bot.loans.commands import HW_OPS, LOAN_OPS, Args, Op, without_for
 from bot.loans.config import is_identity, settings_of
@@ -121,7 +122,7 @@ for _name in HW_OPS:
 def hw_import(ctx: click.Context, file: Path, team_name: str | None) -> None:
     """Add or update assets from a CSV file (columns: tag, kind, vendor, model, target, memory, serial, ...)."""
     try:
-        data = file.read_bytes()
+        data = read_named_file(file, READ_LIMIT)  # a FIFO or /dev/zero named by mistake is refused, not read forever
     except OSError as exc:
         raise click.FileError(str(file), exc.strerror) from None
     desk, team = _desk(ctx, team_name)
