@@ -56,6 +56,7 @@ NOTES = ROOT / "notes" if STATE == DEFAULT_STATE else STATE / "notes"
 SIGBOT = str(Path(sys.executable).with_name("sigbot"))  # the installed command, as an operator runs it
 CHANNEL = "#demo"
 ALIAS = "demo"  # the room's alias is #demo:<server name>
+DM_ALIAS = "sigbot-dm"  # what the printout has matrix-commander call its direct chat with the bot
 WORKER = "SIGBOT_DEMO_WORKER"  # set in the worker's environment
 READY = "sigbot demo: ready."  # the printout's last line (tests wait for it)
 # The worker's orderly stop takes at most sigbot 15 s + farm agent 15 s + ngIRCd 5 s + Synapse 15 s.
@@ -338,15 +339,17 @@ sigbot is running a demo working group on this machine. Join it:
             user {user}, password {demo["user_password"]}; the bot is {bot}
             room {alias} ("Demo WG", {demo["room_id"]}), already joined
     Element   Sign in, Edit the homeserver: {hs}, username {user.split(":")[0][1:]}, the password
-    matrix-commander (sign in once, then send and read):
+    matrix-commander (sign in once; then say something, and read what came since)
       {mc} --login password --homeserver {hs} --user-login {user} --password {demo["user_password"]} --device demo-cli --room-default '{alias}'
       {mc} -m '!help'
-      {mc} --listen tail --tail 5
+      {mc} --listen once
   Encrypted direct chat with the bot (docs/encryption.md):
     Element   Start chat with {bot} (Element encrypts direct chats), say !help
-    matrix-commander
-      {mc} --room-dm-create {bot}
-      {mc} --user {bot} -m '!help'
+    matrix-commander (its direct chats are encrypted; it counts the team room as one, hence "duplicates";
+      run one at a time: two at once share one device, and its keys go astray)
+      {mc} --room-dm-create {bot} --room-dm-create-allow-duplicates --alias {DM_ALIAS}
+      {mc} -r '#{DM_ALIAS}:{synapse.server_name}' -m '!help'
+      {mc} --listen once
   IRC       server {ircd.host} port {ircd.port} (no TLS), channel {CHANNEL}
       irssi -c {ircd.host} -p {ircd.port} -n you, then /join {CHANNEL}
   Archive   {web}/   (minutes, search, calendar, loans, farm)

@@ -205,7 +205,8 @@ def test_a_newcomer_joins_by_the_printed_alias_ctrl_c_through_a_pipe_stops_every
                 in printed.text and "--room-default '#demo:localhost'" in printed.text)
         assert "Encrypted direct chat with the bot" in printed.text
         assert "Start chat with @sigbot:localhost" in printed.text
-        assert "--room-dm-create @sigbot:localhost" in printed.text
+        assert "--room-dm-create @sigbot:localhost --room-dm-create-allow-duplicates --alias sigbot-dm" in printed.text
+        assert "-r '#sigbot-dm:localhost' -m '!help'" in printed.text
         running = "\n".join(first.processes())
         for part in ("synapse.app.homeserver", "ngircd", "sigbot.toml run", "farm-agent"):
             assert part in running, running
