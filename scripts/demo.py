@@ -121,7 +121,7 @@ class Step:
 
 def choose_ports(demo: dict) -> None:
     """Each port: the one asked for in the environment, else the remembered one, else a new one."""
-    for key, (usual, variable, what) in PORTS.items():
+    for key, (usual, variable, _) in PORTS.items():
         asked = os.environ.get(variable, "").strip()
         if asked:
             if not asked.isdigit() or not 0 < int(asked) < 65536:
