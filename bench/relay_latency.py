@@ -142,7 +142,8 @@ def report(times: dict[str, list[float]], rounds: int) -> str:
         "|---|---|---|",
         f"| Matrix user → sigbot → IRC user | {med['m2i']:.1f} | {p90(times['m2i']):.1f} |",
         f"| IRC user → sigbot → Matrix user | {med['i2m']:.1f} | {p90(times['i2m']):.1f} |",
-        f"| homeserver floor: Matrix user → Matrix user | {med['matrix_floor']:.1f} | {p90(times['matrix_floor']):.1f} |",
+        f"| homeserver floor: Matrix user → Matrix user | {med['matrix_floor']:.1f} "
+        f"| {p90(times['matrix_floor']):.1f} |",
         f"| IRC floor: IRC user → IRC user | {med['irc_floor']:.1f} | {p90(times['irc_floor']):.1f} |",
         "",
         f"A relayed line takes one homeserver hop and one IRC hop: floors together {floors:.1f} ms at the median.",

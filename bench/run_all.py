@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke run, not figures to keep")
     args = parser.parse_args()
     failed = []
-    for name, script, full, quick in BENCHMARKS:
+    for _name, script, full, quick in BENCHMARKS:
         print(f"==> {script}", flush=True)
         done = subprocess.run([sys.executable, str(HERE / script), *(quick if args.quick else full)])
         if done.returncode != 0:

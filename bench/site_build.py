@@ -120,16 +120,16 @@ def main() -> None:
         floors, fulls, incrementals = [], [], []
         for run in range(args.runs):
             md = MarkdownIt("commonmark", {"html": False})
-            floors.append(timed(lambda: [md.render(text) for text in mds]))
+            floors.append(timed(lambda md=md: [md.render(text) for text in mds]))
             site = Path(tmp) / "site"
             shutil.rmtree(site, ignore_errors=True)
-            fulls.append(timed(lambda: build_site(notes, site)))
+            fulls.append(timed(lambda site=site: build_site(notes, site)))
             # the next meeting after the archive's last: it joins the newest search segment
             new_day = FIRST + timedelta(days=365 * args.years, hours=run)
             write_meeting(notes, TEAMS[0], new_day, random.Random(run))
             report = None
 
-            def incremental():
+            def incremental(site=site):
                 nonlocal report
                 report = build_site(notes, site)
             incrementals.append(timed(incremental))

@@ -207,9 +207,15 @@ def notes() -> None:
               help="Folder to write the .md, .log.txt and .json into.")
 @click.option("--name", help="Meeting name (default: from #startmeeting or #meetingname).")
 @click.option("--channel", help="Channel name (default: from the file name, as MeetBot does).")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date of the meeting (default: from the file name).")
-@click.option("--timezone", "tz", type=_Timezone(), default="UTC", show_default=True, help="Zone shown beside UTC in the minutes.")
-def notes_replay(log: Path, out_dir: Path, name: str | None, channel: str | None, day: datetime | None, tz: str) -> None:
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date of the meeting (default: from the file name)."
+)
+@click.option(
+    "--timezone", "tz", type=_Timezone(), default="UTC", show_default=True, help="Zone shown beside UTC in the minutes."
+)
+def notes_replay(
+    log: Path, out_dir: Path, name: str | None, channel: str | None, day: datetime | None, tz: str
+) -> None:
     """Replay a MeetBot .log.txt into minutes, exactly as a live meeting would."""
     meeting_day: date | None = day.date() if day else date_from_name(log)
     if meeting_day is None:
@@ -241,7 +247,9 @@ def meeting_list(ctx: click.Context, team: str | None) -> None:
     """List recent meetings, newest first."""
     store = open_store(load_or_exit(ctx).database)
     for m in store.meetings(team):
-        click.echo(f"{m.id:>5}  {m.team:<16} {m.started:%Y-%m-%d %H:%M}  {m.status:<8} {m.name or ''}  {m.notes_path or ''}")
+        click.echo(
+            f"{m.id:>5}  {m.team:<16} {m.started:%Y-%m-%d %H:%M}  {m.status:<8} {m.name or ''}  {m.notes_path or ''}"
+        )
 
 
 @meeting.command("end")

@@ -131,7 +131,9 @@ class EncryptingUser(User):
         # brings is kept for wait_for.
         synced = await self.sync(timeout=0)
         rooms = getattr(synced, "rooms", None)
-        self.held += [(rid, e.source) for rid, info in (rooms.join.items() if rooms else ()) for e in info.timeline.events]
+        self.held += [
+            (rid, e.source) for rid, info in (rooms.join.items() if rooms else ()) for e in info.timeline.events
+        ]
         resp = await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text, **extra},
                                            ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), resp
@@ -177,10 +179,14 @@ class EncryptingUser(User):
 async def make_encrypted_room(owner: User, bot_id: str, members: list[User] = (), direct: bool = False) -> str:
     """A room with encryption on from its creation, as Element makes them (direct chats too)."""
     resp = await owner.client.room_create(
-        name=None if direct else "WG", is_direct=direct,
+        name=None if direct else "WG",
+        is_direct=direct,
         preset=RoomPreset.trusted_private_chat if direct else RoomPreset.private_chat,
         invite=[bot_id] + [m.user_id for m in members],
-        initial_state=[{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+        initial_state=[
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+        ],
+    )
     assert isinstance(resp, RoomCreateResponse), resp
     for member in members:
         await member.client.join(resp.room_id)

@@ -57,7 +57,8 @@ def feed_of(series, changes, team: str = "wg") -> bytes:
 
 
 def expanded_by_ical(ics: bytes, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
-    """(start UTC, end UTC, summary) of each event the feed yields starting in [start, end), by recurring-ical-events."""
+    """(start UTC, end UTC, summary) of each event the feed yields starting in [start, end), by
+    recurring-ical-events."""
     cal = icalendar.Calendar.from_ical(ics)
     found = []
     for event in recurring_ical_events.of(cal).between(start, end):

@@ -57,7 +57,9 @@ def publish_feature_files(team_dir: Path) -> None:
     """schedule.json, actions.json, loans.json, farm/status.json (+ a plot) and calendar.ics."""
     team = team_dir.name
     team_dir.mkdir(parents=True, exist_ok=True)
-    (team_dir / "calendar.ics").write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//sigbot//EN\r\nEND:VCALENDAR\r\n")
+    (team_dir / "calendar.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//sigbot//EN\r\nEND:VCALENDAR\r\n"
+    )
     _json(team_dir / "schedule.json", {"team": team, "timezone": "Europe/Berlin", "updated": "2030-01-01T00:00:00Z",
                                        "next": [
         {"series": "weekly", "title": "Weekly sync", "start": "2030-01-08T15:00:00Z", "end": "2030-01-08T16:00:00Z",

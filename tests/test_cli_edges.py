@@ -150,7 +150,9 @@ def test_meetbot_shaped_logs_on_any_day_in_any_zone_give_minutes_or_one_line(fol
 
 def test_a_meeting_at_the_ends_of_the_calendar_is_refused_in_words(folder):
     past_midnight = b"00:30 <a> #startmeeting x\n23:50 <a> hi\n00:10 <a> #endmeeting\n"
-    assert "give a date from 0001-01-02 to 9999-12-30" in replay_call(folder, past_midnight, date(1, 1, 1), "UTC").stderr
+    assert (
+        "give a date from 0001-01-02 to 9999-12-30" in replay_call(folder, past_midnight, date(1, 1, 1), "UTC").stderr
+    )
     assert "runs the meeting past 9999-12-30" in replay_call(folder, past_midnight, date(9999, 12, 30), "UTC").stderr
     assert "unknown timezone 'Not/AZone'" in replay_call(folder, past_midnight, date(2024, 1, 1), "Not/AZone").stderr
 

@@ -229,7 +229,8 @@ def test_a_damaged_text_read_while_the_bot_runs_is_handled_as_a_storage_failure(
     database = tmp_path / "sigbot.db"
     store = open_store(database)
     store.set_value("sync", "s1_token")
-    store.db.conn.execute("UPDATE kv SET value = CAST(x'73ff' AS TEXT) WHERE key = 'sync'")  # as a flipped bit leaves it
+    # as a flipped bit leaves it
+    store.db.conn.execute("UPDATE kv SET value = CAST(x'73ff' AS TEXT) WHERE key = 'sync'")
     # The Matrix sync loop keeps its batch on any sqlite3.Error (bot/chat/matrix.py): this must be one.
     with pytest.raises(sqlite3.DatabaseError, match=f"the database {database} is damaged: a stored text is not UTF-8"):
         store.get_value("sync")

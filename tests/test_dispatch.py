@@ -53,7 +53,8 @@ class Room:
         return [e for e in self.bot.handle(edit) if not isinstance(e, Relay)]
 
     def notes(self) -> dict:
-        files = list((self.config.notes_dir / "wg").glob("[0-9]*/*.json"))  # minutes only, not notes/<team>/actions.json
+        # minutes only, not notes/<team>/actions.json
+        files = list((self.config.notes_dir / "wg").glob("[0-9]*/*.json"))
         assert len(files) == 1, files
         return json.loads(files[0].read_text())
 

@@ -130,8 +130,10 @@ TF_XUNIT = b"""<?xml version="1.0" encoding="UTF-8"?>
   <properties><property name="baseosci.overall-result" value="failed"/></properties>
   <testsuite name="/plans/gpu" result="failed" tests="4" stage="complete">
     <testing-environment name="requested"><property name="arch" value="x86_64"/></testing-environment>
-    <testcase name="/tests/smoke" result="passed"><logs><log href="https://a.example/1" name="out.log"/></logs></testcase>
-    <testcase name="/tests/rocm/hipcc" result="failed"><logs><log href="https://a.example/2" name="out.log"/></logs></testcase>
+    <testcase name="/tests/smoke" result="passed"><logs><log href="https://a.example/1"
+      name="out.log"/></logs></testcase>
+    <testcase name="/tests/rocm/hipcc" result="failed"><logs><log href="https://a.example/2"
+      name="out.log"/></logs></testcase>
     <testcase name="/tests/rocm/rccl" result="error"/>
     <testcase name="/tests/rocm/info" result="info"/>
     <testcase name="/tests/rocm/multi-gpu" result="skipped"/>

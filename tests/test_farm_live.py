@@ -215,9 +215,16 @@ def test_an_injection_attempt_in_a_host_or_process_name_reaches_neither_chat_nor
     assert "h100" in page, page
     assert "h100-day.svg" in page, page
     from bot.core.message import Message, Network, Reply
-    reply = next(e.text for e in rt.dispatcher.handle(Message(Network.IRC, "#ml:example.org", "irc:a", "a", "!farm h100",
-                                                             datetime.now(timezone.utc), event_id="e1"))
-                 if isinstance(e, Reply))
+
+    reply = next(
+        e.text
+        for e in rt.dispatcher.handle(
+            Message(
+                Network.IRC, "#ml:example.org", "irc:a", "a", "!farm h100", datetime.now(timezone.utc), event_id="e1"
+            )
+        )
+        if isinstance(e, Reply)
+    )
     assert "\\<script\\>" in reply and "\\[x\\]" in reply
 
 
@@ -277,7 +284,9 @@ def test_ci_webhooks_and_uploads_are_stored_only_with_good_signatures_and_tokens
         return out
 
     r = asyncio.run(main())
-    assert r["gh good 1"] == (200, '{"ok": true, "stored": 1}') and r["gh redelivered"][1] == '{"ok": true, "stored": 0}'
+    assert (
+        r["gh good 1"] == (200, '{"ok": true, "stored": 1}') and r["gh redelivered"][1] == '{"ok": true, "stored": 0}'
+    )
     assert r["gh queued"][1] == '{"ok": true, "stored": 0}' and r["gh ping"][0] == 200
     assert r["gh bad"][0] == 401 and r["gh unsigned"][0] == 401
     assert r["junit good"][0] == 200 and r["tf good"][0] == 200

@@ -163,7 +163,10 @@ def test_amd_smi_watch_mode_prefix_line_and_a_second_sample_are_tolerated():
 
 
 def test_amd_smi_memory_units_are_honoured_and_unknown_units_give_null():
-    entry = {"gpu": 0, "mem_usage": {"total_vram": {"value": 64, "unit": "GB"}, "used_vram": {"value": 5, "unit": "GT/s"}}}
+    entry = {
+        "gpu": 0,
+        "mem_usage": {"total_vram": {"value": 64, "unit": "GB"}, "used_vram": {"value": 5, "unit": "GT/s"}},
+    }
     gpu = only(parse_amd_smi_json(json.dumps([entry])))
     assert (gpu.memory_total_mib, gpu.memory_used_mib) == (65536, None)
 
@@ -172,7 +175,11 @@ def test_amd_smi_early_fb_usage_and_driver_version_keys_are_read():
     entry = {"gpu": 0, "fb_usage": {"total": 32752, "used": 1024}, "driver": {"driver_version": "6.2.4"},
              "asic": {"market_name": "0x740f"}}
     report = parse_amd_smi_json(json.dumps([entry]))
-    assert (only(report).memory_total_mib, only(report).memory_used_mib, report.driver_version) == (32752, 1024, "6.2.4")
+    assert (only(report).memory_total_mib, only(report).memory_used_mib, report.driver_version) == (
+        32752,
+        1024,
+        "6.2.4",
+    )
     assert only(report).name is None  # a device id is not a name
 
 

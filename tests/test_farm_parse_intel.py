@@ -169,8 +169,17 @@ def test_no_devices_found_is_a_host_without_gpus():
 
 
 def test_process_and_tile_names_are_made_safe_for_chat():
-    ps = {"device_util_by_proc_list": [
-        {"device_id": 0, "mem_size": 0, "process_id": 7, "process_name": "evil\r\nPRIVMSG #x :hi", "shared_mem_size": 0}]}
+    ps = {
+        "device_util_by_proc_list": [
+            {
+                "device_id": 0,
+                "mem_size": 0,
+                "process_id": 7,
+                "process_name": "evil\r\nPRIVMSG #x :hi",
+                "shared_mem_size": 0,
+            }
+        ]
+    }
     proc = parse_xpu_smi_json(fixture("flex170-discovery.json"), processes_text=json.dumps(ps)).gpus[0].processes[0]
     assert proc.name == "evil PRIVMSG #x :hi" and proc.memory_mib == 0
 

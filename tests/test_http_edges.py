@@ -42,7 +42,8 @@ TF_XUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="/plans/gpu" res
 <testcase name="/tests/smoke" result="passed"/><testcase name="/tests/hipcc" result="failed"/>
 </testsuite></testsuites>"""
 JUNIT = b"""<testsuites><testsuite name="t"><testcase classname="a" name="ok"/>
-<testcase classname="a" name="bad"><failure/></testcase><testcase name="s"><skipped/></testcase></testsuite></testsuites>"""
+<testcase classname="a" name="bad"><failure/></testcase><testcase name="s"><skipped/></testcase></testsuite>
+</testsuites>"""
 
 REPORT = {"host": "h100", "driver_version": "580.159.04", "cuda_version": "13.0", "rocm_version": None,
           "collected_at": None, "gpus": [{
@@ -206,7 +207,8 @@ query_values = st.one_of(st.just("cuda-sm90"), st.text(max_size=10), st.just("a"
 
 
 def assert_refused_or_stored(bot, status: int, text: str, before: dict) -> None:
-    event(f"HTTP {status} {text[:40] if status == 401 else ''}")  # --hypothesis-show-statistics: how many examples reached the handler's checks
+    # --hypothesis-show-statistics: how many examples reached the handler's checks
+    event(f"HTTP {status} {text[:40] if status == 401 else ''}")
     assert status < 500, text
     if 400 <= status < 500:
         assert text.endswith("\n") and text.count("\n") == 1, text  # one short line

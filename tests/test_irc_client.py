@@ -91,7 +91,9 @@ def settings_for(host: str, port: int, nick: str, **kw: object) -> IrcSettings:
 
 
 @asynccontextmanager
-async def running(settings: IrcSettings, channels: list[str], **kw: object) -> AsyncIterator[tuple[IrcConnection, Events]]:
+async def running(
+    settings: IrcSettings, channels: list[str], **kw: object
+) -> AsyncIterator[tuple[IrcConnection, Events]]:
     """An IrcConnection running in the background; stopped (QUIT) afterwards."""
     events = Events()
     conn = IrcConnection(settings, channels, realname_for("@admin:example.org (IRC: admin)"), events,
@@ -443,7 +445,9 @@ def test_sasl_plain_then_join_with_accounts_from_extended_join_and_whox(monkeypa
                 lines = server.connections[0]
                 assert lines[:3] == ["CAP LS 302", "NICK saslbot", f"USER saslbot 0 * :{conn.realname}"]
                 assert lines[3] == "CAP REQ :echo-message extended-join multi-prefix sasl server-time"
-                assert lines.index("CAP END") < lines.index("JOIN #sasl-room") < lines.index("WHO #sasl-room %tnuhaf,152")
+                assert (
+                    lines.index("CAP END") < lines.index("JOIN #sasl-room") < lines.index("WHO #sasl-room %tnuhaf,152")
+                )
                 assert conn.caps == {"echo-message", "extended-join", "multi-prefix", "sasl", "server-time"}
                 assert conn.account == "acct" and conn.connected
                 joined = await events.expect(lambda e: e.kind == "join")
@@ -456,12 +460,16 @@ def test_sasl_plain_then_join_with_accounts_from_extended_join_and_whox(monkeypa
                 assert anon.account is None
                 assert not any(e.text == "our own echo" for e in events.seen)
                 # Our host is now the cloak: the budget follows it.
-                assert conn.text_budget("#sasl-room") == 510 - len(":saslbot!~saslbot@cloak/sigbot PRIVMSG #sasl-room :")
+                assert conn.text_budget("#sasl-room") == 510 - len(
+                    ":saslbot!~saslbot@cloak/sigbot PRIVMSG #sasl-room :"
+                )
 
     run(scenario())
 
 
-def test_failed_sasl_joins_nothing_and_retries_later(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_failed_sasl_joins_nothing_and_retries_later(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """ngIRCd has no SASL: a scripted server refuses the password (904)."""
     monkeypatch.setenv("SIGBOT_TEST_SASL", "wrong")
 
@@ -781,7 +789,12 @@ def test_irc_pacing_keepalive_and_realname_come_from_the_config() -> None:
            "reconnect_cap_seconds": 600, "burst": 5, "line_interval": 1.5}
     settings = parse_config({"teams": [team], "irc": irc}).irc
     assert settings is not None and (settings.tls, settings.tls_verify, settings.port) == (True, True, 6697)
-    assert (settings.ping_interval, settings.silence_timeout, settings.burst, settings.line_interval) == (60, 180, 5, 1.5)
+    assert (settings.ping_interval, settings.silence_timeout, settings.burst, settings.line_interval) == (
+        60,
+        180,
+        5,
+        1.5,
+    )
     assert realname_for("ops@example.org", settings.realname) == "ai-ml relay, admin: ops@example.org"
     with pytest.raises(ConfigError) as bad:
         parse_config({"teams": [team], "irc": {**irc, "silence_timeout": 30, "burst": 0}})

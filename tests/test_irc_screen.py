@@ -69,7 +69,9 @@ class IrssiScreen:
 
 def said_by(lines: list[str], bot_nick: str) -> list[str]:
     """The text after irssi's `HH:MM <bot> ` or `HH:MM -bot:#chan- `, one per line the bot said."""
-    pattern = re.compile(r"^\d\d:\d\d (?:<[ @+]?" + re.escape(bot_nick) + r"> |-" + re.escape(bot_nick) + r":\S+- )(.*)$")
+    pattern = re.compile(
+        r"^\d\d:\d\d (?:<[ @+]?" + re.escape(bot_nick) + r"> |-" + re.escape(bot_nick) + r":\S+- )(.*)$"
+    )
     return [m.group(1) for line in lines if (m := pattern.match(line))]
 
 

@@ -50,7 +50,7 @@ def a_desk() -> Desk:
     for tag in ("w7900-1", "w7900-2"):
         inventory.add(desk, admin, tag, {"kind": "gpu", "target": "gfx1100"})
     inventory.add(desk, admin, "lab-1", {"kind": "lab-access"})
-    for n, purpose in enumerate(("rocBLAS CI", "more tests", "even more"), start=1):
+    for purpose in ("rocBLAS CI", "more tests", "even more"):
         desk.request(ada, "gfx1100", purpose, None, False)
     desk.approve(admin, 1, None)
     desk.ship(admin, 1, "")

@@ -27,7 +27,7 @@ T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 
 
 def test_nobody_but_a_loan_admin_can_take_an_admin_step_in_any_state():
-    for step, rule in RULES.items():
+    for step, step_rule in RULES.items():
         for state in State:
             loan = Loan(1, "wg", "@ada:x", "Ada", "gpu", "tests", 4, True, state, T0)
             for who in PEOPLE:
@@ -35,18 +35,28 @@ def test_nobody_but_a_loan_admin_can_take_an_admin_step_in_any_state():
                 result = decide(step, loan, actor)
                 allowed = not isinstance(result, Refusal)
                 if allowed:
-                    assert state in rule.sources
-                if rule.who is Who.ADMIN and not actor.admin or rule.who is Who.SYSTEM:
+                    assert state in step_rule.sources
+                if step_rule.who is Who.ADMIN and not actor.admin or step_rule.who is Who.SYSTEM:
                     assert not allowed
-                if rule.who is Who.REQUESTER and who not in ADMINS and who != "@ada:x":
+                if step_rule.who is Who.REQUESTER and who not in ADMINS and who != "@ada:x":
                     assert not allowed
                 if isinstance(result, Refusal):
                     assert f"#{loan.n}" in result.text
 
 
-STEP_NAMES = {Step.APPROVE: "approve", Step.ALLOCATE: "allocate", Step.REJECT: "reject", Step.WITHDRAW: "withdraw", Step.SHIP: "ship", Step.RECEIVED: "received",
-              Step.RETURN: "return", Step.CHECKIN: "checkin", Step.EXTEND: "extend", Step.LOST: "lost",
-              Step.CLOSE: "close"}
+STEP_NAMES = {
+    Step.APPROVE: "approve",
+    Step.ALLOCATE: "allocate",
+    Step.REJECT: "reject",
+    Step.WITHDRAW: "withdraw",
+    Step.SHIP: "ship",
+    Step.RECEIVED: "received",
+    Step.RETURN: "return",
+    Step.CHECKIN: "checkin",
+    Step.EXTEND: "extend",
+    Step.LOST: "lost",
+    Step.CLOSE: "close",
+}
 
 ENDINGS = {"reject", "withdraw", "lost"}
 
@@ -143,8 +153,8 @@ class LendingProgramme(RuleBasedStateMachine):
 
     @invariant()
     def every_change_was_allowed_to_whoever_made_it(self):
-        for event in self.store.db.query("SELECT * FROM loan_events"):
-            action, actor = event["action"], event["actor"]
+        for logged in self.store.db.query("SELECT * FROM loan_events"):
+            action, actor = logged["action"], logged["actor"]
             if action in ASSET_STEPS:
                 assert actor in ADMINS
                 continue
@@ -152,13 +162,13 @@ class LendingProgramme(RuleBasedStateMachine):
                 assert actor not in STRANGERS[1:]
                 continue
             rule = RULES[Step(action)]
-            assert State(event["from_state"]) in rule.sources
+            assert State(logged["from_state"]) in rule.sources
             if rule.who is Who.ADMIN:
                 assert actor in ADMINS or actor == "sigbot"
             elif rule.who is Who.SYSTEM:
                 assert actor == "sigbot"
             else:
-                loan = self.store.loan(event["loan"])
+                loan = self.store.loan(logged["loan"])
                 assert actor in ADMINS or actor == loan.requester
 
     @invariant()

@@ -188,7 +188,7 @@ def test_private_details_said_on_either_side_never_reach_the_other_the_notes_or_
             assert not any(s in seen_on_matrix for s in SECRETS)  # bob's line was not posted to Matrix
         return bot
 
-    bot = asyncio.run(asyncio.wait_for(scenario(), 240))
+    asyncio.run(asyncio.wait_for(scenario(), 240))
     files = [p for p in tmp_path.rglob("*") if p.is_file() and "synapse" not in p.parts]
     for path in files:  # the database with its -wal, the notes, the bot's own log
         data = path.read_bytes()

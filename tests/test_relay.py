@@ -19,7 +19,7 @@ from servers.irc_client import IrcClient, IrcMessage
 pytestmark = [pytest.mark.synapse, pytest.mark.ircd]
 
 ZWSP = "\u200b"
-B, I = "\x02", "\x1d"
+B, I = "\x02", "\x1d"  # noqa: E741 -- IRC's bold and italic codes, by their letter
 LINE_LIMIT = 512
 
 

@@ -20,7 +20,7 @@ from bot.relay.to_irc import (
 )
 from bot.relay.to_matrix import irc_to_html, plain_text, relayed_content
 
-B, I, U, S, M, O = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"
+B, I, U, S, M, O = "\x02", "\x1d", "\x1f", "\x1e", "\x11", "\x0f"  # noqa: E741 -- IRC format codes by letter
 
 
 # --- Matrix HTML -> IRC --------------------------------------------------------
@@ -63,7 +63,9 @@ def test_colour_codes_typed_into_a_matrix_message_colour_nothing_on_irc():
 
 
 def test_a_table_becomes_aligned_columns_and_the_line_after_it_stays_out():
-    markdown = "Farm:\n\n| machine | state | util |\n|---|---|---|\n| vm | idle | - |\n| gpu-box-2 | busy | 45 % |\n\nDetails"
+    markdown = (
+        "Farm:\n\n| machine | state | util |\n|---|---|---|\n| vm | idle | - |\n| gpu-box-2 | busy | 45 % |\n\nDetails"
+    )
     assert html_to_irc(notice_content(markdown)["formatted_body"]).split("\n") == [
         "Farm:", "machine    state  util", "vm         idle   -", "gpu-box-2  busy   45 %", "Details"]
 
@@ -77,7 +79,9 @@ def test_a_table_too_wide_for_a_terminal_becomes_a_compact_list():
 
 
 def test_wide_letters_take_two_columns_when_a_table_is_lined_up():
-    html = "<table><tr><th>who</th><th>n</th></tr><tr><td>日本</td><td>1</td></tr><tr><td>ab</td><td>2</td></tr></table>"
+    html = (
+        "<table><tr><th>who</th><th>n</th></tr><tr><td>日本</td><td>1</td></tr><tr><td>ab</td><td>2</td></tr></table>"
+    )
     assert html_to_irc(html).split("\n") == ["who   n", "日本  1", "ab    2"]
 
 
@@ -410,7 +414,10 @@ def test_an_answer_to_the_team_goes_to_matrix_and_each_channel_once(tmp_path):
     relay, irc, matrix = relay_for(tmp_path)
     relay.deliver([Reply(ROOM, "Meeting **started**"), React(ROOM, "$ev"), React(ROOM, "irc:msgid")])
     assert matrix.delivered == [Reply(ROOM, "Meeting **started**"), React(ROOM, "$ev")]
-    assert irc.sent == [("#wg", "Meeting \x02started\x02", False, True), ("#wg-2", "Meeting \x02started\x02", False, True)]
+    assert irc.sent == [
+        ("#wg", "Meeting \x02started\x02", False, True),
+        ("#wg-2", "Meeting \x02started\x02", False, True),
+    ]
 
 
 def test_a_command_said_on_irc_is_answered_on_both_networks(tmp_path):
@@ -450,7 +457,6 @@ def test_a_direct_message_to_an_irc_account_goes_to_its_nick_when_known(tmp_path
 
 def test_matrix_lines_reach_irc_with_the_name_prefix_replies_and_edits(tmp_path):
     relay, irc, _ = relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")
-    team = relay.config.teams[0]
     matrix_says(relay, matrix_event("hi all"), "Alice")
     matrix_says(relay, {"type": "m.room.message", "sender": "@sigbot:hs.org", "event_id": "$2",
                                  "content": {"msgtype": "m.text", "body": "<bob> yo",
@@ -646,7 +652,6 @@ def test_through_a_real_ircd_an_emote_with_ctcp_bytes_is_one_action_and_crlf_sta
     from servers.irc_client import IrcClient
 
     relay = relay_for(tmp_path, "[teams.relay]\nzero_width_names = false")[0]
-    team = relay.config.teams[0]
     settings_ = IrcSettings(host=ircd.host, port=ircd.port, tls=False, nick="ctcpbot", username="ctcpbot",
                             burst=20, line_interval=0.05)
 

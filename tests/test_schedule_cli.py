@@ -45,7 +45,11 @@ def test_the_cli_cancels_moves_adds_ends_and_writes_the_feed(tmp_path):
     assert "national holiday" in out
     code, out = sigbot(tmp_path, "ics", "--out", str(tmp_path / "feed.ics"))
     assert code == 0
-    for path in (tmp_path / "feed.ics", tmp_path / "notes" / "wg" / "calendar.ics", tmp_path / "notes" / "calendar.ics"):
+    for path in (
+        tmp_path / "feed.ics",
+        tmp_path / "notes" / "wg" / "calendar.ics",
+        tmp_path / "notes" / "calendar.ics",
+    ):
         uids = {str(e["UID"]) for e in icalendar.Calendar.from_ical(path.read_bytes()).walk("VEVENT")}
         assert uids == {"wg.wg@sigbot", "wg.monthly@sigbot", "wg.wg.extra-3@sigbot"}
 

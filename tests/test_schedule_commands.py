@@ -45,7 +45,10 @@ def room(tmp_path):
 def test_next_gives_utc_the_team_zone_the_asked_zone_and_how_far(room):
     answer = room.say("alice", "!next America/New_York")
     assert "**Accelerator WG** (wg) in 3 days 5 h" in answer
-    assert "Thu 2025-10-16 13:00 UTC · Thu 2025-10-16 15:00 Europe/Berlin · Thu 2025-10-16 09:00 America/New_York" in answer
+    assert (
+        "Thu 2025-10-16 13:00 UTC · Thu 2025-10-16 15:00 Europe/Berlin · Thu 2025-10-16 09:00 America/New_York"
+        in answer
+    )
     assert "Join: https://meet.example/wg" in answer
 
 
@@ -109,9 +112,24 @@ def test_the_config_checks_series_and_reminders(tmp_path):
     assert [r.total_seconds() for r in s.reminders] == [172800, 5400] and s.grace.total_seconds() == 300
     bad = {"id": "Bad Id", "first": "2025-09-05T15:00", "monthly": "first thursday", "colour": "red"}
     with pytest.raises(ConfigError) as err:
-        parse_config({"teams": [{"name": "wg", "matrix_room": ROOM, "schedule": {
-            "reminders": ["soon"], "series": [bad, {"id": "m", "first": "2025-09-05T15:00", "monthly": "first thursday"},
-                                              {"id": "w", "first": "2025-09-05", "every_weeks": 2, "timezone": "X/Y"}]}}]})
+        parse_config(
+            {
+                "teams": [
+                    {
+                        "name": "wg",
+                        "matrix_room": ROOM,
+                        "schedule": {
+                            "reminders": ["soon"],
+                            "series": [
+                                bad,
+                                {"id": "m", "first": "2025-09-05T15:00", "monthly": "first thursday"},
+                                {"id": "w", "first": "2025-09-05", "every_weeks": 2, "timezone": "X/Y"},
+                            ],
+                        },
+                    }
+                ]
+            }
+        )
     text = "\n".join(err.value.errors)
     assert "teams[0].schedule.reminders[0]: 'soon' is not a duration" in text
     assert "teams[0].schedule.series[0].colour: unknown key" in text

@@ -46,10 +46,17 @@ def test_cancellations_moves_extras_and_a_cadence_change_agree_with_the_feed():
     series = [weekly("wg", "2025-09-04T15:00", every=2, until="2025-10-30"),
               weekly("wg2", "2025-11-06T09:30", every=1, title="Weekly WG"),
               monthly("mo", "2025-09-26T17:00", "last friday", zone="America/New_York")]
-    changes = [cancel(1, "wg", "2025-09-18", "holiday"), move(2, "wg", "2025-10-02", "2025-10-03T11:00"),
-               extra(3, "wg", "2025-10-22T08:00", "Temporary meeting"), move(4, "wg2", "2025-11-13", "2025-11-12T09:30"),
-               cancel(5, "mo", "2025-10-31"), extra(6, "mo", "2025-11-05T12:00"), cancel(7, "mo", "2025-11-05", target=6),
-               move(8, "wg", "2025-10-30", "2025-10-30T16:00"), cancel(9, "wg", "2025-10-30")]  # moved, then cancelled
+    changes = [
+        cancel(1, "wg", "2025-09-18", "holiday"),
+        move(2, "wg", "2025-10-02", "2025-10-03T11:00"),
+        extra(3, "wg", "2025-10-22T08:00", "Temporary meeting"),
+        move(4, "wg2", "2025-11-13", "2025-11-12T09:30"),
+        cancel(5, "mo", "2025-10-31"),
+        extra(6, "mo", "2025-11-05T12:00"),
+        cancel(7, "mo", "2025-11-05", target=6),
+        move(8, "wg", "2025-10-30", "2025-10-30T16:00"),
+        cancel(9, "wg", "2025-10-30"),  # moved, then cancelled
+    ]
     found = occurrences(series, changes, *AUTUMN)
     assert [o.start.strftime("%m-%d %H:%M") for o in found if o.series == "wg" and not o.cancelled] == [
         "09-04 15:00", "10-03 11:00", "10-16 15:00", "10-22 08:00"]
@@ -156,7 +163,10 @@ def test_any_schedule_expands_in_the_feed_exactly_as_sigbot_announces_it(case):
 
 
 def test_an_open_ended_series_keeps_its_local_time_decades_on_by_the_feeds_own_vtimezone():
-    series = [weekly("wg", "2025-10-16T15:00"), monthly("mo", "2025-09-05T17:00", "first friday", zone="America/New_York")]
+    series = [
+        weekly("wg", "2025-10-16T15:00"),
+        monthly("mo", "2025-09-05T17:00", "first friday", zone="America/New_York"),
+    ]
     ics = feed_of(series, [])
     assert b"to 2038" not in ics  # icalendar's default span, which ended open series in 2038
     for year in (2039, 2054):  # summer and winter, far beyond 2038

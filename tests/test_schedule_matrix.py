@@ -28,11 +28,13 @@ def write_config(tmp_path, synapse, bot_id: str, room: str, chair: str, first: d
     path = tmp_path / "sigbot.toml"
     path.write_text(
         f'[bot]\ndata_dir = "var"\nnotes_dir = "notes"\n\n[web]\nlisten = "127.0.0.1:{port}"\n\n'
-        f'[matrix]\nhomeserver = "{synapse.base_url}"\nuser_id = "{bot_id}"\npassword_env = "SIGBOT_SCHEDULE_PASSWORD"\n\n'
+        f'[matrix]\nhomeserver = "{synapse.base_url}"\nuser_id = "{bot_id}"\n'
+        'password_env = "SIGBOT_SCHEDULE_PASSWORD"\n\n'
         f'[[teams]]\nname = "wg"\nmatrix_room = "{room}"\ntimezone = "Europe/Berlin"\n\n'
         f'[teams.schedule]\nreminders = ["24h", "15m"]\n\n'
         f'[[teams.schedule.series]]\nid = "wg"\ntitle = "Matrix WG"\nfirst = "{first:%Y-%m-%dT%H:%M}"\n'
-        f'every_weeks = 1\nlocation = "https://meet.example/wg"\nchairs = ["{chair}"]\n')
+        f'every_weeks = 1\nlocation = "https://meet.example/wg"\nchairs = ["{chair}"]\n'
+    )
     return load_config(path)
 
 

@@ -24,7 +24,9 @@ OFFSETS, GRACE = (timedelta(hours=24), timedelta(minutes=15)), timedelta(minutes
 
 def due_at(now, sent=frozenset(), changes=()):
     occ = occurrences(SERIES, changes, now - timedelta(days=1), now + timedelta(days=3))
-    return [(f"{d.occurrence.start_utc:%m-%d %H:%M}", d.what) for d in due_reminders(occ, OFFSETS, GRACE, set(sent), now)]
+    return [
+        (f"{d.occurrence.start_utc:%m-%d %H:%M}", d.what) for d in due_reminders(occ, OFFSETS, GRACE, set(sent), now)
+    ]
 
 
 def test_a_reminder_is_due_from_its_time_until_its_grace_runs_out():

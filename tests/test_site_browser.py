@@ -31,12 +31,15 @@ INJECTION_LINES = [
     ("\"><svg/onload=window.__pwned='chair'>", "#topic <iframe src=javascript:alert('topic')></iframe>"),
     ("<b onmouseover=alert(2)>x</b>", "#info [click](javascript:window.__pwned='md-link')"),
     ("javascript:alert(3)", "#idea <javascript:window.__pwned='autolink'>"),
-    ("'--><script>alert(4)</script>", "#action ![img](x\" onerror=\"window.__pwned='img') for '--><script>alert(4)</script>"),
+    (
+        "'--><script>alert(4)</script>",
+        "#action ![img](x\" onerror=\"window.__pwned='img') for '--><script>alert(4)</script>",
+    ),
     ("<img src=x onerror=alert(1)>", "#agreed {{ 7*7 }} {% raw %} <style>body{display:none}</style>"),
     ("<img src=x onerror=alert(1)>", "#rejected <a href=\"javascript:window.__pwned='a'\">a</a>"),
     ("x</textarea><script>alert(5)</script>", "#link javascript:window.__pwned='link' label"),
     ("<img src=x onerror=alert(1)>", "#link https://ok.example/\"onmouseover=\"window.__pwned='url' ok"),
-    ("<img src=x onerror=alert(1)>", "#help <object data=\"javascript:alert(6)\"></object>"),
+    ("<img src=x onerror=alert(1)>", '#help <object data="javascript:alert(6)"></object>'),
     ("<img src=x onerror=alert(1)>", "#meetingname ../../../evil <script>alert(7)</script>"),
     ("<img src=x onerror=alert(1)>", "#endmeeting"),
 ]
@@ -150,7 +153,10 @@ def test_a_meeting_made_of_injection_payloads_runs_no_script_and_opens_no_dialog
                                          "[...e.attributes].some(a => a.name.startsWith('on'))).length") == 0, rel
                     assert await page.js("document.body.offsetHeight > 0"), rel  # no injected style hid it
                 await page.goto(f"{base}/{[p for p in pages if p.startswith('wg/2024/')][0]}")
-                assert await page.js("document.querySelector('h1').textContent") == "../../../evil <script>alert(7)</script>"
+                assert (
+                    await page.js("document.querySelector('h1').textContent")
+                    == "../../../evil <script>alert(7)</script>"
+                )
                 await page.screenshot(ARTIFACTS / "site-injection.png")
                 assert browser.dialogs() == []
         finally:
@@ -284,12 +290,16 @@ def test_calendar_channels_and_latest_pages_lead_to_the_meetings_in_chromium(sit
             assert await page.js("document.querySelector('.month h2').id") == "m2030-01"  # the coming month first
             assert await page.js("document.querySelectorAll('table.calendar .ev.coming').length") == 2
             await page.js("document.querySelector('table.calendar a[href*=\"fedora-ai-ml\"]').click()")
-            await page.wait_for("location.pathname.endsWith('fedora-ai-ml-sig.html') && document.readyState === 'complete'")
+            await page.wait_for(
+                "location.pathname.endsWith('fedora-ai-ml-sig.html') && document.readyState === 'complete'"
+            )
             await page.goto(f"{base}/channels.html")
             rooms = await page.js("[...document.querySelectorAll('.channel h2')].map(h => h.textContent)")
             assert rooms == ["#fedora-ai-ml", "#rust-ml-wg", "#wg"]
             # a series' "latest" address lands on its newest meeting
-            await page.js("[...document.querySelectorAll('.channel a')].find(a => a.textContent === 'ROCm packaging').click()")
+            await page.js(
+                "[...document.querySelectorAll('.channel a')].find(a => a.textContent === 'ROCm packaging').click()"
+            )
             await page.wait_for("location.pathname === '/rocm/2024/2024-05-02-1500-rocm-packaging.html'")
             await page.wait_for("document.readyState === 'complete'")
             assert await page.js("document.querySelector('nav.crumbs [aria-current]').textContent") == \
@@ -316,7 +326,10 @@ def test_the_dark_mode_toggle_switches_the_colours_and_is_remembered_across_page
             assert await page.js(background) == dark
             await page.js("document.getElementById('theme-toggle').click()")
             await page.goto(f"{base}/")
-            assert await page.js(background) == light and await page.js("document.documentElement.dataset.theme") == "light"
+            assert (
+                await page.js(background) == light
+                and await page.js("document.documentElement.dataset.theme") == "light"
+            )
             # a reader whose system is dark, who picked light, keeps light
             await page.set_viewport(1280, 800, dark=True)
             await page.goto(f"{base}/")
@@ -330,7 +343,9 @@ def test_dates_fit_on_one_line_and_log_lines_hang_under_their_text_with_coloured
         async with _browsing(site) as (browser, page, base):
             await page.set_viewport(1280, 800, dark=False)
             await page.goto(f"{base}/ai-ml/index.html")
-            heights = await page.js("[...document.querySelectorAll('td.date time')].map(t => t.getClientRects().length)")
+            heights = await page.js(
+                "[...document.querySelectorAll('td.date time')].map(t => t.getClientRects().length)"
+            )
             assert heights and set(heights) == {1}  # one line box each: no date wraps
             await page.goto(f"{base}/ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig.html")
             colours = await page.js("new Set([...document.querySelectorAll('ol.log .nick')].map("

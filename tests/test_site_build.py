@@ -120,7 +120,9 @@ def test_a_meeting_page_links_every_item_of_the_minutes_to_its_log_line(notes, t
             assert f'href="#l-{item["line"]}"' in page
             assert item["text"].split()[-1] in log_lines[item["line"] - 1]
     for action in record["actions"]:  # the summary list links too, not only the topic's items
-        assert re.search(re.escape(action["text"]) + r' <span class="by"><a href="#l-' + str(action["line"]), page), action
+        assert re.search(re.escape(action["text"]) + r' <span class="by"><a href="#l-' + str(action["line"]), page), (
+            action
+        )
     for ext in (".md", ".log.txt", ".json"):
         assert f'href="2023-07-31-1500-fedora-ai-ml-sig{ext}"' in page
         assert (site / f"ai-ml/2023/2023-07-31-1500-fedora-ai-ml-sig{ext}").is_file()
@@ -269,7 +271,7 @@ def test_team_folders_with_underscores_are_published_and_unsafe_ones_refused_by_
     assert (site / "fedora_ai_ml" / "2024" / "2024-03-01-1500-weekly-sync.html").is_file()
     assert 'href="fedora_ai_ml/index.html"' in read(site, "index.html")
     assert report.meetings == 3 and len(report.refused) == 4
-    for name, line in zip(("Evil Team", "calendar.ics", "search", "x\u202e\nlmth.exe"), report.refused):
+    for name, line in zip(("Evil Team", "calendar.ics", "search", "x\u202e\nlmth.exe"), report.refused, strict=True):
         assert line.startswith(repr(str(notes / name))[:-1]) and "skipped 1 meeting(s)" in line, line
         assert "\n" not in line and "\u202e" not in line
     assert not (site / "calendar.ics").exists() and json.loads(read(site, "search/index.json"))
@@ -417,7 +419,10 @@ def test_the_minutes_show_entities_and_bidi_controls_as_typed(tmp_path):
     build_site(notes, site)
     page = next(site.glob("wg/2024/*.html")).read_text()
     assert "&amp;lt;script&amp;gt; &amp;amp;" in page and "&amp;#106;avascript:alert(1)" in page
-    assert '<span class="by">ev&lt;U+202E&gt;il <a href="#l-3" class="at">11:02</a></span>' in page and "javascript" not in page.replace("&amp;#106;avascript", "")
+    assert (
+        '<span class="by">ev&lt;U+202E&gt;il <a href="#l-3" class="at">11:02</a></span>' in page
+        and "javascript" not in page.replace("&amp;#106;avascript", "")
+    )
 
 
 def test_prev_and_next_lead_to_meetings_of_the_same_series_only(notes, tmp_path):

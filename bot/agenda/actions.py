@@ -75,7 +75,13 @@ def owners_named(store: AgendaStore, actions: list[ActionRecord], name: str) -> 
     """The identities `name` stands for among the owners of `actions` (a name as the minutes showed
     it, or an identity), with the identities each is linked to: `!actions NAME` follows people."""
     folded = name.casefold()
-    named = {i for a in actions for shown, i in zip(a.owners, a.owner_ids) if folded in (shown.casefold(), i.casefold())}
+    named = {
+        # strict=False: minutes recorded before identities were kept have owners but no owner_ids
+        i
+        for a in actions
+        for shown, i in zip(a.owners, a.owner_ids, strict=False)
+        if folded in (shown.casefold(), i.casefold())
+    }
     if named_identity(name):
         named.add(name)
     return set().union(*(store.same_person(i) for i in named))

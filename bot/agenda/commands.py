@@ -72,7 +72,9 @@ def agenda_command(call: Call) -> list[Effect]:
                 raise AgendaError("Only a chair can reorder the agenda.")
             text = agenda.move_item(store, team, rest)
         else:
-            raise AgendaError(f"There is no !agenda {quoted(verb, 40)}. Usage: !agenda [add TEXT | remove N | move N M]")
+            raise AgendaError(
+                f"There is no !agenda {quoted(verb, 40)}. Usage: !agenda [add TEXT | remove N | move N M]"
+            )
     except AgendaError as exc:
         text = str(exc)
     return [Reply(msg.room, text)]

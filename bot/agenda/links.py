@@ -21,7 +21,9 @@ from bot.core.message import quoted
 
 log = logging.getLogger(__name__)
 
-USAGE = "Usage: !linktoto irc ACCOUNT (from Matrix), then !linkto matrix @USER:SERVER (from IRC, identified to services)."
+USAGE = (
+    "Usage: !linktoto irc ACCOUNT (from Matrix), then !linkto matrix @USER:SERVER (from IRC, identified to services)."
+)
 _ACCOUNT = re.compile(r"[^\s:!@]{1,64}")  # a services account name as IRC servers allow it, roughly
 _MATRIX_ID = re.compile(r"@[^\s:]{1,255}:\S{1,255}")
 

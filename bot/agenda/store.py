@@ -277,8 +277,10 @@ class AgendaStore:
     def ask_link(self, matrix_id: str, irc_account: str, when: datetime) -> None:
         """Record that `matrix_id` asks to be linked to `irc_account` (replacing what it asked before)."""
         self.db.execute("DELETE FROM identity_links WHERE matrix_id = ?", [matrix_id])
-        self.db.execute("INSERT INTO identity_links (matrix_id, irc_account, status, since) VALUES (?, ?, 'pending', ?)",
-                        [matrix_id, irc_account, when.isoformat()])
+        self.db.execute(
+            "INSERT INTO identity_links (matrix_id, irc_account, status, since) VALUES (?, ?, 'pending', ?)",
+            [matrix_id, irc_account, when.isoformat()],
+        )
 
     def confirm_link(self, matrix_id: str, irc_account: str, when: datetime) -> bool:
         """Confirm a pending link; False if `matrix_id` did not ask for this account."""

@@ -184,7 +184,9 @@ class ServerLines:
             return
         self._nick_tries += 1
         base = self.wanted_nick
-        self.nick = base + "_" * self._nick_tries if self._nick_tries <= 2 else f"{base[:12]}{self.rng.randrange(1000, 9999)}"
+        self.nick = (
+            base + "_" * self._nick_tries if self._nick_tries <= 2 else f"{base[:12]}{self.rng.randrange(1000, 9999)}"
+        )
         log.warning("irc: nick refused (%s %s); trying %s", line.command, line.param(-1), self.nick)
         self._send("NICK", self.nick)
 

@@ -107,8 +107,10 @@ class MatrixAdapter:
         except (TimeoutError, OSError, ClientError) as exc:
             if self.client is not None:
                 await self.client.close()
-            raise RuntimeError(f"cannot reach the Matrix homeserver {self.settings.homeserver}: "
-                               f"{exc.__class__.__name__}: {exc} (is it running? is matrix.homeserver right?)") from None
+            raise RuntimeError(
+                f"cannot reach the Matrix homeserver {self.settings.homeserver}: "
+                f"{exc.__class__.__name__}: {exc} (is it running? is matrix.homeserver right?)"
+            ) from None
 
     async def _login(self) -> None:
         self.client = AsyncClient(
@@ -143,7 +145,9 @@ class MatrixAdapter:
         self.client.access_token = token
         resp = await self.client.whoami()
         if not isinstance(resp, WhoamiResponse):
-            raise RuntimeError(f"Matrix access token for {self.settings.user_id} was refused: {getattr(resp, 'message', resp)}")
+            raise RuntimeError(
+                f"Matrix access token for {self.settings.user_id} was refused: {getattr(resp, 'message', resp)}"
+            )
         return getattr(resp, "device_id", None)
 
     def _saved_session(self) -> dict[str, Any] | None:
@@ -175,7 +179,9 @@ class MatrixAdapter:
             if name.startswith("#"):
                 resp = await self.client.room_resolve_alias(name)
                 if not isinstance(resp, RoomResolveAliasResponse):
-                    log.error("matrix: cannot resolve %s for team %s: %s", name, team.name, getattr(resp, "message", resp))
+                    log.error(
+                        "matrix: cannot resolve %s for team %s: %s", name, team.name, getattr(resp, "message", resp)
+                    )
                     continue
                 room_id = resp.room_id
             self.room_ids[name], self.names[room_id] = room_id, name
@@ -312,7 +318,9 @@ class MatrixAdapter:
         for _ in range(GAP_PAGES):
             resp = await self.client.room_messages(room_id, start=start, end=since, limit=100)
             if not isinstance(resp, RoomMessagesResponse):
-                log.error("matrix: could not fetch the events missed in %s: %s", room_id, getattr(resp, "message", resp))
+                log.error(
+                    "matrix: could not fetch the events missed in %s: %s", room_id, getattr(resp, "message", resp)
+                )
                 break
             events = [getattr(e, "source", None) or {} for e in reversed(resp.chunk)] + events
             if not resp.chunk or not resp.end or resp.end == start:

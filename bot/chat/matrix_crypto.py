@@ -157,9 +157,11 @@ class Encryption:
         known = ((await resp.json()).get("device_keys") or {}).get(client.user_id) or {} if resp.status == 200 else {}
         if client.device_id in known:
             await client.close()  # the process ends here: no open session left behind in the log
-            raise RuntimeError(f"the Matrix key store of device {client.device_id} is gone ({client.store_path}) but the "
-                               "homeserver still has that device's keys: restore the key store, or give sigbot a new "
-                               "access token (a new device)")
+            raise RuntimeError(
+                f"the Matrix key store of device {client.device_id} is gone ({client.store_path}) but the "
+                "homeserver still has that device's keys: restore the key store, or give sigbot a new "
+                "access token (a new device)"
+            )
 
     async def upkeep(self) -> None:
         """What nio's sync_forever does between syncs: to-device messages out, keys up, devices known.
@@ -169,11 +171,15 @@ class Encryption:
         client = self.client
         assert client is not None
         # Each step starts a request, or returns None when nio says there is nothing to do.
-        steps: list[tuple[str, Callable[[], Awaitable[Any] | None]]] = [("send to-device messages", lambda: client.send_to_device_messages()),
-                 ("upload keys", lambda: client.keys_upload() if client.should_upload_keys else None),
-                 ("query device keys", lambda: client.keys_query() if client.should_query_keys else None),
-                 ("claim one-time keys", lambda: client.keys_claim(client.get_users_for_key_claiming())
-                  if client.should_claim_keys else None)]
+        steps: list[tuple[str, Callable[[], Awaitable[Any] | None]]] = [
+            ("send to-device messages", lambda: client.send_to_device_messages()),
+            ("upload keys", lambda: client.keys_upload() if client.should_upload_keys else None),
+            ("query device keys", lambda: client.keys_query() if client.should_query_keys else None),
+            (
+                "claim one-time keys",
+                lambda: client.keys_claim(client.get_users_for_key_claiming()) if client.should_claim_keys else None,
+            ),
+        ]
         for what, step in steps:
             try:
                 call = step()

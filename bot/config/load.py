@@ -51,7 +51,15 @@ class Checker:
                 else:
                     self.error(where, "unknown key (allowed: " + ", ".join(sorted(allowed)) + ")")
 
-    def get(self, data: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+    def get(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+        required: bool = False,
+    ) -> Any:
         where = f"{path}.{key}" if path else key
         if key not in data:
             if required:

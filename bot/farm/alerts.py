@@ -67,7 +67,9 @@ def _age(prev: dict[str, Any], snap: HostSnapshot, now: datetime) -> timedelta:
     return now - (snap.last_seen or start)
 
 
-def _host_decisions(prev: dict[str, Any], new: dict[str, Any], snap: HostSnapshot, s: FarmSettings, now: datetime) -> dict[str, _Decision]:
+def _host_decisions(
+    prev: dict[str, Any], new: dict[str, Any], snap: HostSnapshot, s: FarmSettings, now: datetime
+) -> dict[str, _Decision]:
     m, host = snap.machine, snap.machine.name
     out: dict[str, _Decision] = {}
     limit = timedelta(seconds=s.interval_seconds * s.offline_after_intervals)
@@ -123,8 +125,12 @@ def _temperature(prev: dict[str, Any], new: dict[str, Any], key: str, temp: floa
     new["pending"][key] = since
     hot_for = now - datetime.fromisoformat(since)
     on = hot_for >= timedelta(minutes=s.temperature_minutes)
-    return _Decision(on, "temperature", host,
-                     f"{where} at {temp:g} °C, above {s.temperature_c:g} °C for {int(hot_for.total_seconds() // 60)} min")
+    return _Decision(
+        on,
+        "temperature",
+        host,
+        f"{where} at {temp:g} °C, above {s.temperature_c:g} °C for {int(hot_for.total_seconds() // 60)} min",
+    )
 
 
 def _ecc(prev: dict[str, Any], new: dict[str, Any], key: str, count: int | None, host: str, index: int,
@@ -156,7 +162,9 @@ def _ci_decisions(snap: Snapshot, main: str) -> dict[str, _Decision]:
     return out
 
 
-def evaluate(prev: dict[str, Any], snap: Snapshot, settings: FarmSettings, now: datetime) -> tuple[dict[str, Any], list[AlertEvent]]:
+def evaluate(
+    prev: dict[str, Any], snap: Snapshot, settings: FarmSettings, now: datetime
+) -> tuple[dict[str, Any], list[AlertEvent]]:
     """The next alert state and the events to post.  Pure: `prev` is not modified."""
     new: dict[str, Any] = {"started": prev.get("started", now.isoformat()), "active": {}, "pending": {}, "ecc": {}}
     decisions: dict[str, _Decision] = {}

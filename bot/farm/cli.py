@@ -82,7 +82,8 @@ def farm_parse(fmt: str, file: _Named, host: str, apps: _Named | None, static: _
                context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def farm_agent(args: tuple[str, ...]) -> None:
-    """Report this machine's GPUs (nvidia-smi, amd-smi, rocm-smi, xpu-smi) to sigbot, signed, every --interval seconds."""
+    """Report this machine's GPUs (nvidia-smi, amd-smi, rocm-smi, xpu-smi) to sigbot, signed, every --interval
+    seconds."""
     # One command line for `sigbot farm-agent` and the single-file agent: argparse, in agent_cli.py.
     sys.exit(agent_cli.main(list(args)))
 

@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 from bot.farm.store import CiRun, Sample
 
@@ -83,7 +84,7 @@ def host_plot(host: str, samples: list[Sample], start: datetime, end: datetime) 
     x = _x_scale(start, end)
     ticks = _time_ticks(start, end)
     body = [_title(title), *legend]
-    for i, (panel, (_, get)) in enumerate(zip(panels, getters)):
+    for i, (panel, (_, get)) in enumerate(zip(panels, getters, strict=True)):
         body += _frame(panel, ticks, x, time_labels=i == len(panels) - 1)
         for n, gpu in enumerate(gpus):
             rows = by_gpu[gpu]
@@ -128,7 +129,7 @@ def _gap(rows: list[Sample], span: timedelta) -> timedelta:
     """How far apart two samples may be and still be joined by a line: three
     reporting intervals (the median step), or 1/100 of the plot (a week's
     history is hourly means, older than a day, followed by raw samples)."""
-    steps = [b.time - a.time for a, b in zip(rows, rows[1:])]
+    steps = [b.time - a.time for a, b in pairwise(rows)]
     # median() only sorts, adds and halves, which timedelta does; typeshed admits numbers alone.
     typical = statistics.median(steps) if steps else timedelta(0)  # type: ignore[type-var]
     return max(3 * typical, span / 100)
@@ -295,7 +296,7 @@ def _path(segments: list[list[tuple[float, float]]], colour: str, dash: str, wid
         # Tenths of a pixel; after the first point each step is relative ("l dx dy ..."),
         # taken between rounded points so that rounding never accumulates.
         pts = [(round(px * 10), round(py * 10)) for px, py in seg]
-        steps = " ".join(f"{_tenths(b[0] - a[0])} {_tenths(b[1] - a[1])}" for a, b in zip(pts, pts[1:]))
+        steps = " ".join(f"{_tenths(b[0] - a[0])} {_tenths(b[1] - a[1])}" for a, b in pairwise(pts))
         d.append(f"M{_tenths(pts[0][0])} {_tenths(pts[0][1])}" + (f"l{steps}" if steps else "h0"))
     if not d:
         return ""

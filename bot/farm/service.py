@@ -98,7 +98,11 @@ def _write_plot(path: Path, draw: Callable[..., bytes], *args: Any) -> None:
 
 
 def publish(rt: Runtime, now: datetime) -> None:
-    for job in publish_jobs(rt, now):
+    _run_jobs(publish_jobs(rt, now))
+
+
+def _run_jobs(jobs: list[Callable[[], object]]) -> None:
+    for job in jobs:
         job()
 
 
@@ -113,7 +117,7 @@ async def watch(rt: Runtime, stop: asyncio.Event) -> None:
             if last_publish is None or now - last_publish >= PUBLISH_EVERY:
                 jobs = publish_jobs(rt, now)
                 # Plotting and writing files take a while on a big farm: off the event loop.
-                await asyncio.to_thread(lambda: [job() for job in jobs])
+                await asyncio.to_thread(_run_jobs, jobs)
                 last_publish = now
         except Exception:
             log.exception("the farm watch failed")

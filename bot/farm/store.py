@@ -131,9 +131,16 @@ class FarmStore:
         # History is bounded however often a host reports: one sample per MIN_SAMPLE_SECONDS.
         sample = last is None or (now - last).total_seconds() >= MIN_SAMPLE_SECONDS
         self.db.table("farm_hosts").upsert(
-            {"team": team, "host": report.host, "last_seen": _iso(now), "source": source,
-             "report": json.dumps(report.to_json()), "last_sample": _iso(now) if sample or last is None else _iso(last)},
-            pk=("team", "host"))
+            {
+                "team": team,
+                "host": report.host,
+                "last_seen": _iso(now),
+                "source": source,
+                "report": json.dumps(report.to_json()),
+                "last_sample": _iso(now) if sample or last is None else _iso(last),
+            },
+            pk=("team", "host"),
+        )
         if sample:
             self.db.table("farm_samples").insert_all(
                 {"team": team, "host": report.host, "gpu": g.index, "time": _iso(now),

@@ -269,7 +269,7 @@ class Desk:
 
     def give_details(self, actor: Actor, n: int, details: str) -> Done:
         """The borrower's shipping details, said in a direct message or typed into the address form."""
-        loan = self._needs_details(actor, n)
+        self._needs_details(actor, n)
         # Private, so no address guard here; still cleaned (bidi controls) and bounded, line breaks kept.
         details = clean_text(details, keep_lines=True)
         if not details or len(details) > MAX_DETAILS:

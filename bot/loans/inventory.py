@@ -190,7 +190,7 @@ def _read_csv(data: bytes) -> tuple[list[tuple[int, str, dict]], list[str]]:
         return [], [f"line 1: {what} (columns: {columns}); nothing was imported"]
     out = []
     for line, cells in rows:
-        named: dict = dict(zip(header, cells))
+        named: dict = dict(zip(header, cells, strict=False))  # a row may be short; extra cells are kept below
         if len(cells) > len(header):
             named[None] = cells[len(header):]
         out.append((line, clean_text(named.pop("tag", "")), named))

@@ -46,7 +46,9 @@ def _borrower_text(loan: Loan, now: datetime, tag: str) -> str:
     if days_before > 0:
         return f"{what} is due back {loan.due:%Y-%m-%d}, in {_days(days_before)}."
     if days_before == 0:
-        return f"{what} is due back today. Send it with !loan return {loan.n} TRACKING or ask !loan extend {loan.n} WEEKS."
+        return (
+            f"{what} is due back today. Send it with !loan return {loan.n} TRACKING or ask !loan extend {loan.n} WEEKS."
+        )
     return (f"{what} was due {loan.due:%Y-%m-%d}: {_days(-days_before)} overdue. Please send it back "
             f"(!loan return {loan.n} TRACKING) or ask for more time (!loan extend {loan.n} WEEKS).")
 

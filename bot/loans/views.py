@@ -83,8 +83,11 @@ def inventory(desk: Desk, which: str) -> str:
     elif which != "all":
         assets = [a for a in assets if a.status.value != "retired"]
     lines = [f"{a.describe()}: {a.status}" for a in assets]
-    return _capped(lines, "No assets" + (f" matching {which}." if which else " yet. A loan admin adds them with !hw add."),
-                   "sigbot hw list")
+    return _capped(
+        lines,
+        "No assets" + (f" matching {which}." if which else " yet. A loan admin adds them with !hw add."),
+        "sigbot hw list",
+    )
 
 
 def asset_show(desk: Desk, tag: str) -> str | None:

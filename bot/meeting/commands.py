@@ -36,7 +36,9 @@ def _usage(state: MeetingState, call: CommandCall) -> list[Effect]:
 def startmeeting(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if len(state.lines) > 1:  # the first line of a log is its own #startmeeting
         owner = state.label(state.owner_id, rights=True)
-        return [Reply(state.room, f"A meeting is already running here, started by {owner} at {state.started:%H:%M} UTC.")]
+        return [
+            Reply(state.room, f"A meeting is already running here, started by {owner} at {state.started:%H:%M} UTC.")
+        ]
     if call.args:
         state.name = call.args
     title = f" '{quoted(state.name)}'" if state.name else ""
@@ -100,15 +102,32 @@ def _item_command(kind: ItemKind, role: Role, summary: str, example: str, aliase
         return add_item(state, line, kind, call.args)
 
     name = kind.value
-    command(name, role=role, scope=Scope.MEETING, summary=summary, usage=f"{name} TEXT", examples=(example,), aliases=aliases)(handler)
+    command(
+        name,
+        role=role,
+        scope=Scope.MEETING,
+        summary=summary,
+        usage=f"{name} TEXT",
+        examples=(example,),
+        aliases=aliases,
+    )(handler)
     return handler
 
 
 _item_command(ItemKind.INFO, Role.ANYONE, "note a piece of information", "#info Cpuinfo made it into rawhide")
 _item_command(ItemKind.IDEA, Role.ANYONE, "note an idea", "#idea run the ROCm tests on the farm nightly")
-_item_command(ItemKind.ACTION, Role.ANYONE, "note an action item; people named in it own it", "#action tpkessler to package rocm-core")
-_item_command(ItemKind.AGREED, Role.CHAIR, "record a decision", "#agreed meet every two weeks", ("agree", "accepted", "accept"))
-_item_command(ItemKind.REJECTED, Role.CHAIR, "record a rejected proposal", "#rejected move to monthly meetings", ("reject",))
+_item_command(
+    ItemKind.ACTION,
+    Role.ANYONE,
+    "note an action item; people named in it own it",
+    "#action tpkessler to package rocm-core",
+)
+_item_command(
+    ItemKind.AGREED, Role.CHAIR, "record a decision", "#agreed meet every two weeks", ("agree", "accepted", "accept")
+)
+_item_command(
+    ItemKind.REJECTED, Role.CHAIR, "record a rejected proposal", "#rejected move to monthly meetings", ("reject",)
+)
 
 
 @command(
@@ -196,8 +215,11 @@ def unchair(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effec
     if not call.args:
         return _usage(state, call)
     names = {n.casefold() for n in _names(call.args)}
-    state.chairs = [c for c in state.chairs
-                    if not names & {c.nick.casefold(), c.sender.casefold(), people.current_name(state, c.sender).casefold()}]
+    state.chairs = [
+        c
+        for c in state.chairs
+        if not names & {c.nick.casefold(), c.sender.casefold(), people.current_name(state, c.sender).casefold()}
+    ]
     text = _chairs_text(state)
     if names & {state.owner.casefold(), state.owner_id.casefold()}:
         text = f"{state.label(state.owner_id, rights=True)} started the meeting and stays a chair. " + text

@@ -175,7 +175,13 @@ def minutes_json(m: Minutes, room: dict | None = None) -> dict:
             for t in m.topics
         ],
         "actions": [
-            {"text": a.entry.text, "author": a.entry.nick, "time": _iso(a.entry.time), "owners": list(a.owners), "line": a.entry.line}
+            {
+                "text": a.entry.text,
+                "author": a.entry.nick,
+                "time": _iso(a.entry.time),
+                "owners": list(a.owners),
+                "line": a.entry.line,
+            }
             for a in m.actions
         ],
         "attendees": [{"nick": a.nick, "lines": a.lines, "id": a.sender, "network": a.network} for a in m.attendees],

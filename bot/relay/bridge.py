@@ -260,7 +260,7 @@ class Relay:
         words = {w.casefold(): w for w in re.findall(r"[^\s,:;]+", text)}
         held: dict[tuple[str, str], None] = {}
         tracker = getattr(self.irc, "tracker", None)
-        for folded, word in words.items():
+        for word in words.values():
             account = tracker.account(word) if tracker is not None else None
             if account and any(ch.lower() in map(str.lower, team.irc_channels) for ch in tracker.channels_of(word)):
                 held[(word, f"irc:{account}")] = None

@@ -233,8 +233,12 @@ class _Table:
         head, body = (rows[0], rows[1:]) if self.header else (None, rows)
         if head is None:
             return "\n".join(", ".join(cell for cell in row if cell) for row in body)
-        return "\n".join(row[0] + ": " + ", ".join(f"{name} {cell}".strip() for name, cell in zip(head[1:], row[1:])
-                                                   if cell) for row in body)
+        return "\n".join(
+            row[0] + ": " + ", ".join(
+                f"{name} {cell}".strip() for name, cell in zip(head[1:], row[1:], strict=True) if cell
+            )
+            for row in body
+        )
 
 
 def _width(text: str) -> int:

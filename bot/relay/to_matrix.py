@@ -145,7 +145,9 @@ def _pills(text: str, name_re: re.Pattern | None, folded: Mapping[str, str], men
     for m in name_re.finditer(text):
         user_id = folded[m.group(1).lower()]
         out.append(html.escape(text[pos:m.start()], quote=False))
-        out.append(f'<a href="{_MATRIX_TO}{html.escape(user_id, quote=True)}">{html.escape(m.group(1), quote=False)}</a>')
+        out.append(
+            f'<a href="{_MATRIX_TO}{html.escape(user_id, quote=True)}">{html.escape(m.group(1), quote=False)}</a>'
+        )
         if user_id not in mentioned:
             mentioned.append(user_id)
         pos = m.end()

@@ -41,7 +41,9 @@ class TeamState:
     def upcoming(self, now: datetime, count: int, include_cancelled: bool = True) -> list[Occurrence]:
         found: list[Occurrence] = []
         for days in (400, 3660, 36600):  # most schedules answer from the first window
-            found = [o for o in self.occurrences(now, now + timedelta(days=days)) if include_cancelled or not o.cancelled]
+            found = [
+                o for o in self.occurrences(now, now + timedelta(days=days)) if include_cancelled or not o.cancelled
+            ]
             if len(found) >= count:
                 break
         return found[:count]

@@ -26,10 +26,14 @@ BY = "sigbot-cli"
 def _context(ctx: click.Context, team_name: str | None,
              any_team: Literal[False] = False) -> tuple[Config, ScheduleStore, Team]: ...
 @overload
-def _context(ctx: click.Context, team_name: str | None, any_team: bool) -> tuple[Config, ScheduleStore, Team | None]: ...
+def _context(
+    ctx: click.Context, team_name: str | None, any_team: bool
+) -> tuple[Config, ScheduleStore, Team | None]: ...
 
 
-def _context(ctx: click.Context, team_name: str | None, any_team: bool = False) -> tuple[Config, ScheduleStore, Team | None]:
+def _context(
+    ctx: click.Context, team_name: str | None, any_team: bool = False
+) -> tuple[Config, ScheduleStore, Team | None]:
     """The config, the schedule's store and the team named (or the only one with a schedule);
     with `any_team` and no name, no team: every team's."""
     from bot.storage import open_store
@@ -53,7 +57,9 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _change(ctx: click.Context, team_name: str | None, act: Callable[[ScheduleStore, TeamState, datetime], str]) -> None:
+def _change(
+    ctx: click.Context, team_name: str | None, act: Callable[[ScheduleStore, TeamState, datetime], str]
+) -> None:
     config, store, team = _context(ctx, team_name)
     try:
         with store.db.atomic():

@@ -58,7 +58,7 @@ class ScheduleStore:
         out = []
         for s in configured:
             out.append(series_from_dict({**series_to_dict(s), **stored.pop(s.id, {})}, s.timezone))
-        for sid, data in stored.items():
+        for data in stored.values():
             try:
                 out.append(series_from_dict(data, data.get("timezone", "UTC")))
             except ScheduleError:

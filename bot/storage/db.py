@@ -189,8 +189,10 @@ class Store:
         return rows[0]["value"] if rows else None
 
     def set_value(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [key, value])
+        self.db.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
 
 
 # SQLite's primary result codes for a damaged file (https://www.sqlite.org/rescode.html);
