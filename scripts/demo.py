@@ -332,6 +332,8 @@ def printout(synapse: Synapse, ircd: IrcServer, demo: dict, web: str) -> str:
     # Its own credentials and store in the demo's folder: leaves a person's own matrix-commander login alone.
     mc = f"matrix-commander -c {state}/matrix-commander/credentials.json -s {state}/matrix-commander/store"
     hs, user, bot, alias = synapse.base_url, demo["user_id"], demo["bot_id"], demo["alias"]
+    login = (f"{mc} --login password --homeserver {hs} --user-login {user} --password {demo['user_password']}"
+             f" --device demo-cli --room-default '{alias}'")  # one line to copy
     return f"""
 sigbot is running a demo working group on this machine. Join it:
 
@@ -340,7 +342,7 @@ sigbot is running a demo working group on this machine. Join it:
             room {alias} ("Demo WG", {demo["room_id"]}), already joined
     Element   Sign in, Edit the homeserver: {hs}, username {user.split(":")[0][1:]}, the password
     matrix-commander (sign in once; then say something, and read what came since)
-      {mc} --login password --homeserver {hs} --user-login {user} --password {demo["user_password"]} --device demo-cli --room-default '{alias}'
+      {login}
       {mc} -m '!help'
       {mc} --listen once
   Encrypted direct chat with the bot (docs/encryption.md):

@@ -24,9 +24,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from nio import JoinResponse
-
 from matrix_users import EncryptingUser, make_encrypted_room, seen_join
+from nio import JoinResponse
 from servers.synapse import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
