@@ -8,6 +8,7 @@ engine before the handler runs.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core.commands import CommandCall, Registry, Role, Scope
@@ -95,7 +96,9 @@ def topic(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]
     return [Reply(state.room, f"Topic: {quoted(text)}")]
 
 
-def _item_command(kind: ItemKind, role: Role, summary: str, example: str, aliases: tuple[str, ...] = ()):
+def _item_command(
+    kind: ItemKind, role: Role, summary: str, example: str, aliases: tuple[str, ...] = ()
+) -> Callable[[MeetingState, LogLine, CommandCall], list[Effect]]:
     def handler(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
         if not call.args:
             return _usage(state, call)

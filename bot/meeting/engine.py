@@ -74,7 +74,8 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
         return []
     if call.command.role is not Role.ANYONE and not is_chair(state, line):
         return [Reply(state.room, refusal(state, call))]
-    return call.command.handler(state, line, call)
+    effects: list[Effect] = call.command.handler(state, line, call)  # a meeting command's handler (commands.py)
+    return effects
 
 
 def agenda_line(n: int, text: str, note: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, TypedDict
 
 from bot.core.identity import IdentityKind, is_stable, kind_of
 from bot.core.message import LineKind
@@ -142,7 +143,7 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _item_json(e: Entry) -> dict:
+def _item_json(e: Entry) -> dict[str, Any]:
     return {
         "kind": e.kind.value,
         "text": e.text,
@@ -154,7 +155,16 @@ def _item_json(e: Entry) -> dict:
     }
 
 
-def minutes_json(m: Minutes, room: dict | None = None) -> dict:
+class RoomJson(TypedDict):
+    """The `room` object of a meeting's `.json`: where the meeting was, as people know it."""
+
+    id: str
+    name: str | None
+    alias: str | None
+    irc_channels: list[str]
+
+
+def minutes_json(m: Minutes, room: RoomJson | None = None) -> dict[str, Any]:
     """The `.json` beside the minutes (shape fixed by the foundation issue). `room` (RenderContext.room)
     names the room: its id, display name, alias and relayed IRC channels; `channel` stays the id."""
     return {

@@ -12,15 +12,19 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from bot.core.files import write_atomic
 from bot.core.resources import data_dir
-from bot.meeting.minutes import Minutes, log_text, minutes_json
+from bot.meeting.minutes import Minutes, RoomJson, log_text, minutes_json
 from bot.meeting.model import Entry, ItemKind
 from bot.meeting.paths import contained, notes_stem
+
+if TYPE_CHECKING:
+    from bot.config.model import Team
 
 DEFAULT_TEMPLATES = data_dir("templates")
 NETWORK_NAMES = {"matrix": "Matrix", "irc": "IRC", "cli": "console", "replay": "log"}
@@ -58,26 +62,51 @@ def md_item_text(entry: Entry) -> str:
     return md_escape(entry.text)
 
 
+class AgendaLine(Protocol):
+    """One line of the minutes' Agenda section, as templates/minutes.md.j2 reads it
+    (bot.agenda's MinutesAgendaItem; the meeting engine does not import the agenda)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def author(self) -> str: ...
+    @property
+    def covered(self) -> bool: ...
+    @property
+    def carried(self) -> bool: ...
+
+
+class EarlierActionLine(Protocol):
+    """One line of the minutes' "Action items from earlier meetings" (bot.agenda's EarlierAction)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def meeting_date(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class RenderContext:
     team: str
     timezone: str = "UTC"
     log_name: str = ""  # file name of the .log.txt, for links
-    agenda: tuple = ()  # filled by the schedule feature
-    earlier_actions: tuple = ()  # filled by the schedule feature
+    agenda: tuple[AgendaLine, ...] = ()  # filled by the schedule feature
+    earlier_actions: tuple[EarlierActionLine, ...] = ()  # filled by the schedule feature
     # Where the meeting was, as people know it: a meeting's room is often an opaque Matrix id
     # (!_tyPgzB...:server), which names nothing to a reader, and half of it may have been on IRC.
     room_name: str = ""  # the room's display name, when the adapter knows it
     room_alias: str = ""  # #name:server
     irc_channels: tuple[str, ...] = ()
 
-    def room(self, room_id: str) -> dict:
+    def room(self, room_id: str) -> RoomJson:
         """The `room` object of the meeting's `.json`: its id, name, alias and relayed IRC channels."""
         return {"id": room_id, "name": self.room_name or None, "alias": self.room_alias or None,
                 "irc_channels": list(self.irc_channels)}
 
 
-def team_context(team, **sections) -> RenderContext:
+def team_context(team: Team, **sections: Any) -> RenderContext:
     """The RenderContext of a configured team (bot.config.model.Team): its zone, Matrix alias and IRC channels."""
     room = team.matrix_room or ""
     return RenderContext(team.name, team.timezone, room_alias=room if room.startswith("#") else "",
