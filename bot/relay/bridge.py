@@ -21,8 +21,9 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from bot.chat.matrix_events import notice_content
 from bot.config import Team
@@ -34,6 +35,9 @@ from bot.relay.to_irc import edit_line, html_to_irc, irc_lines, irc_name, matrix
 from bot.relay.to_matrix import event_content, plain_text, relayed_content
 from bot.relay.web import paste_url
 from bot.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bot.chat.irc_tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -50,23 +54,25 @@ ACK_MARK = "org.sigbot.relay.ack"
 class MatrixSide(Protocol):
     """What the relay needs of bot/chat/matrix.py's MatrixAdapter."""
 
-    on_own_event: list
-    route: Any
+    on_own_event: list[Callable[[Team | None, dict[str, Any]], None]]
+    route: Callable[[list[Effect]], None]
     def deliver(self, effects: list[Effect]) -> None: ...
-    def post(self, room_name: str, content: dict) -> None: ...
+    def post(self, room_name: str, content: dict[str, Any]) -> None: ...
     def members(self, room_name: str) -> dict[str, str]: ...
 
 
 class IrcSide(Protocol):
     """What the relay needs of bot/chat/irc.py's IrcConnection."""
 
-    nick: str
+    @property
+    def nick(self) -> str: ...
     def send(self, target: str, text: str, action: bool = False, notice: bool = False) -> None: ...
     def text_budget(self, target: str, action: bool = False) -> int: ...
 
 
 def settings_of(team: Team) -> RelaySettings:
-    return team.sections.get("relay", DEFAULT_SETTINGS)
+    settings: RelaySettings = team.sections.get("relay", DEFAULT_SETTINGS)  # relay/config.py's parse_team
+    return settings
 
 
 class Relay:
@@ -84,7 +90,7 @@ class Relay:
 
     # --- Matrix -> IRC -----------------------------------------------------
 
-    def on_own_event(self, team: Team | None, source: dict) -> None:
+    def on_own_event(self, team: Team | None, source: dict[str, Any]) -> None:
         """The bot's own Matrix events: which IRC person each relayed line stands for (for reply prefixes)."""
         if team is None or self.irc is None:
             return
@@ -259,11 +265,13 @@ class Relay:
         the line, so `#chair carol` binds the person behind the name as it was said (docs/identity.md)."""
         words = {w.casefold(): w for w in re.findall(r"[^\s,:;]+", text)}
         held: dict[tuple[str, str], None] = {}
-        tracker = getattr(self.irc, "tracker", None)
-        for word in words.values():
-            account = tracker.account(word) if tracker is not None else None
-            if account and any(ch.lower() in map(str.lower, team.irc_channels) for ch in tracker.channels_of(word)):
-                held[(word, f"irc:{account}")] = None
+        # IrcConnection's; IrcSide leaves it out, so a stand-in connection in tests needs none.
+        tracker: Tracker | None = getattr(self.irc, "tracker", None)
+        if tracker is not None:
+            for word in words.values():
+                account = tracker.account(word)
+                if account and any(ch.lower() in map(str.lower, team.irc_channels) for ch in tracker.channels_of(word)):
+                    held[(word, f"irc:{account}")] = None
         members = self.matrix.members(team.matrix_room) if team.matrix_room else {}
         for name, user_id in members.items():
             if name.casefold() in words:
@@ -327,7 +335,10 @@ def irc_text(markdown: str) -> str:
     return html_to_irc(notice_content(markdown)["formatted_body"])
 
 
-def _remember(cache: OrderedDict, key: str, value: Any) -> None:
+V = TypeVar("V")
+
+
+def _remember(cache: OrderedDict[str, V], key: str, value: V) -> None:
     if not key:
         return
     cache[key] = value
@@ -336,7 +347,7 @@ def _remember(cache: OrderedDict, key: str, value: Any) -> None:
         cache.popitem(last=False)
 
 
-def start_relay(rt: Runtime, matrix: MatrixSide, stop: asyncio.Event) -> asyncio.Task:
+def start_relay(rt: Runtime, matrix: MatrixSide, stop: asyncio.Event) -> asyncio.Task[None]:
     """Connect to IRC, relay every team room, and make `rt.deliver` send to both networks."""
     from bot.chat.irc import IrcConnection, realname_for
 
@@ -345,8 +356,8 @@ def start_relay(rt: Runtime, matrix: MatrixSide, stop: asyncio.Event) -> asyncio
     relay = Relay(rt, matrix)
     channels = list(dict.fromkeys(ch for team in config.teams for ch in team.irc_channels))
     realname = realname_for(config.admin_contact, config.irc.realname)
-    relay.irc = IrcConnection(config.irc, channels, realname, relay.on_irc_event)
+    relay.irc = irc = IrcConnection(config.irc, channels, realname, relay.on_irc_event)
     matrix.on_own_event.append(relay.on_own_event)
     rt.deliver = matrix.route = relay.deliver
-    rt.state["irc"], rt.state["relay"] = relay.irc, relay
-    return asyncio.create_task(relay.irc.run(stop), name="irc")
+    rt.state["irc"], rt.state["relay"] = irc, relay
+    return asyncio.create_task(irc.run(stop), name="irc")

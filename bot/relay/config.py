@@ -18,7 +18,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.config.load import Checker
+    from bot.config.sections import SectionContext
 
 MAX_LINES_CEILING = 50
 
@@ -51,7 +55,7 @@ class RelaySettings:
         return any(fnmatchcase(mask.lower(), pattern.lower()) for pattern in self.chair_hostmasks)
 
 
-def parse_team(c: Any, data: dict, path: str, ctx: Any) -> RelaySettings:
+def parse_team(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> RelaySettings:
     c.table(data, path, {"zero_width_names", "max_lines", "answer_lines", "relay_joins", "chair_hostmasks",
                          "allow_encrypted"})
     max_lines, answer_lines = c.get(data, "max_lines", path, int, 4), c.get(data, "answer_lines", path, int, 8)

@@ -19,7 +19,7 @@ MIGRATIONS = Migrations("sigbot-relay")
 
 @MIGRATIONS()
 def m001_pastes(db: Database) -> None:
-    db["relay_pastes"].create({"id": str, "team": str, "author": str, "text": str, "created": str}, pk="id",
+    db.table("relay_pastes").create({"id": str, "team": str, "author": str, "text": str, "created": str}, pk="id",
                               not_null={"team", "author", "text", "created"})
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from bot.chat.irc_proto import FORMATTING
 from bot.relay.to_irc import BOLD, ITALIC, MONO, RESET, STRIKE, UNDERLINE, ZWSP, irc_colour
@@ -107,7 +108,7 @@ def irc_to_html(text: str, members: Mapping[str, str] = {}) -> tuple[str, list[s
     return html_out, mentioned
 
 
-def _colour_after(colour: tuple[str | None, str | None], code: re.Match) -> tuple[str | None, str | None]:
+def _colour_after(colour: tuple[str | None, str | None], code: re.Match[str]) -> tuple[str | None, str | None]:
     """The colours after a \x03/\x04 code: a bare one ends them, a foreground alone keeps the background."""
     if code.group(0)[0] == "\x04":
         if code.group(3) is None:
@@ -137,7 +138,7 @@ def _linked(text: str, members: Mapping[str, str], mentioned: list[str]) -> str:
     return "".join(out)
 
 
-def _pills(text: str, name_re: re.Pattern | None, folded: Mapping[str, str], mentioned: list[str]) -> str:
+def _pills(text: str, name_re: re.Pattern[str] | None, folded: Mapping[str, str], mentioned: list[str]) -> str:
     if name_re is None:
         return html.escape(text, quote=False)
     out: list[str] = []
@@ -156,7 +157,7 @@ def _pills(text: str, name_re: re.Pattern | None, folded: Mapping[str, str], men
 
 
 def relayed_content(nick: str, text: str, action: bool, members: Mapping[str, str] = {},
-                    profile_id: str | None = None) -> dict:
+                    profile_id: str | None = None) -> dict[str, Any]:
     """The Matrix content for one IRC line said by `nick` (`action`: a /me)."""
     body_html, mentioned = irc_to_html(text, members)
     name = html.escape(nick, quote=False)
@@ -176,7 +177,7 @@ def relayed_content(nick: str, text: str, action: bool, members: Mapping[str, st
     }
 
 
-def event_content(kind: str, nick: str, target: str, text: str, other: str | None = None) -> dict:
+def event_content(kind: str, nick: str, target: str, text: str, other: str | None = None) -> dict[str, Any]:
     """An m.notice for a join, part, quit, kick or nick change (only with relay_joins)."""
     words = {"join": f"{nick} joined {target}", "part": f"{nick} left {target}",
              "quit": f"{nick} quit IRC", "kick": f"{other} was kicked from {target} by {nick}",
