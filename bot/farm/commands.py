@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.call import Call
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Network, Reply
 from bot.farm import render
@@ -21,13 +22,14 @@ FARM_COMMANDS = Registry()
     usage="farm [HOST]",
     examples=("!farm", "!farm gpu1"),
 )
-def farm_command(call) -> list[Effect]:
+def farm_command(call: Call) -> list[Effect]:
     room = call.message.room
-    settings = call.team.sections.get("farm") if call.team else None
-    if not isinstance(settings, FarmSettings) or not settings.enabled:
+    team = call.team
+    settings = team.sections.get("farm") if team else None
+    if team is None or not isinstance(settings, FarmSettings) or not settings.enabled:
         return [Reply(room, "This team has no GPU farm configured ([teams.farm] in sigbot.toml).")]
     # The message's time, not the clock: the answer is about when it was asked.
-    view = farm_view(FarmStore(call.db), call.team.name, settings, call.message.time)
+    view = farm_view(FarmStore(call.db), team.name, settings, call.message.time)
     base = call.config.web_public_url
     name = call.args.split()[0] if call.args.split() else ""
     if not name:

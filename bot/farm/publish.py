@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.config.model import Team
 from bot.core.files import write_json_if_changed
@@ -99,7 +100,7 @@ class FarmView:
     settings: FarmSettings
     hosts: tuple[HostView, ...]
     platforms: tuple[PlatformView, ...]
-    alerts: tuple[dict, ...]  # active alerts from the alert state
+    alerts: tuple[dict[str, Any], ...]  # active alerts from the alert state (bot/farm/alerts.py)
     now: datetime
     queue: QueueView
 
@@ -129,7 +130,7 @@ def farm_view(store: FarmStore, team: str, settings: FarmSettings, now: datetime
     return FarmView(team, settings, tuple(hosts), tuple(p for p in platforms if p.runs), alerts, now, queue)
 
 
-def status_json(view: FarmView, plots: list[dict]) -> dict:
+def status_json(view: FarmView, plots: list[dict[str, str]]) -> dict[str, Any]:
     hosts = []
     for h in view.hosts:
         r = h.report
@@ -157,12 +158,12 @@ def status_json(view: FarmView, plots: list[dict]) -> dict:
     }
 
 
-def queue_json(queue: QueueView) -> dict:
+def queue_json(queue: QueueView) -> dict[str, Any]:
     oldest = queue.oldest_wait()
     return {"waiting": len(queue.waiting), "running": len(queue.running),
             "oldest_wait_s": int(oldest.total_seconds()) if oldest is not None else None,
             "platforms": [{"platform": p, "waiting": w, "running": r} for p, w, r in queue.per_platform()]}
 
 
-def write_status(folder: Path, status: dict) -> bool:
+def write_status(folder: Path, status: dict[str, Any]) -> bool:
     return write_json_if_changed(folder / "status.json", status)

@@ -20,12 +20,15 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
 
 import aiohttp
 import yarl
 from aiohttp import web
 
-from bot.config.model import ConfigError, Secret
+from bot.config.model import Config, ConfigError, Secret, Team
 from bot.farm import ci, service
 from bot.farm.bundle import agent_zipapp
 from bot.farm.config import FarmSettings
@@ -43,6 +46,8 @@ _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(svg|json)")
 _TYPES = {"svg": "image/svg+xml", "json": "application/json"}
 XUNIT_TIMEOUT = 20.0
 MAX_REDIRECTS = 3
+# A CI upload's parser: (body, platform, branch, url, teams) -> the queue job and the run it reports.
+CiParser = Callable[[bytes, str, str | None, str | None, list[str]], Awaitable[tuple[CiJob | None, CiRun | None]]]
 
 
 def farm_teams(rt: Runtime) -> list[tuple[str, FarmSettings]]:
@@ -77,8 +82,8 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
     async def report(request: web.Request) -> web.Response:
         body = await request.read()
         host = request.headers.get(HOST_HEADER, "")
-        machines = [(team, s.machine(host)) for team, s in farm_teams(rt)]
-        machines = [(team, m) for team, m in machines if m is not None and m.secret is not None]
+        declared = [(team, s.machine(host)) for team, s in farm_teams(rt)]
+        machines = [(team, m) for team, m in declared if m is not None and m.secret is not None]
         if not machines:
             log.warning("farm report from unknown host %r refused (from %s)", shorten(host), request.remote)
             return _refuse(403, "unknown host")
@@ -88,9 +93,10 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         # A host declared by several teams: each secret is tried once, so the
         # replay memory does not mistake the second try for a replay.
         for secret in dict.fromkeys(filter(None, (_secret(m.secret) for _, m in machines))):
-            if (why := verifier.check(secret, ts, sig, body, now)) is None:
+            if (refused := verifier.check(secret, ts, sig, body, now)) is None:
                 good = secret
                 break
+            why = refused
         accepted = [team for team, m in machines if good is not None and _secret(m.secret) == good]
         if not accepted:
             log.warning("farm report from %s refused: %s", host, why)
@@ -133,7 +139,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
                 return _refuse(400, str(exc))
         return web.json_response({"ok": True, "stored": _record(records, now)})
 
-    def _record(records: list[tuple[str, CiJob | None, CiRun | None]], now) -> int:
+    def _record(records: list[tuple[str, CiJob | None, CiRun | None]], now: datetime) -> int:
         """Store (team, job, run) triples in one transaction; the number of runs that were new."""
         stored = 0
         with rt.store.transaction():
@@ -151,7 +157,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
                 if token and (want := _secret(s.ci_token))
                 and hmac.compare_digest(want.encode(), token.encode("utf-8", "replace"))]
 
-    async def upload(request: web.Request, parse) -> web.Response:
+    async def upload(request: web.Request, parse: CiParser) -> web.Response:
         body = await request.read()
         teams = _token_teams(request)
         if not teams:
@@ -165,13 +171,17 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
             return _refuse(400, str(exc))
         return web.json_response({"ok": True, "stored": _record([(team, job, run) for team in teams], rt.now())})
 
-    async def _junit(body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]):
+    async def _junit(
+        body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]
+    ) -> tuple[CiJob | None, CiRun | None]:
         return None, ci.junit(body, platform, branch, url, rt.now())
 
     async def junit(request: web.Request) -> web.Response:
         return await upload(request, _junit)
 
-    async def _testing_farm(body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]):
+    async def _testing_farm(
+        body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]
+    ) -> tuple[CiJob | None, CiRun | None]:
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
@@ -200,7 +210,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         bot/site/publish.py): this address leads there, so two renderings can never disagree."""
         team = rt.config.team(request.match_info["team"])
         folder = _team_folder(rt, request.match_info["team"])
-        target = site_farm_page(rt.config, team) if folder is not None else None
+        target = site_farm_page(rt.config, team) if folder is not None and team is not None else None
         if target is None:
             raise web.HTTPNotFound(text="no farm status for this team\n")
         raise web.HTTPFound(target)
@@ -259,14 +269,14 @@ async def _fetch_xunit(url: str, prefixes: list[str]) -> bytes | None:
         return None
 
 
-def _team_folder(rt: Runtime, name: str):
+def _team_folder(rt: Runtime, name: str) -> Path | None:
     team = rt.config.team(name)
     if team is None or not isinstance(team.sections.get("farm"), FarmSettings):
         return None
     return farm_dir(team)
 
 
-def site_farm_page(config, team) -> str | None:
+def site_farm_page(config: Config, team: Team) -> str | None:
     """The address of the team's farm page on the archive site ("/<team folder>/farm.html") when the
     site feature is there and has built it."""
     site_page = provided("site_page")
