@@ -12,9 +12,11 @@ The open actions of a team are published to `notes/<team>/actions.json`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
@@ -124,7 +126,9 @@ def minutes_actions(store: AgendaStore, meeting_id: int, ended: datetime | None)
     return tuple(out)
 
 
-def actions_document(store: AgendaStore, team: str, now: datetime, minutes_of) -> dict:
+def actions_document(
+    store: AgendaStore, team: str, now: datetime, minutes_of: Callable[[int], str | None]
+) -> dict[str, Any]:
     """`notes/<team>/actions.json` (shape in docs/extending.md); `minutes_of(meeting_id)` gives the .md path."""
     return {
         "team": team,
@@ -134,6 +138,6 @@ def actions_document(store: AgendaStore, team: str, now: datetime, minutes_of) -
     }
 
 
-def write_actions_file(folder: Path, document: dict) -> bool:
+def write_actions_file(folder: Path, document: dict[str, Any]) -> bool:
     """Write `actions.json` atomically, only when the open actions changed; True if written."""
     return write_json_if_changed(folder / "actions.json", document)

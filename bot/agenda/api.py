@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from bot.agenda.store import AgendaStore
 
@@ -10,7 +10,14 @@ if TYPE_CHECKING:  # the type only: features speak SQL through their stores
     from sqlite_utils import Database
 
 
-def agenda_items(db: Database, team: str) -> list[dict]:
+class AgendaEntry(TypedDict):
+    n: int  # the number `!agenda` shows and `#topic N` takes
+    text: str
+    owner: str  # nick of who added it
+    carried: bool  # an earlier meeting left it uncovered
+
+
+def agenda_items(db: Database, team: str) -> list[AgendaEntry]:
     """The agenda of `team`'s next meeting, in order, as plain values.
 
     Each item is `{"n": 1, "text": ..., "owner": nick of who added it,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import click
@@ -11,6 +12,7 @@ from bot.agenda.agenda import AgendaError
 from bot.agenda.commands import NEXT_MEETING
 from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
+from bot.config import Team
 from bot.config.cli import load_or_exit
 from bot.storage import Store, open_store
 
@@ -18,7 +20,7 @@ TEAM = click.option("--team", required=True, help="The team (its name in the con
 BY = click.option("--by", default="sigbot-cli", show_default=True, help="The name recorded as who did it.")
 
 
-def _open(ctx: click.Context, team_name: str):
+def _open(ctx: click.Context, team_name: str) -> tuple[Team, Store]:
 
     config = load_or_exit(ctx)
     team = config.team(team_name)
@@ -27,7 +29,7 @@ def _open(ctx: click.Context, team_name: str):
     return team, open_store(config.database)
 
 
-def _do(ctx: click.Context, team_name: str, work) -> None:
+def _do(ctx: click.Context, team_name: str, work: Callable[[Team, AgendaStore], str]) -> None:
     team, store = _open(ctx, team_name)
     try:
         with store.transaction():
@@ -46,7 +48,7 @@ def agenda_cli() -> None:
 @click.pass_context
 def agenda_list(ctx: click.Context, team: str) -> None:
     """List the agenda of the next meeting (and of the running one)."""
-    def work(t, store):
+    def work(t: Team, store: AgendaStore) -> str:
         core = Store(store.db)
         running = next((m for m in map(core.running_meeting, t.rooms()) if m), None)
         return agenda.listing(store, t.name, running.id if running else None, NEXT_MEETING)
@@ -101,7 +103,7 @@ def agenda_actions(ctx: click.Context, team: str, name: str) -> None:
 @click.pass_context
 def agenda_done(ctx: click.Context, team: str, by: str, n: str) -> None:
     """Close open action N, and rewrite notes/<team>/actions.json."""
-    def work(t, store):
+    def work(t: Team, store: AgendaStore) -> str:
         now = datetime.now(timezone.utc)
         answer = actions.close(store, t.name, n, by, f"cli:{by}", True, now)
         publish_actions(store.db, t, now)

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from bot.agenda import actions, agenda, links
 from bot.agenda.agenda import AgendaError
 from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
+from bot.config import Team
 from bot.core.call import Call
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply, quoted
 from bot.features import provided
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 log = logging.getLogger(__name__)
 AGENDA_COMMANDS = Registry()
@@ -26,7 +31,7 @@ command = AGENDA_COMMANDS.command
 NEXT_MEETING = "next meeting"
 
 
-def next_meeting_label(db, team, now: datetime) -> str:
+def next_meeting_label(db: Database, team: Team, now: datetime) -> str:
     """"next meeting", with its date when the team's schedule knows it (the schedule feature provides it)."""
     next_meeting = provided("next_meeting")
     if next_meeting is None:
@@ -39,6 +44,11 @@ def next_meeting_label(db, team, now: datetime) -> str:
     if start is None:
         return NEXT_MEETING
     return f"next meeting ({start.astimezone(timezone.utc):%a %Y-%m-%d %H:%M} UTC)"
+
+
+def _team(call: Call) -> Team:
+    assert call.team is not None, "an agenda command that needs a team ran in a direct message"
+    return call.team
 
 
 def _may_chair(call: Call) -> bool:
@@ -56,12 +66,12 @@ def _may_chair(call: Call) -> bool:
 )
 def agenda_command(call: Call) -> list[Effect]:
     store = AgendaStore(call.db)
-    team, msg = call.team.name, call.message
+    team, msg = _team(call).name, call.message
     verb, _, rest = call.args.partition(" ")
     verb, rest = verb.lower(), rest.strip()
     try:
         if verb in ("", "list"):
-            label = next_meeting_label(store.db, call.team, msg.time)
+            label = next_meeting_label(store.db, _team(call), msg.time)
             text = agenda.listing(store, team, call.meeting_id, label)
         elif verb == "add":
             text = agenda.add_item(store, team, rest, msg.nick, msg.sender, msg.time)
@@ -90,7 +100,7 @@ def agenda_command(call: Call) -> list[Effect]:
 )
 def actions_command(call: Call) -> list[Effect]:
     store = AgendaStore(call.db)
-    return [Reply(call.message.room, actions.listing(store, call.team.name, call.args.strip()))]
+    return [Reply(call.message.room, actions.listing(store, _team(call).name, call.args.strip()))]
 
 
 @command(
@@ -103,12 +113,12 @@ def actions_command(call: Call) -> list[Effect]:
 )
 def done_command(call: Call) -> list[Effect]:
     store = AgendaStore(call.db)
-    msg = call.message
+    msg, team = call.message, _team(call)
     try:
-        text = actions.close(store, call.team.name, call.args.strip(), msg.nick, msg.sender, _may_chair(call), msg.time)
+        text = actions.close(store, team.name, call.args.strip(), msg.nick, msg.sender, _may_chair(call), msg.time)
     except AgendaError as exc:
         return [Reply(msg.room, str(exc))]
-    publish_actions(store.db, call.team, msg.time)
+    publish_actions(store.db, team, msg.time)
     return [Reply(msg.room, text)]
 
 

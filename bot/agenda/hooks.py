@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.agenda.actions import actions_document, minutes_actions, record_actions, start_summary, write_actions_file
 from bot.agenda.agenda import announcement, covered_numbers, minutes_agenda
@@ -71,9 +71,9 @@ def meeting_agenda(db: Database, meeting_id: int) -> dict[int, str]:
                     lambda: {e.n: e.item.text for e in AgendaStore(db).meeting_items(meeting_id)})
 
 
-def minutes_sections(db: Database, meeting_id: int, ended: datetime | None) -> dict:
+def minutes_sections(db: Database, meeting_id: int, ended: datetime | None) -> dict[str, Any]:
     """The RenderContext fields `agenda` and `earlier_actions` of a meeting's minutes."""
-    def work() -> dict:
+    def work() -> dict[str, Any]:  # RenderContext fields, by name (bot/meeting/render.py)
         store = AgendaStore(db)
         return {"agenda": minutes_agenda(store, meeting_id),
                 "earlier_actions": minutes_actions(store, meeting_id, ended)}

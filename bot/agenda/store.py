@@ -17,9 +17,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from bot.storage.db import inserted_id
 
 AGENDA_MIGRATIONS = Migrations("sigbot-agenda")
 
@@ -37,7 +40,7 @@ class ActionStatus(StrEnum):
 
 @AGENDA_MIGRATIONS()
 def m001_agenda_and_actions(db: Database) -> None:
-    db["agenda_items"].create(
+    db.table("agenda_items").create(
         {
             "id": int,
             "team": str,
@@ -55,13 +58,13 @@ def m001_agenda_and_actions(db: Database) -> None:
         not_null={"team", "text", "owner", "owner_id", "added", "position", "status"},
         defaults={"carried": 0},
     )
-    db["agenda_items"].create_index(["team", "status", "meeting_id"])
-    db["agenda_meetings"].create(
+    db.table("agenda_items").create_index(["team", "status", "meeting_id"])
+    db.table("agenda_meetings").create(
         {"meeting_id": int, "n": int, "item_id": int, "covered": int, "done": int},
         pk=("meeting_id", "n"),
         defaults={"covered": 0, "done": 0},
     )
-    db["actions"].create(
+    db.table("actions").create(
         {
             "id": int,
             "team": str,
@@ -79,15 +82,15 @@ def m001_agenda_and_actions(db: Database) -> None:
         pk="id",
         not_null={"team", "n", "text", "owners", "owner_ids", "meeting_id", "meeting_date", "status"},
     )
-    db["actions"].create_index(["team", "n"], unique=True)
-    db["actions"].create_index(["meeting_id", "line"], unique=True)
-    db["action_meetings"].create({"meeting_id": int, "action_id": int}, pk=("meeting_id", "action_id"))
+    db.table("actions").create_index(["team", "n"], unique=True)
+    db.table("actions").create_index(["meeting_id", "line"], unique=True)
+    db.table("action_meetings").create({"meeting_id": int, "action_id": int}, pk=("meeting_id", "action_id"))
 
 
 @AGENDA_MIGRATIONS()
 def m002_identity_links(db: Database) -> None:
     """One person's Matrix id and IRC services account, linked by `!linkto` (bot/agenda/links.py)."""
-    db["identity_links"].create(
+    db.table("identity_links").create(
         {"matrix_id": str, "irc_account": str, "status": str, "since": str},
         pk="matrix_id",
         not_null={"irc_account", "status", "since"},
@@ -147,18 +150,18 @@ class ActionRecord:
     closed_at: datetime | None
 
 
-def _item(row: dict) -> AgendaItem:
+def _item(row: dict[str, Any]) -> AgendaItem:
     return AgendaItem(row["id"], row["team"], row["text"], row["owner"], row["owner_id"],
                       datetime.fromisoformat(row["added"]), ItemStatus(row["status"]), row["meeting_id"],
                       row["carried"] or 0)
 
 
-def _link(row: dict) -> IdentityLink:
+def _link(row: dict[str, Any]) -> IdentityLink:
     return IdentityLink(row["matrix_id"], row["irc_account"], LinkStatus(row["status"]),
                         datetime.fromisoformat(row["since"]))
 
 
-def _action(row: dict) -> ActionRecord:
+def _action(row: dict[str, Any]) -> ActionRecord:
     return ActionRecord(row["id"], row["team"], row["n"], row["text"], tuple(json.loads(row["owners"])),
                         tuple(json.loads(row["owner_ids"])), row["meeting_id"], row["meeting_date"],
                         ActionStatus(row["status"]), row["closed_by"],
@@ -185,7 +188,7 @@ class AgendaStore:
             "INSERT INTO agenda_items (team, text, owner, owner_id, added, position, status, carried)"
             " VALUES (?, ?, ?, ?, ?, ?, 'open', 0)",
             [team, text, owner, owner_id, added.isoformat(), (last or 0) + 1])
-        return _item(self.db["agenda_items"].get(cursor.lastrowid))
+        return _item(self.db.table("agenda_items").get(inserted_id(cursor)))
 
     def remove_item(self, item_id: int, by: str) -> None:
         self.db.execute("UPDATE agenda_items SET status = 'removed', closed_by = ? WHERE id = ?", [by, item_id])
