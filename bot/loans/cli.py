@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from bot.config import Team
 from bot.config.cli import load_or_exit
 from bot.core.files import READ_LIMIT, read_named_file
 from bot.loans import inventory
@@ -30,11 +31,12 @@ from bot.loans.publish import publish
 LOAN_STEPS = ("approve", "reject", "ship", "received", "return", "checkin", "extend", "withdraw", "lost")
 
 
-def _desk(ctx: click.Context, team_name: str | None) -> tuple[Desk, object]:
+def _desk(ctx: click.Context, team_name: str | None) -> tuple[Desk, Team]:
     from bot.loans.store import LoanStore
     from bot.storage import open_store
 
     config = load_or_exit(ctx)
+    team: Team | None
     if team_name is None and len(config.teams) == 1:
         team = config.teams[0]
     else:

@@ -26,6 +26,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.config import Team
 from bot.core.call import Call, Publish
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
@@ -217,7 +218,7 @@ def private_args(args: str) -> bool:
     return looks_private(rest)
 
 
-def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect]:
+def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect | Publish]:
     sub, rest = _subcommand(call.args)
     room = call.message.room
     op = ops.get(sub)
@@ -245,7 +246,7 @@ def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect]:
             Publish("loans.json", lambda: publish(LoanStore(call.db), team.name, team.notes_dir, now))]
 
 
-def _team_of_direct(call: Call, sub: str, rest: str):
+def _team_of_direct(call: Call, sub: str, rest: str) -> Team | None:
     """In a direct message: the team of the loan named by number, or the only team there is."""
     teams = call.config.teams
     if sub in _TEAM_WIDE or sub not in LOAN_OPS:
@@ -270,7 +271,7 @@ def _team_of_direct(call: Call, sub: str, rest: str):
     examples=("!loan request gfx1100 for rocBLAS CI https://github.com/ROCm/rocBLAS weeks 8",
               "!loan queue", "!loan approve 3 w7900-1", "!loan received 3", "!loan extend 3 4"),
 )
-def loan(call: Call) -> list[Effect]:
+def loan(call: Call) -> list[Effect | Publish]:
     return run_op(call, LOAN_OPS, "loan")
 
 
@@ -285,5 +286,5 @@ def loan(call: Call) -> list[Effect]:
     examples=("!hw list gfx1100", "!hw add w7900-1 gpu vendor=AMD model=\"Radeon PRO W7900\" target=gfx1100 "
               "memory=48GB", "!hw edit w7900-1 status=maintenance"),
 )
-def hw(call: Call) -> list[Effect]:
+def hw(call: Call) -> list[Effect | Publish]:
     return run_op(call, HW_OPS, "hw")

@@ -17,6 +17,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.config.load import Checker
+    from bot.config.model import Team
+    from bot.config.sections import SectionContext
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A stable identity: a Matrix ID or an IRC services account (never a nick, which anyone can take).
@@ -41,7 +47,7 @@ class LoanSettings:
     unconfirmed_shipment_days: int = 7
 
 
-def parse_team(c, data: dict, path: str, ctx) -> LoanSettings:
+def parse_team(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> LoanSettings:
     c.table(data, path, {"admins", "default_weeks", "max_weeks", "remind_days", "admins_overdue_days",
                          "summary_day", "summary_time", "address_retention_days", "unconfirmed_shipment_days"})
     d = LoanSettings()
@@ -81,17 +87,17 @@ def parse_team(c, data: dict, path: str, ctx) -> LoanSettings:
     )
 
 
-def _positive(c, data: dict, key: str, path: str, default: int, least: int = 1) -> int:
-    value = c.get(data, key, path, int, default)
+def _positive(c: Checker, data: dict[str, Any], key: str, path: str, default: int, least: int = 1) -> int:
+    value: int = c.get(data, key, path, int, default)
     if value < least:
         c.error(f"{path}.{key}", f"must be at least {least}")
         return default
     return value
 
 
-def settings_of(team) -> LoanSettings:
+def settings_of(team: Team) -> LoanSettings:
     """The team's loan settings; its admins default to the team's admins (only stable identities)."""
-    settings = team.sections.get("loans") or LoanSettings()
+    settings: LoanSettings = team.sections.get("loans") or LoanSettings()
     if settings.admins:
         return settings
     admins = tuple(a for a in team.admins if is_identity(a))

@@ -391,7 +391,7 @@ class Desk:
 
     # --- helpers -------------------------------------------------------------
 
-    def _step(self, step: Step, n: int, actor: Actor, note: str = "", **fields) -> Loan:
+    def _step(self, step: Step, n: int, actor: Actor, note: str = "", **fields: object) -> Loan:
         loan = self.loan(n)
         decision = decide(step, loan, actor, condition=note)
         if isinstance(decision, Refusal):
@@ -416,7 +416,7 @@ class Desk:
     def asset_tag(self, loan: Loan) -> str:
         return self.store.asset_by_id(loan.asset_id).tag if loan.asset_id else ""
 
-    def _busy(self, asset) -> str:
+    def _busy(self, asset: Asset) -> str:
         holder = self.store.holder_of(asset.id)
         by = f" for loan #{holder.n}" if holder else ""
         return f"{asset.tag} is {asset.status}{by}, not available. Say !hw list to see what is free."

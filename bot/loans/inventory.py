@@ -126,14 +126,14 @@ def import_csv(desk: Desk, actor: Actor, data: bytes) -> tuple[int, int, list[st
     if problems:
         return 0, 0, problems
     lines_of: dict[str, list[int]] = {}
-    for line, tag, _ in rows:
+    for line, tag, _, _ in rows:
         lines_of.setdefault(tag.lower(), []).append(line)
     added = changed = 0
-    for line, tag, cells in rows:
+    for line, tag, cells, overflows in rows:
         others = [n for n in lines_of.get(tag.lower(), []) if n != line]
         if not tag:
             problems.append(f"line {line}: no tag")
-        elif None in cells:
+        elif overflows:
             problems.append(f"line {line} ({tag}): more cells than the header has columns; quote a value that "
                             f"holds a comma")
         elif others:
@@ -149,7 +149,7 @@ def import_csv(desk: Desk, actor: Actor, data: bytes) -> tuple[int, int, list[st
     return added, changed, problems
 
 
-def _import_row(desk: Desk, actor: Actor, tag: str, cells: dict) -> str:
+def _import_row(desk: Desk, actor: Actor, tag: str, cells: dict[str, str]) -> str:
     """"added", "changed" or "" (nothing new); an empty cell changes nothing."""
     fields = {k: clean_text(v) for k, v in cells.items() if k in ASSET_FIELDS and clean_text(v)}
     existing = desk.store.asset(desk.team, one_word(tag, "an asset tag"))
@@ -163,8 +163,9 @@ def _import_row(desk: Desk, actor: Actor, tag: str, cells: dict) -> str:
     return ""
 
 
-def _read_csv(data: bytes) -> tuple[list[tuple[int, str, dict]], list[str]]:
-    """(line, tag, cells) for each row, or the problems that refuse the whole file."""
+def _read_csv(data: bytes) -> tuple[list[tuple[int, str, dict[str, str], bool]], list[str]]:
+    """(line, tag, cells, whether it has more cells than the header) for each row, or the problems
+    that refuse the whole file."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -190,10 +191,8 @@ def _read_csv(data: bytes) -> tuple[list[tuple[int, str, dict]], list[str]]:
         return [], [f"line 1: {what} (columns: {columns}); nothing was imported"]
     out = []
     for line, cells in rows:
-        named: dict = dict(zip(header, cells, strict=False))  # a row may be short; extra cells are kept below
-        if len(cells) > len(header):
-            named[None] = cells[len(header):]
-        out.append((line, clean_text(named.pop("tag", "")), named))
+        named = dict(zip(header, cells, strict=False))  # a row may be short, or long: import_csv refuses that
+        out.append((line, clean_text(named.pop("tag", "")), named, len(cells) > len(header)))
     return out, []
 
 

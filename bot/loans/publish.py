@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.core.files import write_json_if_changed
 from bot.loans.model import WAITING, position
 from bot.loans.store import LoanStore
 
 
-def loans_document(store: LoanStore, team: str, now: datetime) -> dict:
+def loans_document(store: LoanStore, team: str, now: datetime) -> dict[str, Any]:
     waiting = store.loans(team, WAITING)
     return {
         "team": team,

@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import metrics
@@ -28,7 +29,10 @@ from bot.loans.desk import Desk
 from bot.loans.model import OUT, Loan, State
 from bot.loans.publish import publish
 from bot.loans.store import LoanStore
-from bot.runtime import ticks
+from bot.runtime import Runtime, ticks
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 log = logging.getLogger(__name__)
 WAKE_SECONDS = 60.0  # how often the service looks; tests running in-process may lower it
@@ -40,16 +44,16 @@ class Notice:
     text: str
 
 
-def _borrower_text(loan: Loan, now: datetime, tag: str) -> str:
+def _borrower_text(loan: Loan, due: datetime, now: datetime, tag: str) -> str:
     what = f"Loan #{loan.n} ({tag or loan.target})"
-    days_before = (loan.due.date() - now.date()).days
+    days_before = (due.date() - now.date()).days
     if days_before > 0:
-        return f"{what} is due back {loan.due:%Y-%m-%d}, in {_days(days_before)}."
+        return f"{what} is due back {due:%Y-%m-%d}, in {_days(days_before)}."
     if days_before == 0:
         return (
             f"{what} is due back today. Send it with !loan return {loan.n} TRACKING or ask !loan extend {loan.n} WEEKS."
         )
-    return (f"{what} was due {loan.due:%Y-%m-%d}: {_days(-days_before)} overdue. Please send it back "
+    return (f"{what} was due {due:%Y-%m-%d}: {_days(-days_before)} overdue. Please send it back "
             f"(!loan return {loan.n} TRACKING) or ask for more time (!loan extend {loan.n} WEEKS).")
 
 
@@ -71,7 +75,7 @@ def due_notices(team: str, settings: LoanSettings, loans: list[Loan], tags: dict
         if passed:
             latest = min(passed)
             if f"{base}:{latest}" not in sent:
-                notices.append(Notice(loan.requester, _borrower_text(loan, now, tag)))
+                notices.append(Notice(loan.requester, _borrower_text(loan, loan.due, now, tag)))
             record |= {f"{base}:{d}" for d in passed}
         if now >= loan.due + timedelta(days=settings.admins_overdue_days) and f"{base}:admins" not in sent:
             text = (f"Loan #{loan.n} ({tag or loan.target}, {loan.requester_name}) is "
@@ -121,7 +125,7 @@ def digest(notices: list[Notice]) -> list[DirectMessage]:
             for user, texts in by_user.items()]
 
 
-def run_once(store: LoanStore, config, now: datetime) -> list[Effect]:
+def run_once(store: LoanStore, config: Config, now: datetime) -> list[Effect]:
     """One wake-up of the service: reminders, summary, closing finished loans, deleting expired details."""
     notices: list[Notice] = []
     with store.db.atomic():
@@ -148,7 +152,7 @@ def _close_finished(store: LoanStore, team: str, settings: LoanSettings, now: da
             store.expire_private(loan.n, now)
 
 
-async def loan_reminders(rt, stop: asyncio.Event) -> None:
+async def loan_reminders(rt: Runtime, stop: asyncio.Event) -> None:
     store = LoanStore(rt.store.db)
     async for _ in ticks(stop, WAKE_SECONDS):
         try:

@@ -15,11 +15,13 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.loans.model import HOLDING, Asset, AssetStatus, Kind, Loan, State
+from bot.storage.db import inserted_id
 
 LOAN_MIGRATIONS = Migrations("sigbot-loans")
 
@@ -116,7 +118,7 @@ class LoanStore:
                                   list(row.values()))
         except sqlite3.IntegrityError:
             raise ValueError(f"there is already an asset {tag}") from None
-        return self.asset_by_id(cur.lastrowid)
+        return self.asset_by_id(inserted_id(cur))
 
     def asset(self, team: str, tag: str) -> Asset | None:
         rows = list(self.db.query("SELECT * FROM loan_assets WHERE team = ? AND tag = ? COLLATE NOCASE",
@@ -157,7 +159,9 @@ class LoanStore:
             " state, submitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [team, requester, requester_name, target, purpose, link, weeks, int(shipping), State.SUBMITTED.value,
              now.isoformat()])
-        return self.loan(cur.lastrowid)
+        loan = self.loan(inserted_id(cur))
+        assert loan is not None, "a loan just inserted is missing"
+        return loan
 
     def loan(self, n: int) -> Loan | None:
         rows = list(self.db.query("SELECT * FROM loan_requests WHERE n = ?", [n]))
@@ -178,7 +182,7 @@ class LoanStore:
                                   [asset_id]))
         return _loan(rows[0]) if rows else None
 
-    def move(self, n: int, from_state: State, to_state: State, **fields) -> bool:
+    def move(self, n: int, from_state: State, to_state: State, **fields: object) -> bool:
         """Change a loan's state only if it is still `from_state`; False when it changed meanwhile."""
         values = {"state": to_state.value, **{k: _sql_value(v) for k, v in fields.items()}}
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -186,7 +190,7 @@ class LoanStore:
                               [*values.values(), n, from_state.value])
         return cur.rowcount == 1
 
-    def set_fields(self, n: int, **fields) -> None:
+    def set_fields(self, n: int, **fields: object) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE loan_requests SET {sets} WHERE n = ?", [*map(_sql_value, fields.values()), n])
 
@@ -260,7 +264,8 @@ class LoanStore:
                             [key, now.isoformat()])
 
 
-def _sql_value(value):
+def _sql_value(value: object) -> object:
+    """A column's value as SQLite stores it: times as ISO text, booleans as 0 or 1."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bool):
@@ -272,13 +277,13 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _asset(row: dict) -> Asset:
+def _asset(row: dict[str, Any]) -> Asset:
     return Asset(id=row["id"], team=row["team"], tag=row["tag"], kind=Kind(row["kind"]),
                  status=AssetStatus(row["status"]),
                  **{k: row[k] for k in ASSET_FIELDS if k not in ("kind", "status")})
 
 
-def _loan(row: dict) -> Loan:
+def _loan(row: dict[str, Any]) -> Loan:
     return Loan(
         n=row["n"], team=row["team"], requester=row["requester"], requester_name=row["requester_name"],
         target=row["target"], purpose=row["purpose"], link=row["link"], weeks=row["weeks"],

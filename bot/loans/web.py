@@ -25,6 +25,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import jinja2
 from aiohttp import web
@@ -77,12 +78,18 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+class _Page(Protocol):
+    """The address form's page with a message (and the form's own fields when it is shown)."""
+
+    def __call__(self, status: int, message: str, **form: object) -> web.Response: ...
+
+
 def add_routes(rt: Runtime, app: web.Application) -> None:
     key = secrets.token_bytes(32)  # signs the CSRF field; a restart only means reopening the link
     per_link, per_client = RateLimit(PER_LINK, WINDOW), RateLimit(PER_CLIENT, WINDOW)
     pages = _environment()
 
-    def page(status: int, message: str, **form) -> web.Response:
+    def page(status: int, message: str, **form: object) -> web.Response:
         html = pages.get_template("address.html.j2").render(site_title="sigbot", root="../../../", message=message,
                                                             form=form or None)
         # The token is in the URL: no Referer may carry it anywhere, and nothing may be cached.
@@ -144,7 +151,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
     app.router.add_post(FORM_PATH + "{loan}/{token}", give)
 
 
-def _store(rt: Runtime, link: AddressLink, details: str, now: datetime, page) -> web.Response:
+def _store(rt: Runtime, link: AddressLink, details: str, now: datetime, page: _Page) -> web.Response:
     """Spend the link and store the details, both or neither: a refused text leaves the link usable."""
     store = LoanStore(rt.store.db)
     loan = store.loan(link.loan)
