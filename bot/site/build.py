@@ -32,7 +32,15 @@ from bot.meeting.paths import contained
 from bot.meeting.render import DEFAULT_TEMPLATES
 from bot.site import search
 from bot.site.markup import MinutesRenderer, item_lines, log_html
-from bot.site.pages import farm_context, iso_utc, loans_context, month_grids, schedule_entries, open_actions, year_groups
+from bot.site.pages import (
+    farm_context,
+    iso_utc,
+    loans_context,
+    month_grids,
+    open_actions,
+    schedule_entries,
+    year_groups,
+)
 from bot.site.sources import InputCache, MeetingFiles, meeting_summary, read_json, read_text, scan_meetings
 
 log = logging.getLogger(__name__)
@@ -288,7 +296,9 @@ class SiteBuilder:
             out.put(f"{team}/loans.html", _sig(code, published["loans.json"]), loans_page)
         if published["farm/status.json"]:
             farm = farm_context(read_json(folder / "farm" / "status.json"))
-            plots = [p for p in farm["plots"] if _PLOT.match(str(p["file"])) and (folder / "farm" / p["file"]).is_file()]
+            plots = [
+                p for p in farm["plots"] if _PLOT.match(str(p["file"])) and (folder / "farm" / p["file"]).is_file()
+            ]
             for plot in plots:
                 rel = f"{team}/farm/{plot['file']}"
                 if out.stale(rel, cache.digest(folder / "farm" / plot["file"])):

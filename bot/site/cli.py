@@ -66,8 +66,8 @@ def serve(ctx: click.Context, notes: Path | None, out: Path | None, listen: str,
     """Build the archive site, then serve it alone (without the bot) until Ctrl-C."""
     import asyncio
 
-    from bot.site.routes import add_site
     from bot.config.load import listen_problem
+    from bot.site.routes import add_site
     from bot.web.server import build_app, start_web
 
     problem = listen_problem(listen)

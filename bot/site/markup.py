@@ -85,7 +85,11 @@ def item_lines(record: dict) -> dict[str, int]:
     topics = record.get("topics") if isinstance(record.get("topics"), list) else []
     for topic in topics:
         for item in topic.get("items") or [] if isinstance(topic, dict) else []:
-            if isinstance(item, dict) and item.get("kind") in ("agreed", "rejected") and isinstance(item.get("line"), int):
+            if (
+                isinstance(item, dict)
+                and item.get("kind") in ("agreed", "rejected")
+                and isinstance(item.get("line"), int)
+            ):
                 label = "Agreed" if item["kind"] == "agreed" else "Rejected"
                 lines.setdefault(f"{label}: {item.get('text')}", item["line"])
     for action in record.get("actions") if isinstance(record.get("actions"), list) else []:

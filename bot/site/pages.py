@@ -115,8 +115,10 @@ def _ci_row(row: dict) -> dict:
 
 def _texts(rows: list[dict]) -> list[dict]:
     """Every value as short display text (numbers as written, None as ""); flags and lists stay."""
-    return [{key: value if key in ("gpus", "online", "cancelled", "ci_jobs") else _s(value) for key, value in row.items()}
-            for row in rows]
+    return [
+        {key: value if key in ("gpus", "online", "cancelled", "ci_jobs") else _s(value) for key, value in row.items()}
+        for row in rows
+    ]
 
 
 def _s(value: Any) -> str:
