@@ -19,6 +19,7 @@ import os
 import posixpath
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,7 @@ class _Output:
         tmp.replace(path)
         self.report.written.append(rel)
 
-    def put(self, rel: str, sig: str, render) -> None:
+    def put(self, rel: str, sig: str, render: Callable[[], str]) -> None:
         if self.stale(rel, sig):
             self.write(rel, render())
 
@@ -166,18 +167,19 @@ class SiteBuilder:
         old_pages = manifest.get("pages", {}) if manifest.get("code") == code else {}
         cache = InputCache(self.notes, manifest.get("inputs"))
         out = _Output(self.out, old_pages, report)
-        old_summaries: dict[str, dict] = manifest.get("summaries", {})
-        summaries: dict[str, dict] = {}
+        old_summaries: dict[str, dict[str, Any]] = manifest.get("summaries", {})
+        summaries: dict[str, dict[str, Any]] = {}
 
         teams, report.refused = scan_meetings(self.notes)
         if self._out_inside_notes():
             teams.pop(self.out.relative_to(self.notes).parts[0], None)
         self._static(out, code)
-        all_meetings: list[tuple[MeetingFiles, dict, dict[str, str]]] = []
+        all_meetings: list[tuple[MeetingFiles, dict[str, Any], dict[str, str]]] = []
         team_pages = []
         for team, meetings in teams.items():
             rows = []
             for files in meetings:
+                assert files.json is not None, "scan_meetings() lists only meetings with a .json"
                 hashes = {kind: cache.digest(p) for kind, p in
                           (("md", files.md), ("log", files.log), ("json", files.json)) if p is not None}
                 saved = old_summaries.get(files.rel)
@@ -188,7 +190,7 @@ class SiteBuilder:
                     summary["_json"] = hashes["json"]
                 summaries[files.rel] = summary
                 rows.append((files, summary, hashes))
-            series: dict[str, list[tuple[MeetingFiles, dict, dict[str, str]]]] = {}
+            series: dict[str, list[tuple[MeetingFiles, dict[str, Any], dict[str, str]]]] = {}
             for row in rows:
                 series.setdefault(row[1]["series"], []).append(row)
             for same in series.values():  # prev/next: the meetings of the same series
@@ -225,8 +227,8 @@ class SiteBuilder:
         for path in sorted((TEMPLATES / "static").iterdir()):
             out.put(f"static/{path.name}", code, path.read_text)
 
-    def _meeting(self, out: _Output, code: str, files: MeetingFiles, summary: dict, hashes: dict[str, str],
-                 prev: dict | None, nxt: dict | None) -> None:
+    def _meeting(self, out: _Output, code: str, files: MeetingFiles, summary: dict[str, Any], hashes: dict[str, str],
+                 prev: dict[str, Any] | None, nxt: dict[str, Any] | None) -> None:
         rel = files.rel
         for kind, ext in (("md", ".md"), ("log", ".log.txt"), ("json", ".json")):
             source = getattr(files, kind)
@@ -251,7 +253,9 @@ class SiteBuilder:
 
         out.put(rel + ".html", sig, render)
 
-    def _team(self, out: _Output, code: str, cache: InputCache, team: str, meetings: list[dict]) -> dict:
+    def _team(
+        self, out: _Output, code: str, cache: InputCache, team: str, meetings: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         folder = self.notes / team
         published = {name: self._published(cache, folder / name) for name in
                      ("calendar.ics", "schedule.json", "actions.json", "loans.json", "farm/status.json")}
@@ -269,7 +273,7 @@ class SiteBuilder:
         info = {"name": team, "count": len(meetings), "last": last, "updated": updated,
                 "schedule": schedule, "loans": bool(published["loans.json"]),
                 "farm": bool(published["farm/status.json"]), "calendar": bool(published["calendar.ics"])}
-        newest: dict[str, dict] = {}
+        newest: dict[str, dict[str, Any]] = {}
         for m in meetings:
             newest[m["series"]] = m
         series = sorted(({"name": m["title"], "url": f"latest/{key}.html", "started": m["started"]}
@@ -309,7 +313,9 @@ class SiteBuilder:
                                        updated=farm["updated"]))
         return info
 
-    def _home(self, out: _Output, code: str, cache: InputCache, teams: list[dict], meetings: list[dict]) -> None:
+    def _home(
+        self, out: _Output, code: str, cache: InputCache, teams: list[dict[str, Any]], meetings: list[dict[str, Any]]
+    ) -> None:
         recent = sorted(meetings, key=lambda m: m["started"], reverse=True)[:RECENT_ON_HOME]
         calendar = self._published(cache, self.notes / "calendar.ics")
         if calendar and out.stale("calendar.ics", calendar):
@@ -324,7 +330,9 @@ class SiteBuilder:
         out.put("search.html", _sig(code, self.options.title, names, years),
                 lambda: self._page("search.html.j2", "search.html", teams=names, years=years))
 
-    def _search(self, out: _Output, code: str, meetings: list[tuple[MeetingFiles, dict, dict[str, str]]]) -> None:
+    def _search(
+        self, out: _Output, code: str, meetings: list[tuple[MeetingFiles, dict[str, Any], dict[str, str]]]
+    ) -> None:
         ordered = sorted(meetings, key=lambda r: (r[1]["started"], r[0].rel))
         shards: dict[str, list[str]] = {}
         spans: dict[str, tuple[str, str]] = {}
@@ -351,7 +359,7 @@ class SiteBuilder:
         index = search.index_json(shards, spans)
         out.put("search/index.json", _sig(index), lambda: index)
 
-    def _latest(self, out: _Output, code: str, team: str, newest: dict) -> None:
+    def _latest(self, out: _Output, code: str, team: str, newest: dict[str, Any]) -> None:
         """`<team>/latest/<series>.html`: a stable address that always leads to the series' newest meeting
         (a static host cannot redirect, so the page refreshes to it and links it)."""
         rel = f"{team}/latest/{newest['series']}.html"
@@ -359,9 +367,9 @@ class SiteBuilder:
         out.put(rel, _sig(code, target, newest["title"], self.options.title),
                 lambda: self._page("latest.html.j2", rel, m=newest, team=team, target=target))
 
-    def _channels(self, out: _Output, code: str, meetings: list[dict]) -> None:
+    def _channels(self, out: _Output, code: str, meetings: list[dict[str, Any]]) -> None:
         """channels.html: every room (Matrix alias, IRC channel) with its teams' series, newest first."""
-        rooms: dict[str, dict[tuple[str, str], dict]] = {}
+        rooms: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         for m in meetings:
             team = m["rel"].split("/", 1)[0]
             for room in m.get("rooms") or ["(no room)"]:
@@ -373,7 +381,7 @@ class SiteBuilder:
         out.put("channels.html", _sig(code, index, self.options.title),
                 lambda: self._page("channels.html.j2", "channels.html", rooms=index))
 
-    def _calendar(self, out: _Output, code: str, teams: list[dict], meetings: list[dict]) -> None:
+    def _calendar(self, out: _Output, code: str, teams: list[dict[str, Any]], meetings: list[dict[str, Any]]) -> None:
         """calendar.html: month grids of past meetings (linked) and coming ones (from the schedules)."""
         events = [{"day": m["started"][:10], "time": m["started"][11:16], "title": m["title"],
                    "team": m["rel"].split("/", 1)[0], "url": m["rel"] + ".html", "coming": False, "cancelled": False}
@@ -410,14 +418,14 @@ class SiteBuilder:
         except (OSError, ValueError, KeyError, AttributeError):
             return {}
 
-    def _load_manifest(self) -> dict:
+    def _load_manifest(self) -> dict[str, Any]:
         try:
             data = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION else {}
 
-    def _save_manifest(self, data: dict) -> None:
+    def _save_manifest(self, data: dict[str, Any]) -> None:
         write_atomic(self.out / MANIFEST, json.dumps(data, separators=(",", ":")))
 
 

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.config.load import Checker
+    from bot.config.sections import SectionContext
 
 KEYS = {"out", "title", "publish", "git_push", "remote", "branch", "retry_minutes"}
 
@@ -30,7 +35,7 @@ class SiteSettings:
     retry_minutes: float = 10.0
 
 
-def parse_site(c: Any, data: dict, path: str, ctx: Any) -> SiteSettings:
+def parse_site(c: Checker, data: dict[str, Any], path: str, ctx: SectionContext) -> SiteSettings:
     c.table(data, path, KEYS)
     remote = c.get(data, "remote", path, str, "origin")
     branch = c.get(data, "branch", path, str, "main")
@@ -51,9 +56,10 @@ def parse_site(c: Any, data: dict, path: str, ctx: Any) -> SiteSettings:
     )
 
 
-def site_settings(config: Any) -> SiteSettings:
+def site_settings(config: Config) -> SiteSettings:
     """The config's `[site]` settings (defaults when sigbot was started without the section's parser)."""
     try:
-        return config.section("site")
+        settings: SiteSettings = config.section("site")  # parse_site's
+        return settings
     except KeyError:
         return SiteSettings(out=(config.path.parent if config.path else Path(".")) / "site")

@@ -13,10 +13,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 from bot.meeting.render import BIDI_CONTROLS
 
@@ -42,7 +47,7 @@ def safe_link(url: str) -> bool:
 def minutes_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False})
     md.disable("image")  # an image would load from anywhere; links are enough
-    md.validateLink = safe_link
+    md.validateLink = safe_link  # type: ignore[method-assign]  # markdown-it-py's documented way to vet links
     return md
 
 
@@ -54,9 +59,11 @@ class MinutesRenderer:
 
         self._log_name = ""
 
-        def link_open(renderer, tokens, idx, options, env):
+        def link_open(
+            renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+        ) -> str:
             token = tokens[idx]
-            href = token.attrGet("href") or ""
+            href = str(token.attrGet("href") or "")  # attributes may be numbers in markdown-it's types; an href is text
             if self._log_name and href.startswith(self._log_name + "#l-"):
                 token.attrSet("href", href[len(self._log_name):])
             elif _SCHEME.match(href):
@@ -69,20 +76,21 @@ class MinutesRenderer:
         """HTML of the minutes. `item_lines` ({shown text: log line}, see `item_lines`) adds a link to
         the log after the summary lists' items (decisions, action items), which the Markdown does not link."""
         self._log_name = log_name
-        env: dict = {}
+        env: dict[str, Any] = {}
         tokens = self.md.parse(markdown, env)
         if item_lines:
             _link_items(tokens, item_lines)
         _quiet_attribution(tokens, log_name + "#l-")
         if BIDI_CONTROLS.search(markdown):  # rare: new minutes show them as "<U+202E>" (bot/meeting/render.py)
             _isolate_bidi(tokens)
-        return self.md.renderer.render(tokens, self.md.options, env)
+        html: str = self.md.renderer.render(tokens, self.md.options, env)  # RendererHTML's, a str
+        return html
 
 
-def item_lines(record: dict) -> dict[str, int]:
+def item_lines(record: dict[str, Any]) -> dict[str, int]:
     """{text as the minutes show it: log line} for decisions and actions of a meeting's `.json`."""
     lines: dict[str, int] = {}
-    topics = record.get("topics") if isinstance(record.get("topics"), list) else []
+    topics = record["topics"] if isinstance(record.get("topics"), list) else []
     for topic in topics:
         for item in topic.get("items") or [] if isinstance(topic, dict) else []:
             if (
@@ -92,13 +100,13 @@ def item_lines(record: dict) -> dict[str, int]:
             ):
                 label = "Agreed" if item["kind"] == "agreed" else "Rejected"
                 lines.setdefault(f"{label}: {item.get('text')}", item["line"])
-    for action in record.get("actions") if isinstance(record.get("actions"), list) else []:
+    for action in record["actions"] if isinstance(record.get("actions"), list) else []:
         if isinstance(action, dict) and isinstance(action.get("line"), int):
             lines.setdefault(str(action.get("text")), action["line"])
     return lines
 
 
-def _link_items(tokens: list, lines: dict[str, int]) -> None:
+def _link_items(tokens: list[Token], lines: dict[str, int]) -> None:
     depth = 0
     for token in tokens:
         if token.type in ("bullet_list_open", "ordered_list_open"):
@@ -112,7 +120,7 @@ def _link_items(tokens: list, lines: dict[str, int]) -> None:
                 token.children.extend(_log_link(token.children[0], line))
 
 
-def _quiet_attribution(tokens: list, log_prefix: str) -> None:
+def _quiet_attribution(tokens: list[Token], log_prefix: str) -> None:
     """" · nick [HH:MM](log#l-N)" at the end of an item or topic (templates/minutes.md.j2) becomes
     `<span class="by">`, which the stylesheet shows small and muted: who and when are one click away
     without shouting over what was said."""
@@ -121,7 +129,7 @@ def _quiet_attribution(tokens: list, log_prefix: str) -> None:
         if token.type != "inline" or not kids or len(kids) < 4:
             continue
         link = kids[-3]
-        if link.type != "link_open" or not (link.attrGet("href") or "").startswith(log_prefix) \
+        if link.type != "link_open" or not str(link.attrGet("href") or "").startswith(log_prefix) \
                 or kids[-1].type != "link_close" or kids[-4].type != "text" or " · " not in kids[-4].content:
             continue
         said, _, nick = kids[-4].content.rpartition(" · ")
@@ -134,7 +142,7 @@ def _quiet_attribution(tokens: list, log_prefix: str) -> None:
         token.children = [*kids[:-4], before, by_open, who, *kids[-3:], by_close]
 
 
-def _isolate_bidi(tokens: list) -> None:
+def _isolate_bidi(tokens: list[Token]) -> None:
     """Text holding a bidi control (older or hand-edited minutes) becomes `<bdi>` around that text."""
     for token in tokens:
         for child in token.children or ():
@@ -142,7 +150,7 @@ def _isolate_bidi(tokens: list) -> None:
                 child.type, child.content = "html_inline", isolate(escapeHtml(child.content))
 
 
-def _log_link(like, line: int) -> list:
+def _log_link(like: Token, line: int) -> list[Token]:
     Token = type(like)
     link_open = Token("link_open", "a", 1)
     link_open.attrs = {"href": f"#l-{line}", "class": "to-log"}

@@ -31,9 +31,9 @@ def iso_utc(value: Any) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def schedule_entries(data: Any) -> list[dict]:
+def schedule_entries(data: Any) -> list[dict[str, Any]]:
     """The next occurrences (schedule.json "next") with checked times; cancelled ones keep their reason."""
-    out = []
+    out: list[dict[str, Any]] = []
     for row in records(data, "next", ("series", "title", "start", "end", "location", "cancelled", "reason")):
         start = iso_utc(row["start"])
         if start is None:
@@ -44,7 +44,7 @@ def schedule_entries(data: Any) -> list[dict]:
     return sorted(out, key=lambda r: r["start"])[:MAX_SCHEDULE]
 
 
-def open_actions(data: Any, known: dict[str, str]) -> list[dict]:
+def open_actions(data: Any, known: dict[str, str]) -> list[dict[str, Any]]:
     """actions.json "open"; `minutes` links only to a meeting that exists (`known`: "YYYY/stem" -> rel)."""
     out = []
     for row in records(data, "open", ("n", "owner", "text", "meeting", "minutes")):
@@ -55,15 +55,15 @@ def open_actions(data: Any, known: dict[str, str]) -> list[dict]:
     return out
 
 
-def year_groups(meetings: list[dict], team: str) -> list[tuple[str, list[dict]]]:
+def year_groups(meetings: list[dict[str, Any]], team: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """Meetings newest first, grouped by year, with URLs relative to the team page."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for m in reversed(meetings):
         groups.setdefault(m["year"], []).append({**m, "url": m["rel"][len(team) + 1:] + ".html"})
     return list(groups.items())
 
 
-def loans_context(data: Any) -> dict:
+def loans_context(data: Any) -> dict[str, Any]:
     return {
         "updated": iso_utc(data.get("updated")) if isinstance(data, dict) else None,
         "inventory": _texts(records(data, "inventory", ("tag", "kind", "vendor", "model", "target", "memory",
@@ -76,7 +76,7 @@ _GPU_FIELDS = ("index", "name", "vendor", "target", "memory_used_mib", "memory_t
                "temperature_c", "power_w", "power_limit_w")
 
 
-def farm_context(data: Any) -> dict:
+def farm_context(data: Any) -> dict[str, Any]:
     hosts = []
     for host in records(data, "hosts", ("host", "online", "busy", "last_seen", "expected_gpus", "gpus", "ci_jobs",
                                         "driver_version", "cuda_version", "rocm_version")):
@@ -106,14 +106,14 @@ def _wait(seconds: Any) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def _ci_row(row: dict) -> dict:
+def _ci_row(row: dict[str, Any]) -> dict[str, Any]:
     failing = [_s(f) for f in row["failing"][:50]] if isinstance(row["failing"], list) else []
     url = row["url"] if isinstance(row["url"], str) and row["url"].startswith(("http://", "https://")) else None
     counts = _texts([{k: row[k] for k in ("platform", "runs", "passed", "failed", "skipped")}])[0]
     return {**counts, "failing": failing, "url": url}
 
 
-def _texts(rows: list[dict]) -> list[dict]:
+def _texts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every value as short display text (numbers as written, None as ""); flags and lists stay."""
     return [
         {key: value if key in ("gpus", "online", "cancelled", "ci_jobs") else _s(value) for key, value in row.items()}
@@ -129,10 +129,10 @@ def _s(value: Any) -> str:
     return str(value)[:500]
 
 
-def month_grids(events: list[dict]) -> list[dict]:
+def month_grids(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events ({"day": "YYYY-MM-DD", ...}) as month grids, newest month first: each month a list of weeks
     (Monday first), each day None (outside the month) or {"n": day, "events": [...]}."""
-    by_day: dict[str, list[dict]] = {}
+    by_day: dict[str, list[dict[str, Any]]] = {}
     for e in sorted(events, key=lambda e: (e["day"], e["time"])):
         if _DAY.fullmatch(e["day"]) and 1 <= int(e["day"][5:7]) <= 12:  # a hand-edited record may say anything
             by_day.setdefault(e["day"], []).append(e)

@@ -29,10 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from bot.meeting.minutes import Minutes
 from bot.site.build import BuildReport, SiteOptions, build_site
 from bot.site.config import SiteSettings, site_settings
 from bot.site.sources import published_stamp
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,7 @@ WATCH_SECONDS = 30.0  # how often the published files are compared with the last
 
 @dataclass
 class PublishResult:
-    built: BuildReport | None = None
+    built: BuildReport
     committed: str | None = None  # the commit's subject
     pushed: bool = False
     push_error: str | None = None
@@ -52,7 +57,7 @@ def commit_subject(team: str, started: datetime, name: str) -> str:
     return f"Minutes: {team} {started:%Y-%m-%d} {' '.join(name.split())}"
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT,
                           stdin=subprocess.DEVNULL, env=None)
 
@@ -105,12 +110,12 @@ class Publisher:
         self.notes = notes
         self.settings = settings
         self.options = SiteOptions(title=settings.title, public_url=public_url)
-        self.wake: Callable[[], None] = lambda: None
+        self.wake: Callable[[], object] = lambda: None  # what it returns is not used
         self.retry_at: datetime | None = None  # when a failed push is due again
         self._pending: list[str] = []
         self._lock = threading.Lock()
         self._unpushed = False
-        self._stamp: dict | None = None  # published_stamp() taken just before the last build
+        self._stamp: dict[str, Any] | None = None  # published_stamp() taken just before the last build
 
     def stale(self) -> bool:
         """Whether a published file or a meeting folder changed since the last build."""
@@ -123,7 +128,7 @@ class Publisher:
         self._stamp = stamp
         return report
 
-    def notify(self, team: str, path: Path, minutes) -> None:
+    def notify(self, team: str, path: Path, minutes: Minutes) -> None:
         with self._lock:
             self._pending.append(commit_subject(team, minutes.started, minutes.name or minutes.room))
         self.wake()
@@ -161,7 +166,7 @@ class Publisher:
         return result
 
 
-async def publish_service(rt, stop: asyncio.Event) -> None:
+async def publish_service(rt: Runtime, stop: asyncio.Event) -> None:
     """SERVICES entry: build the site at start, then after every meeting (and retry failed pushes), and
     whenever the published files change (checked every WATCH_SECONDS)."""
     settings = site_settings(rt.config)

@@ -8,11 +8,16 @@ hidden files (the build manifest, temporary files) are never served.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.meeting.paths import contained
 from bot.site.config import site_settings
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.runtime import Runtime
 
 TYPES = {".html": "text/html", ".xml": "application/atom+xml", ".ics": "text/calendar", ".json": "application/json",
          ".txt": "text/plain", ".md": "text/markdown", ".css": "text/css", ".js": "text/javascript",
@@ -20,7 +25,7 @@ TYPES = {".html": "text/html", ".xml": "application/atom+xml", ".ics": "text/cal
          ".webp": "image/webp", ".gif": "image/gif"}
 
 
-def add_routes(rt, app: web.Application) -> None:
+def add_routes(rt: Runtime, app: web.Application) -> None:
     add_site(app, site_settings(rt.config).out)
 
 
@@ -39,7 +44,7 @@ def add_site(app: web.Application, out: Path) -> None:
     app.router.add_get("/{path:.*}", serve)
 
 
-def built_page(config, rel: str) -> str | None:
+def built_page(config: Config, rel: str) -> str | None:
     """`/rel` when the built site holds that page (what another feature links to), else None."""
     path = site_file(site_settings(config).out, rel)
     return "/" + rel if path is not None and path.is_file() else None

@@ -54,10 +54,10 @@ class MeetingFiles:
 class InputCache:
     """Content hashes by absolute path, recomputed only for files whose size or mtime changed."""
 
-    def __init__(self, root: Path, saved: dict[str, list] | None = None):
+    def __init__(self, root: Path, saved: dict[str, list[Any]] | None = None):
         self.root = root
         self.saved = saved or {}
-        self.current: dict[str, list] = {}
+        self.current: dict[str, list[Any]] = {}
 
     def digest(self, path: Path | str) -> str:
         key = os.fspath(path)  # plain strings: this runs for every file of the archive on every build
@@ -65,7 +65,8 @@ class InputCache:
         old = self.saved.get(key)
         if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
             self.current[key] = old
-            return old[2]
+            sha: str = old[2]  # saved as [size, mtime_ns, sha] by this class
+            return sha
         with open(key, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()[:32]
         self.current[key] = [st.st_size, st.st_mtime_ns, sha]
@@ -136,7 +137,7 @@ def _collect(folder: Path, team: str, prefix: str, found: dict[str, MeetingFiles
         setattr(meeting, {"md": "md", "log.txt": "log", "json": "json"}[ext], entry.path)
 
 
-def meeting_summary(data: Any, files: MeetingFiles) -> dict:
+def meeting_summary(data: Any, files: MeetingFiles) -> dict[str, Any]:
     """What the team page, feed and home page show of a meeting, from its `.json`."""
     data = data if isinstance(data, dict) else {}
     topics = [t for t in _list(data.get("topics")) if isinstance(t, dict)]
@@ -158,9 +159,9 @@ def meeting_summary(data: Any, files: MeetingFiles) -> dict:
     }
 
 
-def _rooms(data: dict) -> list[str]:
+def _rooms(data: dict[str, Any]) -> list[str]:
     """The names of the rooms a meeting was held in (alias, IRC channels; the bare id only when it is all)."""
-    room = data.get("room") if isinstance(data.get("room"), dict) else {}
+    room = data["room"] if isinstance(data.get("room"), dict) else {}
     names = [_text(room.get("alias"))] + [_text(c) for c in _list(room.get("irc_channels"))[:20]]
     names = [n[:100] for n in names if n]
     channel = _text(data.get("channel"))[:100]
@@ -188,7 +189,7 @@ def read_json(path: Path | str) -> Any:
         return None
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
