@@ -25,6 +25,7 @@ from bot.config import Config, Team
 from bot.core.call import Call, Publish, Speaker
 from bot.core.commands import Command, CommandCall, Registry, Role, Scope
 from bot.core.feature import HOOKS
+from bot.core.identity import is_stable
 from bot.core.message import (
     DirectMessage,
     Effect,
@@ -39,7 +40,7 @@ from bot.core.message import (
     quoted,
 )
 from bot.core.privacy import contact_details
-from bot.features import hooks
+from bot.features import hooks, provided
 from bot.meeting import engine
 from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
@@ -73,6 +74,8 @@ class Dispatcher:
         self._states: dict[int, MeetingState] = {}
         # What the features do when a meeting starts, ends and is published (their feature.py `hooks`).
         self._hooks = {name: hooks(name) for name in HOOKS}
+        # One person's identities on both networks, as linked with `!linkto` (the agenda feature's).
+        self._same_person = provided("same_person")
         # Called as hook(team name, path of the .md, minutes) after a meeting's notes are written
         # (the archive site rebuilds and commits from there); a hook must only queue work.
         self.notes_written: list[Callable[[str, Path, Minutes], None]] = []
@@ -200,9 +203,9 @@ class Dispatcher:
     # --- internals ----------------------------------------------------------
 
     def _privileged(self, team: Team, msg: Message) -> bool:
-        if msg.privileged or msg.sender in team.admins:
-            return True
-        return msg.account is not None and f"irc:{msg.account}" in team.admins
+        """Team admin (by any identity of the person), Matrix power level or room creator, IRC host cloak."""
+        ids = self._linked(msg.sender) | {msg.sender} | ({f"irc:{msg.account}"} if msg.account else set())
+        return msg.privileged or not ids.isdisjoint(team.admins)
 
     def _act(self, team: Team, record: LineRecord, msg: Message,
              private_calls: Sequence[CommandCall] = ()) -> list[Effect]:
@@ -232,9 +235,9 @@ class Dispatcher:
         if started:
             meeting = self.store.start_meeting(team.name, record.room, record.time)
             self.store.assign_line(record.id, meeting.id)
-            self._states[meeting.id] = engine.begin(_log_line(record, text), record.room)
+            self._states[meeting.id] = engine.begin(self._log_line(record, text), record.room)
         if meeting is not None and meeting.status == "running":
-            effects += engine.apply(self._state(meeting, record.id), _log_line(record, text), self.registry)
+            effects += engine.apply(self._state(meeting, record.id), self._log_line(record, text), self.registry)
         elif call and call.command.name in ("help", "commands"):
             effects.append(self._help(call, record.room))
         if started and meeting is not None:  # the agenda and the open actions, said (and logged) right after the start
@@ -253,8 +256,8 @@ class Dispatcher:
         """Run a room command's handler, after checking the role it declares: the one place rights are checked."""
         meeting = self.store.running_meeting(msg.room) if team is not None else None
         chairs = meeting is not None and engine.is_chair(
-            self._state(meeting, record.id), _log_line(record, text if text is not None else msg.text))
-        speaker = Speaker(msg.sender, msg.nick, record.privileged, chairs)
+            self._state(meeting, record.id), self._log_line(record, text if text is not None else msg.text))
+        speaker = Speaker(msg.sender, msg.nick, record.privileged, chairs, self._linked(msg.sender))
         room_call = Call(team, msg, call.args, speaker, self.config, self.store.db, meeting.id if meeting else None)
         refusal = _refusal(call, room_call)
         if refusal:
@@ -291,8 +294,9 @@ class Dispatcher:
         if state is None:
             records = [r for r in self.store.meeting_lines(meeting.id) if r.id < before]
             agenda = self._agenda(meeting.id)
-            state = engine.fold(_log_lines(records), meeting.room, self.registry, require_start=False, agenda=agenda)
-            state = state or engine.begin(_log_line(self.store.line(before), ""), meeting.room, agenda=agenda)
+            lines = self._log_lines(records)
+            state = engine.fold(lines, meeting.room, self.registry, require_start=False, agenda=agenda)
+            state = state or engine.begin(self._log_line(self.store.line(before), ""), meeting.room, agenda=agenda)
             self._states[meeting.id] = state
         return state
 
@@ -338,7 +342,7 @@ class Dispatcher:
         assert record is not None  # no event id, so never a duplicate
         state = self._state(running, record.id)
         for line_text in _physical(record):
-            engine.apply(state, _log_line(record, line_text), self.registry)
+            engine.apply(state, self._log_line(record, line_text), self.registry)
         if not state.running:
             self._end(room, when, ended)
 
@@ -356,7 +360,7 @@ class Dispatcher:
         if team is None:
             return []
         if state is None:
-            state = engine.fold(_log_lines(self.store.meeting_lines(meeting.id)), meeting.room, self.registry,
+            state = engine.fold(self._log_lines(self.store.meeting_lines(meeting.id)), meeting.room, self.registry,
                                 require_start=False, agenda=self._agenda(meeting.id))
             if state is None:
                 return []
@@ -376,6 +380,21 @@ class Dispatcher:
                 log.exception("a notes_written hook failed; the notes are written")
         return [Reply(meeting.room, f"Meeting ended. Minutes: {self._link(path)}")]
 
+    def _linked(self, identity: str) -> frozenset[str]:
+        """The identities `identity` is confirmed linked to (`!linkto`, the agenda feature's), itself excluded."""
+        if self._same_person is None or not is_stable(identity):
+            return frozenset()  # a nick or a mask is linked to nothing: anyone may take it
+        return frozenset(self._same_person(self.store.db, identity)) - {identity}
+
+    def _log_lines(self, records: list[LineRecord]) -> list[LogLine]:
+        linked = {sender: self._linked(sender) for sender in {r.sender for r in records}}
+        return [self._log_line(r, text, linked[r.sender]) for r in records for text in _physical(r)]
+
+    def _log_line(self, record: LineRecord, text: str, linked: frozenset[str] | None = None) -> LogLine:
+        return LogLine(0, record.time, record.nick, record.sender, record.kind, text, record.network,
+                       record.privileged, record.event_id, seen=record.seen,
+                       linked=self._linked(record.sender) if linked is None else linked)
+
     def _link(self, path: Path) -> str:
         base = self.config.web_public_url
         if base:
@@ -389,15 +408,6 @@ class Dispatcher:
 
 def _physical(record: LineRecord) -> list[str]:
     return [record.text] if record.kind is LineKind.TIMEOUT else engine.split_lines(record.text) or [""]
-
-
-def _log_lines(records: list[LineRecord]) -> list[LogLine]:
-    return [_log_line(r, text) for r in records for text in _physical(r)]
-
-
-def _log_line(record: LineRecord, text: str) -> LogLine:
-    return LogLine(0, record.time, record.nick, record.sender, record.kind, text, record.network,
-                   record.privileged, record.event_id, seen=record.seen)
 
 
 def _message(record: LineRecord) -> Message:

@@ -119,6 +119,9 @@ def test_an_impostor_is_credited_apart_from_the_real_person_in_the_minutes(room)
     real = next(line for line in md if "the real bob" in line)
     impostor = next(line for line in md if "impostor line 0" in line)
     assert "Bob" in real and "no account" not in real and "Bob (IRC, no account)" in impostor
+    present = [line for line in md if line.startswith("- Bob")]
+    # Each says its network once: the qualifier names IRC already, the Matrix member is marked (Matrix)
+    assert present == ["- Bob (IRC, no account): 8", "- Bob (Matrix): 1"], present
 
 
 def test_an_irc_nick_like_a_matrix_members_name_neither_owns_nor_closes_their_action(room):
@@ -173,7 +176,7 @@ def test_a_link_asked_for_by_someone_else_gives_them_nothing(room):
     room.matrix("mallory", "!linkto irc ada")  # mallory asks; ada never confirms
     assert "only they or a chair" in room.matrix("mallory", "!done 1")
     assert "not identified to services" in room.irc("ada", "!whoami")
-    assert "Usage: !linkto" in room.matrix("ada", "!linkto irc")
+    assert "Usage: !linkto irc ACCOUNT (from Matrix)" in room.matrix("ada", "!linkto irc")
 
 
 def test_actions_of_a_name_follow_the_person_behind_it_and_their_link(room):
@@ -209,3 +212,48 @@ def test_a_display_name_change_is_one_person_and_two_matrix_users_of_one_name_ar
     assert people["@ada:localhost"] == ("Ada (@ada:localhost)", 2)
     assert people["@ada:example.org"] == ("Ada (@ada:example.org)", 1)
     assert "Ada (@ada:example.org)" in data["chairs"]
+
+
+def link(room: Mixed, matrix_who: str, account: str) -> None:
+    """@matrix_who:localhost and the IRC services account `account` become one person (both sides say so)."""
+    assert "!linkto matrix" in room.matrix(matrix_who, f"!linkto irc {account}")
+    assert "Linked" in room.irc(account, f"!linkto matrix @{matrix_who}:localhost", account=account)
+
+
+def test_a_team_admin_linked_to_an_irc_account_holds_the_rights_from_irc_until_unlinked(room):
+    room.matrix("alice", "#startmeeting identity")
+    assert "Only the chairs" in room.irc("boss", "#agreed from IRC before the link", account="boss")
+    room.matrix("admin", "!linkto irc boss")
+    assert "Only the chairs" in room.irc("boss", "#agreed asked, not confirmed", account="boss")
+    assert "Linked" in room.irc("boss", "!linkto matrix @admin:localhost", account="boss")
+    room.irc("boss", "#agreed the admin decides from IRC", account="boss")
+    assert "Only the chairs" in room.irc("boss", "#agreed a nick, no account", host="198.51.100.66")
+    room.boot()  # a restart: the link is stored, the rights stay
+    room.irc("boss", "#agreed still the admin after a restart", account="boss")
+    assert "Unlinked" in room.irc("boss", "!unlink", account="boss")
+    assert "Only the chairs" in room.irc("boss", "#agreed after the unlink", account="boss")
+    room.matrix("alice", "#endmeeting")
+    agreed = [(i["text"], i["author_id"]) for i in room.notes()["topics"][0]["items"]]
+    assert agreed == [("the admin decides from IRC", "irc:boss"), ("still the admin after a restart", "irc:boss")]
+
+
+def test_a_chair_bound_to_a_matrix_member_chairs_from_their_linked_irc_account_and_not_from_the_nick(room):
+    link(room, "carol", "carol")
+    room.matrix("alice", "#startmeeting identity")
+    room.matrix("carol", "here")
+    assert "Current chairs: Alice Carol" in room.matrix("alice", "#chair @carol:localhost")
+    room.irc("carol", "#agreed carol decides from IRC", account="carol")
+    assert "Only the chairs" in room.irc("carol", "#agreed mallory with carol's nick", host="198.51.100.66")
+    assert "Only the chairs" in room.irc("carol", "#agreed mallory's own account", account="mallory")
+    room.matrix("alice", "#endmeeting")
+    agreed = [(i["text"], i["author_id"]) for i in room.notes()["topics"][0]["items"]]
+    assert agreed == [("carol decides from IRC", "irc:carol")]
+
+
+def test_an_agenda_item_added_on_matrix_is_removed_by_its_owner_from_irc_once_linked(room):
+    assert "Added" in room.matrix("ada", "!agenda add the guide")
+    assert "only they or a chair" in room.irc("ada", "!agenda remove 1", account="ada")
+    assert "only they or a chair" in room.irc("ada", "!agenda remove 1")  # the nick alone, linked or not
+    link(room, "ada", "ada")
+    assert "only they or a chair" in room.irc("ada", "!agenda remove 1", host="198.51.100.66")
+    assert "Removed item 1" in room.irc("ada", "!agenda remove 1", account="ada")

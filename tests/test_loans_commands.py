@@ -324,3 +324,24 @@ def test_an_address_hidden_by_invisible_characters_is_still_refused_and_scrubbed
     lines = [r["text"] for r in desk.bot.store.db.query("SELECT text FROM lines")]
     assert not any("mple.org" in t or "7946" in t for t in lines)
     assert loan_rows(desk) == []
+
+
+def test_a_borrower_and_a_loan_admin_act_from_their_linked_accounts_and_a_nick_alone_does_nothing(desk):
+    def irc(account: str | None, nick: str, text: str) -> str:
+        desk.events += 1
+        sender = f"irc:{account}" if account else f"{nick}!~{nick}@198.51.100.66"
+        msg = Message(Network.IRC, ROOM, sender, nick, text, desk.clock, account=account,
+                      event_id=f"irc:{desk.events}")
+        return "\n".join(e.text for e in desk.bot.handle(msg) if isinstance(e, Reply))
+
+    assert "#1" in desk.answer("ada", "!loan request gfx1100 for rocBLAS CI weeks 6 no-shipping")
+    assert "Only Ada (who asked) or a loan admin" in irc("ada", "ada", "!loan withdraw 1")
+    desk.answer("ada", "!linkto irc ada")
+    assert "Linked" in irc("ada", "ada", "!linkto matrix @ada:localhost")
+    assert "Only Ada (who asked) or a loan admin" in irc(None, "ada", "!loan withdraw 1")
+    # A loan admin by a Matrix id (@jeremy) approves from IRC once linked; before, the account is nobody.
+    assert "Only a loan admin" in irc("jer", "jeremy", "!loan approve 1")
+    desk.answer(OTHER_ADMIN, "!linkto irc jer")
+    assert "Linked" in irc("jer", "jeremy", f"!linkto matrix {OTHER_ADMIN}")
+    assert "w7900-1 is reserved" in irc("jer", "jeremy", "!loan approve 1")
+    assert "withdrawn" in irc("ada", "ada", "!loan withdraw 1")

@@ -136,3 +136,18 @@ def test_the_config_checks_series_and_reminders(tmp_path):
     assert "teams[0].schedule.series[0]: id 'Bad Id' must be lower-case" in text
     assert "teams[0].schedule.series[1]: first 2025-09-05 is not the first thursday of its month" in text
     assert "teams[0].schedule.series[2]: unknown timezone 'X/Y'" in text
+
+
+def test_a_series_chair_changes_the_schedule_from_their_linked_irc_account_only(room):
+    def irc(text: str, account: str | None) -> str:
+        room.events += 1
+        sender = f"irc:{account}" if account else "chair!~chair@198.51.100.66"
+        msg = Message(Network.IRC, ROOM, sender, "chair", text, NOW, account=account, event_id=f"irc:{room.events}")
+        return "\n".join(e.text for e in room.bot.handle(msg) if isinstance(e, Reply))
+
+    assert "Only team admins and the series' chairs" in irc("!cancel wg 2025-10-16 from IRC", "chairacct")
+    room.say("chair", "!linkto irc chairacct")
+    assert "Linked" in irc("!linkto matrix @chair:localhost", "chairacct")
+    assert "Only team admins and the series' chairs" in irc("!cancel wg 2025-10-16 the nick", None)
+    assert "Cancelled (from IRC)" in irc("!cancel wg 2025-10-16 from IRC", "chairacct")
+    assert room.upcoming(1) == [("10-16 15:00", True)]

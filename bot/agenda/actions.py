@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.agenda.agenda import AgendaError
 from bot.agenda.store import ActionRecord, ActionStatus, AgendaStore
+from bot.core.call import Speaker
 from bot.core.commands import number_arg
 from bot.core.files import write_json_if_changed
 from bot.core.identity import named_identity
@@ -89,8 +90,8 @@ def owners_named(store: AgendaStore, actions: list[ActionRecord], name: str) -> 
     return set().union(*(store.same_person(i) for i in named))
 
 
-def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_chair: bool, now: datetime) -> str:
-    """The answer to `!done N`: an owner (by identity, never by nick) or a chair closes action N."""
+def close(store: AgendaStore, team: str, args: str, speaker: Speaker, now: datetime) -> str:
+    """The answer to `!done N`: an owner (by any identity of theirs, never by nick) or a chair closes it."""
     n = number_arg(args.lstrip("#"))
     if n is None:
         raise AgendaError("Usage: !done N, with N from !actions.")
@@ -99,10 +100,10 @@ def close(store: AgendaStore, team: str, args: str, nick: str, sender: str, may_
         raise AgendaError(f"There is no action #{n}; say !actions for the open ones.")
     if action.status is ActionStatus.DONE:
         return f"Action #{action.n} was closed already by {action.closed_by}."
-    if not store.same_person(sender) & set(action.owner_ids) and not may_chair:  # a linked identity counts
+    if speaker.ids.isdisjoint(action.owner_ids) and not speaker.chair:
         raise AgendaError(f"Action #{action.n} belongs to {owner_label(action)}; only they or a chair can close it.")
-    store.close_action(action.id, nick, now)
-    log.info("team %s: action %d closed by %s", team, action.n, sender)
+    store.close_action(action.id, speaker.name, now)
+    log.info("team %s: action %d closed by %s", team, action.n, speaker.id)
     return f"Closed action #{action.n}: {quoted(action.text)}"
 
 

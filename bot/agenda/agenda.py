@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.agenda.store import AgendaItem, AgendaStore, ItemStatus, MeetingItem
+from bot.core.call import Speaker
 from bot.core.commands import number_arg
 from bot.core.message import quoted
 from bot.meeting.engine import agenda_line
@@ -91,13 +92,14 @@ def listing(store: AgendaStore, team: str, running_meeting: int | None, next_lab
     return "\n".join(lines)
 
 
-def remove_item(store: AgendaStore, team: str, args: str, sender: str, may_chair: bool) -> str:
+def remove_item(store: AgendaStore, team: str, args: str, speaker: Speaker) -> str:
+    """`!agenda remove N`: by whoever added item N (by any identity of theirs, never a nick) or a chair."""
     waiting = store.waiting(team)
     n = number(args, len(waiting))
     item = waiting[n - 1]
-    if item.owner_id != sender and not may_chair:
+    if item.owner_id not in speaker.ids and not speaker.chair:
         raise AgendaError(f"Item {n} was added by {item.owner}; only they or a chair can remove it.")
-    store.remove_item(item.id, sender)
+    store.remove_item(item.id, speaker.id)
     store.reorder([i for i in waiting if i.id != item.id])
     return f"Removed item {n}: {item.text}"
 

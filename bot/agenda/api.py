@@ -1,4 +1,4 @@
-"""What other features read of the agenda (the schedule's reminders show "the agenda so far")."""
+"""What other features (and the dispatcher) read of the agenda: the agenda so far, and linked identities."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def agenda_items(db: Database, team: str) -> list[AgendaEntry]:
     """
     return [{"n": n, "text": item.text, "owner": item.owner, "carried": item.carried > 0}
             for n, item in enumerate(AgendaStore(db).waiting(team), 1)]
+
+
+def same_person(db: Database, identity: str) -> frozenset[str]:
+    """`identity` and the identity it is confirmed linked to (bot/agenda/links.py): one person's rights."""
+    return frozenset(AgendaStore(db).same_person(identity))

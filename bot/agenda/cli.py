@@ -14,6 +14,7 @@ from bot.agenda.hooks import publish_actions
 from bot.agenda.store import AgendaStore
 from bot.config import Team
 from bot.config.cli import load_or_exit
+from bot.core.call import Speaker
 from bot.storage import Store, open_store
 
 TEAM = click.option("--team", required=True, help="The team (its name in the config).")
@@ -74,7 +75,7 @@ def agenda_add(ctx: click.Context, team: str, by: str, text: tuple[str, ...]) ->
 @click.pass_context
 def agenda_remove(ctx: click.Context, team: str, by: str, n: str) -> None:
     """Remove item N from the agenda of the next meeting."""
-    _do(ctx, team, lambda t, store: agenda.remove_item(store, t.name, n, f"cli:{by}", True))
+    _do(ctx, team, lambda t, store: agenda.remove_item(store, t.name, n, Speaker(f"cli:{by}", by, privileged=True)))
 
 
 @agenda_cli.command("move")
@@ -105,7 +106,7 @@ def agenda_done(ctx: click.Context, team: str, by: str, n: str) -> None:
     """Close open action N, and rewrite notes/<team>/actions.json."""
     def work(t: Team, store: AgendaStore) -> str:
         now = datetime.now(timezone.utc)
-        answer = actions.close(store, t.name, n, by, f"cli:{by}", True, now)
+        answer = actions.close(store, t.name, n, Speaker(f"cli:{by}", by, privileged=True), now)
         publish_actions(store.db, t, now)
         return answer
 

@@ -51,10 +51,6 @@ def _team(call: Call) -> Team:
     return call.team
 
 
-def _may_chair(call: Call) -> bool:
-    return call.speaker.chair
-
-
 @command(
     "agenda",
     role=Role.ANYONE,
@@ -76,9 +72,9 @@ def agenda_command(call: Call) -> list[Effect]:
         elif verb == "add":
             text = agenda.add_item(store, team, rest, msg.nick, msg.sender, msg.time)
         elif verb == "remove":
-            text = agenda.remove_item(store, team, rest, msg.sender, _may_chair(call))
+            text = agenda.remove_item(store, team, rest, call.speaker)
         elif verb == "move":
-            if not _may_chair(call):
+            if not call.speaker.chair:
                 raise AgendaError("Only a chair can reorder the agenda.")
             text = agenda.move_item(store, team, rest)
         else:
@@ -115,7 +111,7 @@ def done_command(call: Call) -> list[Effect]:
     store = AgendaStore(call.db)
     msg, team = call.message, _team(call)
     try:
-        text = actions.close(store, team.name, call.args.strip(), msg.nick, msg.sender, _may_chair(call), msg.time)
+        text = actions.close(store, team.name, call.args.strip(), call.speaker, msg.time)
     except AgendaError as exc:
         return [Reply(msg.room, str(exc))]
     publish_actions(store.db, team, msg.time)
@@ -138,8 +134,8 @@ def whoami_command(call: Call) -> list[Effect]:
     "linkto",
     role=Role.ANYONE,
     scope=Scope.ROOM,
-    summary="link your Matrix id and IRC services account, so your actions follow you: ask from Matrix,"
-            " confirm from IRC while identified",
+    summary="link your Matrix id and IRC services account, so your actions, loans and rights follow you:"
+            " ask from Matrix, confirm from IRC while identified",
     usage="linkto irc ACCOUNT | matrix @USER:SERVER",
     examples=("!linkto irc ada", "!linkto matrix @ada:example.org"),
     direct=True,

@@ -14,5 +14,8 @@ FEATURE = Feature(
         ("notes_written", "bot.agenda.hooks:publish_actions"),
         ("meeting_agenda", "bot.agenda.hooks:meeting_agenda"),
     ),
-    provides=(("agenda_items", "bot.agenda.api:agenda_items"),),
+    provides=(
+        ("agenda_items", "bot.agenda.api:agenda_items"),
+        ("same_person", "bot.agenda.api:same_person"),
+    ),
 )

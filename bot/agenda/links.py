@@ -3,7 +3,8 @@
 A Matrix user asks to be linked to an IRC services account; the link holds
 once that account confirms it from IRC (`!linkto matrix @USER:SERVER`, said
 while identified to services), so neither side can claim the other alone.
-A linked person's actions can be closed from either network. A nick without
+A linked person holds the rights and owns the actions, agenda items and loans
+of both identities, from either network (the dispatcher's `Speaker.linked`). A nick without
 an account can be linked to nothing: anyone may take it. The command is
 `!linkto`, not `!link`: `#link` and `!link` are one word, MeetBot's link item.
 """
@@ -22,7 +23,7 @@ from bot.core.message import quoted
 log = logging.getLogger(__name__)
 
 USAGE = (
-    "Usage: !linktoto irc ACCOUNT (from Matrix), then !linkto matrix @USER:SERVER (from IRC, identified to services)."
+    "Usage: !linkto irc ACCOUNT (from Matrix), then !linkto matrix @USER:SERVER (from IRC, identified to services)."
 )
 _ACCOUNT = re.compile(r"[^\s:!@]{1,64}")  # a services account name as IRC servers allow it, roughly
 _MATRIX_ID = re.compile(r"@[^\s:]{1,255}:\S{1,255}")
@@ -45,7 +46,7 @@ def whoami(store: AgendaStore, identity: str) -> str:
     if link.status is LinkStatus.PENDING:
         return you + f"; your link to IRC account {link.irc_account} waits for its confirmation from IRC."
     other = f"IRC account {link.irc_account}" if kind is IdentityKind.MATRIX else link.matrix_id
-    return you + f", linked to {other}: your actions follow you on both networks."
+    return you + f", linked to {other}: your actions, loans and rights follow you on both networks."
 
 
 def link(store: AgendaStore, identity: str, args: str, now: datetime) -> str:

@@ -29,16 +29,25 @@ class Speaker:
 
     `id` is a Matrix user id, `irc:ACCOUNT` for an IRC user identified to
     services, or `nick!user@host` for one who is not (which holds no right).
+    `linked` is the identity the person confirmed as theirs on the other
+    network (`!linkto`): what belongs to it (actions, loans, agenda items,
+    a chair, a place among the admins) belongs to the speaker too.
     """
 
     id: str
     name: str
     privileged: bool  # team admin, Matrix power level or room creator, a configured IRC hostmask
     chairs_meeting: bool = False  # a chair of the meeting running in this room
+    linked: frozenset[str] = frozenset()
 
     @property
     def chair(self) -> bool:
         return self.privileged or self.chairs_meeting
+
+    @property
+    def ids(self) -> frozenset[str]:
+        """Every identity of the person speaking: rights held by any of them are theirs."""
+        return self.linked | {self.id}
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,7 @@ def run_op(call: Call, ops: dict[str, Op], word: str) -> list[Effect | Publish]:
     store.lock()
     desk = Desk(store, team.name, settings_of(team), call.message.time, form_base(call.config.web_public_url),
                 private=call.message.direct)
-    actor = desk.actor(call.message.sender, call.message.nick)
+    actor = desk.actor(call.speaker.id, call.message.nick, call.speaker.linked)
     try:
         with store.db.atomic():
             done = op(desk, actor, Args(rest))

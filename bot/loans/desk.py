@@ -129,8 +129,10 @@ class Desk:
         self.form = form
         self.private = private
 
-    def actor(self, who: str, name: str) -> Actor:
-        return Actor(who, display_name(name, who), admin=who in self.settings.admins)
+    def actor(self, who: str, name: str, linked: frozenset[str] = frozenset()) -> Actor:
+        """The person speaking; a loan admin by any of their identities (`linked`: the other network's)."""
+        admin = not (linked | {who}).isdisjoint(self.settings.admins)
+        return Actor(who, display_name(name, who), admin=admin, linked=linked)
 
     # --- reading -------------------------------------------------------------
 
@@ -293,12 +295,12 @@ class Desk:
         asked in, so asking in public gives nothing away.
         """
         loan = self.loan(n)
-        if actor.id != loan.requester and actor.admin:
+        if not actor.is_(loan.requester) and actor.admin:
             if not self.private:
                 raise Refused(f"Shipping details are shown only in a direct message: say !loan address {n} to me "
                               f"there.")
             return self.read_details(actor, n)
-        if actor.id != loan.requester:
+        if not actor.is_(loan.requester):
             if not stable_identity(actor.id):
                 raise Refused(f"Identify with NickServ first: loan #{n} is kept by IRC account, not by nick.")
             raise Refused("Only a loan admin or the borrower can ask for a loan's shipping details.")
@@ -323,7 +325,7 @@ class Desk:
     def _needs_details(self, actor: Actor, n: int) -> Loan:
         """The loan, when `actor` is its borrower and it may still be shipped; else Refused."""
         loan = self.loan(n)
-        if actor.id != loan.requester:
+        if not actor.is_(loan.requester):
             raise Refused(f"Only {loan.requester_name}, who asked for loan #{n}, can give its shipping details.")
         if loan.state in {State.REJECTED, State.WITHDRAWN, State.CLOSED, State.LOST}:
             raise Refused(f"Loan #{n} is {loan.state}: it needs no shipping details.")
@@ -331,7 +333,7 @@ class Desk:
 
     def read_details(self, actor: Actor, n: int) -> Done:
         loan = self.loan(n)
-        if not actor.admin and actor.id != loan.requester:
+        if not actor.admin and not actor.is_(loan.requester):
             raise Refused("Only a loan admin or the borrower can read a loan's shipping details.")
         details = self.store.private(n)
         if details is None:
@@ -439,10 +441,10 @@ class Desk:
                       f"inventory has: {there}.")
 
     def _tell_requester(self, loan: Loan, actor: Actor, text: str) -> list[DirectMessage]:
-        return [] if actor.id == loan.requester else [DirectMessage(loan.requester, text)]
+        return [] if actor.is_(loan.requester) else [DirectMessage(loan.requester, text)]
 
     def _tell_admins(self, actor: Actor, text: str) -> list[DirectMessage]:
-        return [DirectMessage(a, text) for a in self.settings.admins if a != actor.id]
+        return [DirectMessage(a, text) for a in self.settings.admins if not actor.is_(a)]
 
 
 def _some(words: list[str], most: int = 10) -> str:

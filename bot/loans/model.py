@@ -178,6 +178,11 @@ class Actor:
     name: str
     admin: bool
     system: bool = False
+    linked: frozenset[str] = frozenset()  # the person's identity on the other network (`!linkto`)
+
+    def is_(self, identity: str) -> bool:
+        """Whether `identity` is this person's, on either network: a linked borrower's loan is theirs on both."""
+        return identity == self.id or identity in self.linked
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,7 @@ def may(step: Step, loan: Loan, actor: Actor) -> bool:
         return False
     if who is Who.ADMIN:
         return actor.admin
-    return actor.admin or actor.id == loan.requester
+    return actor.admin or actor.is_(loan.requester)
 
 
 def next_steps(loan: Loan, actor: Actor) -> list[str]:

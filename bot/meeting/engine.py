@@ -44,7 +44,7 @@ def begin(line: LogLine, room: str, name: str | None = None,
 
 def is_chair(state: MeetingState, line: LogLine) -> bool:
     """Rights follow the identity a line came from, never the name it shows (bot/meeting/people.py)."""
-    return line.privileged or line.sender in state.chair_ids()
+    return line.privileged or not (line.linked | {line.sender}).isdisjoint(state.chair_ids())
 
 
 def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect]:

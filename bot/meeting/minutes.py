@@ -40,6 +40,7 @@ class Attendee:
     lines: int
     sender: str  # the identity
     network: str
+    says_network: bool = False  # the name shown already names the network: `alice (IRC, no account)`
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def build_minutes(state: MeetingState) -> Minutes:
     # Stable sort: equal counts keep the order in which people first spoke.
     order = sorted(state.attendees.items(), key=lambda kv: -kv[1])
     attendees = tuple(
-        Attendee(shown[who], count, who, state.attendee_networks.get(who, ""))
+        Attendee(shown[who], count, who, state.attendee_networks.get(who, ""),
+                 people.says_network(state, who, shown[who]))
         for who, count in order if not _stood_in_for(state, who)
     )
     actions = tuple(_action(state, e, attendees) for e in entries if e.kind is ItemKind.ACTION)

@@ -38,6 +38,9 @@ class LogLine:
     # e.g. an IRC nick in the channel and `irc:ACCOUNT` from the IRC client's tracker. Stored
     # with the line, so `#chair NAME` for someone present but silent folds the same on replay.
     seen: tuple[tuple[str, str], ...] = ()
+    # The identities the sender is linked to on the other network (`!linkto`): a chair bound to
+    # either is a chair when the person speaks from either network.
+    linked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,12 @@ def _qualifier(identity: str, same_kind: int) -> str:
     return ""  # one Matrix user among others keeps the name; a bare name is its own identity
 
 
+def says_network(state: MeetingState, identity: str, shown: str) -> bool:
+    """Whether `shown`, the label of `identity`, carries an IRC qualifier (which names the network)."""
+    irc = kind_of(identity) in (IdentityKind.IRC_ACCOUNT, IdentityKind.IRC_MASK)
+    return irc and shown != first_name(state, identity)
+
+
 def labels(state: MeetingState) -> dict[str, str]:
     """identity -> the name shown for it, distinct for distinct people."""
     groups: dict[str, list[str]] = {}

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.config import Team
+from bot.core.call import Speaker
 from bot.core.message import quoted
 from bot.schedule.config import series_from_dict, series_to_dict
 from bot.schedule.expand import occurrences
@@ -61,11 +62,11 @@ def team_state(store: ScheduleStore, team: Team) -> TeamState:
     return TeamState(team, tuple(store.series(team.name, settings(team).series)), tuple(store.changes(team.name)))
 
 
-def may_change(state: TeamState, sender: str, account: str | None, privileged: bool, series_id: str | None) -> bool:
-    """Team admins and people with chair rights may change any series; a series' chairs may change it."""
-    if privileged:
+def may_change(state: TeamState, speaker: Speaker, series_id: str | None) -> bool:
+    """Team admins may change any series; a series' chairs (by any identity of theirs) may change it."""
+    if speaker.privileged:
         return True
-    who = {sender} | ({f"irc:{account}"} if account else set())
+    who = speaker.ids
     named = [s for s in state.series if series_id is not None and s.id == series_id.lower()]
     return any(who & set(s.chairs) for s in named or state.series)  # unknown series: any chair hears why
 

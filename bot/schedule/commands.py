@@ -108,7 +108,7 @@ def _change(call: Call, usage: str, act: Act) -> Sequence[Effect | Publish]:
         return _answer(call, f"Usage: !{usage}")
     store = _store(call)
     state: TeamState = team_state(store, _team(call))
-    if not may_change(state, call.message.sender, call.message.account, call.privileged, words[0]):
+    if not may_change(state, call.speaker, words[0]):
         return _answer(call, "Only team admins and the series' chairs may change the schedule.")
     try:
         text = act(store, state, words, call.message.time)
@@ -120,8 +120,7 @@ def _change(call: Call, usage: str, act: Act) -> Sequence[Effect | Publish]:
 
 def _series_chair(call: Call) -> bool:
     """A chair of one of the team's series holds the chair role for the schedule's commands."""
-    return call.team is not None and may_change(team_state(_store(call), call.team), call.speaker.id,
-                                                call.message.account, False, None)
+    return call.team is not None and may_change(team_state(_store(call), call.team), call.speaker, None)
 
 
 @SCHEDULE_COMMANDS.command("cancel", role=Role.CHAIR, scope=Scope.ROOM, also=_series_chair,
