@@ -37,12 +37,10 @@ from bot.core.message import (
     Redact,
     Relay,
     Reply,
-    quoted,
 )
 from bot.core.privacy import contact_details
 from bot.features import hooks, provided
 from bot.meeting import engine
-from bot.meeting.commands import help_answer
 from bot.meeting.minutes import Minutes, build_minutes
 from bot.meeting.model import LogLine, MeetingState
 from bot.meeting.paths import meeting_dir
@@ -54,6 +52,8 @@ log = logging.getLogger(__name__)
 
 DIRECT = ""  # the `team` of a line said in a direct message (no team room is involved)
 
+
+Parsed = tuple[str, CommandCall | None]  # a physical line and the command it carries
 
 RELAYED = (LineKind.SAID, LineKind.ME, LineKind.NOTICE)  # what people say; never the bot's own words
 SCRUBBED = "[private: removed]"  # what the log keeps of a line that held private details
@@ -94,14 +94,14 @@ class Dispatcher:
         """
         if msg.edits:
             return self._edit(msg)
-        calls = self._private_calls(msg)
         if msg.direct:
-            record = self.store.add_line(_scrubbed(msg) if calls else msg, DIRECT, None, False)
-            return self._act_direct(record, msg) if record else []
+            return self._direct(msg)
         team = self.config.team_for_room(msg.room)
         if team is None:
             log.debug("ignoring a message in %s: no team uses that room", msg.room)
             return []
+        lines = self._parse(msg.kind, msg.text)  # the one time a line's commands are read
+        calls = _private(lines)
         exposed = msg.kind is not LineKind.BOT and contact_details(msg.text)
         withheld = exposed or bool(calls)
         running = self.store.running_meeting(msg.room)
@@ -112,7 +112,7 @@ class Dispatcher:
         metrics.EVENTS.labels(msg.network.value).inc()
         # A line private by its shape is not acted on (the scrubbed text is); one a command declares
         # private is acted on by that command alone, with its words in memory only.
-        effects = self._act(team, record, msg, [] if exposed else calls)
+        effects = self._act(team, record, msg, [(SCRUBBED, None)] if withheld else lines, [] if exposed else calls)
         if exposed:
             return self._withheld(msg) + effects
         if withheld:
@@ -121,12 +121,9 @@ class Dispatcher:
             effects.insert(0, Relay(team.name, msg))
         return effects
 
-    def _private_calls(self, msg: Message) -> list[CommandCall]:
-        """The commands in `msg` whose arguments their command declares private."""
-        if msg.kind is not LineKind.SAID:
-            return []
-        calls = [self.registry.parse(text) for text in engine.split_lines(msg.text)]
-        return [c for c in calls if c is not None and c.command.private is not None and c.command.private(c.args)]
+    def _parse(self, kind: LineKind, text: str) -> list[Parsed]:
+        """Each physical line of a line said, with the command it carries (None: plain text)."""
+        return [(t, self.registry.parse(t) if kind is LineKind.SAID else None) for t in _physical(kind, text)]
 
     def _withheld(self, msg: Message) -> list[Effect]:
         """A team-room line with private details: removed where it was said, its sender told privately."""
@@ -145,7 +142,7 @@ class Dispatcher:
         team = None if msg.direct else self.config.team_for_room(msg.room)
         if team is None:
             return []  # what is edited in a direct chat may be private: it is not stored
-        if contact_details(msg.text) or self._private_calls(msg):
+        if contact_details(msg.text) or _private(self._parse(msg.kind, msg.text)):
             record = self.store.line_by_event(msg.edits)
             if record is not None:
                 self.store.scrub_line(record.id, SCRUBBED)
@@ -173,13 +170,13 @@ class Dispatcher:
         effects: list[Effect] = []
         for record in self.store.unhandled_lines():
             if record.team == DIRECT:
-                effects += self._act_direct(record, _message(record))
+                effects += self._act_direct(record, _message(record), self._parse_direct(record.kind, record.text))
                 continue
             team = self.config.team(record.team)
             if team is None:
                 self.store.mark_handled(record.id)
                 continue
-            effects += self._act(team, record, _message(record))
+            effects += self._act(team, record, _message(record), self._parse(record.kind, record.text))
         for meeting in self.store.meetings_without_notes():
             effects += self._publish(meeting)
         return effects
@@ -207,13 +204,14 @@ class Dispatcher:
         ids = self._linked(msg.sender) | {msg.sender} | ({f"irc:{msg.account}"} if msg.account else set())
         return msg.privileged or not ids.isdisjoint(team.admins)
 
-    def _act(self, team: Team, record: LineRecord, msg: Message,
+    def _act(self, team: Team, record: LineRecord, msg: Message, lines: Sequence[Parsed],
              private_calls: Sequence[CommandCall] = ()) -> list[Effect]:
+        """Act on the stored `record`, whose physical lines and their commands are `lines`."""
         effects: list[Effect] = []
         ended: list[tuple[MeetingRecord, MeetingState]] = []
         with self.store.transaction():
-            for text in _physical(record):
-                effects += self._act_on_line(team, record, msg, text)
+            for text, call in lines:
+                effects += self._act_on_line(team, record, msg, text, call)
                 record = self.store.line(record.id)  # a #startmeeting may have assigned it a meeting
             for call in private_calls:  # their words are in memory only: the stored line is scrubbed
                 effects += self._run(call, team, msg, record)
@@ -225,21 +223,21 @@ class Dispatcher:
             effects += self._publish(meeting, state)
         return _one_reaction_per_event(effects)
 
-    def _act_on_line(self, team: Team, record: LineRecord, msg: Message, text: str) -> list[Effect]:
-        call = self.registry.parse(text) if record.kind is LineKind.SAID else None
+    def _act_on_line(self, team: Team, record: LineRecord, msg: Message, text: str,
+                     call: CommandCall | None) -> list[Effect]:
         if call is not None:
             metrics.COMMANDS.labels(call.command.name).inc()
         effects: list[Effect] = []
         meeting = self.store.meeting(record.meeting_id) if record.meeting_id else None
-        started = meeting is None and call is not None and call.command.name == "startmeeting"
+        started = meeting is None and call is not None and call.command.starts_meeting
         if started:
             meeting = self.store.start_meeting(team.name, record.room, record.time)
             self.store.assign_line(record.id, meeting.id)
             self._states[meeting.id] = engine.begin(self._log_line(record, text), record.room)
         if meeting is not None and meeting.status == "running":
-            effects += engine.apply(self._state(meeting, record.id), self._log_line(record, text), self.registry)
-        elif call and call.command.name in ("help", "commands"):
-            effects.append(self._help(call, record.room))
+            effects += engine.apply_call(self._state(meeting, record.id), self._log_line(record, text), call)
+        elif call and call.command.outside:
+            effects.append(Reply(record.room, call.command.outside(call)))
         if started and meeting is not None:  # the agenda and the open actions, said (and logged) right after the start
             for hook in self._hooks["meeting_started"]:
                 effects += hook(self.store.db, team.name, meeting.id, record.room)
@@ -264,29 +262,35 @@ class Dispatcher:
             return [Reply(msg.room, refusal)]
         return list(call.command.handler(room_call))
 
-    def _act_direct(self, record: LineRecord, msg: Message) -> list[Effect]:
+    def _direct(self, msg: Message) -> list[Effect]:
+        """A line said to the bot in a direct message. What looks private is stored scrubbed (a direct chat
+        may be given an address; it is acted on in memory and never kept); nothing is relayed."""
+        lines = self._parse_direct(msg.kind, msg.text)
+        private = bool(_private(lines)) or bool(contact_details(msg.text))
+        record = self.store.add_line(_scrubbed(msg) if private else msg, DIRECT, None, False)
+        return self._act_direct(record, msg, lines) if record else []
+
+    def _parse_direct(self, kind: LineKind, text: str) -> list[Parsed]:
+        """A direct message is one command, whole: its arguments may span lines (an address)."""
+        return [(text.strip(), self.registry.parse(text.strip()) if kind is LineKind.SAID else None)]
+
+    def _act_direct(self, record: LineRecord, msg: Message, lines: Sequence[Parsed]) -> list[Effect]:
         """A direct message: only commands declared `direct=True` run; answers stay in the DM."""
-        call = self.registry.parse(msg.text.strip()) if msg.kind is LineKind.SAID else None
+        ((_, call),) = lines
         effects: list[Effect]
         with self.store.transaction():
             if msg.kind is not LineKind.SAID:
                 effects = []  # notices and emotes are never commands
             elif call is None:
                 effects = [Reply(msg.room, "I answer commands here. Say !help for the list.")]
-            elif call.command.name in ("help", "commands"):
-                effects = [self._help(call, msg.room)]
+            elif call.command.outside:
+                effects = [Reply(msg.room, call.command.outside(call))]
             elif not call.command.direct:
                 effects = [Reply(msg.room, f"!{call.command.name} works in your team's room, not in a direct message.")]
             else:
                 effects = self._run(call, None, msg, record)
             self.store.mark_handled(record.id)
         return _published(effects)
-
-    def _help(self, call: CommandCall, room: str) -> Reply:
-        """The answer to !help [COMMAND] or !commands outside a meeting."""
-        args = call.args if call.command.name == "help" else ""
-        return Reply(room, help_answer(args, self.registry)
-                     or f"There is no command {quoted(args, 40)!r}. Say !help for the list.")
 
     def _state(self, meeting: MeetingRecord, before: int) -> MeetingState:
         """The meeting's state, folding its stored lines older than line `before` if not cached."""
@@ -341,8 +345,8 @@ class Dispatcher:
         record = self.store.add_line(msg, team.name, running.id, True, handled=True)
         assert record is not None  # no event id, so never a duplicate
         state = self._state(running, record.id)
-        for line_text in _physical(record):
-            engine.apply(state, self._log_line(record, line_text), self.registry)
+        for line_text in _physical(record.kind, record.text):
+            engine.apply_call(state, self._log_line(record, line_text), None)  # the bot's words obey nothing
         if not state.running:
             self._end(room, when, ended)
 
@@ -388,7 +392,7 @@ class Dispatcher:
 
     def _log_lines(self, records: list[LineRecord]) -> list[LogLine]:
         linked = {sender: self._linked(sender) for sender in {r.sender for r in records}}
-        return [self._log_line(r, text, linked[r.sender]) for r in records for text in _physical(r)]
+        return [self._log_line(r, text, linked[r.sender]) for r in records for text in _physical(r.kind, r.text)]
 
     def _log_line(self, record: LineRecord, text: str, linked: frozenset[str] | None = None) -> LogLine:
         return LogLine(0, record.time, record.nick, record.sender, record.kind, text, record.network,
@@ -406,8 +410,13 @@ class Dispatcher:
         return str(path)
 
 
-def _physical(record: LineRecord) -> list[str]:
-    return [record.text] if record.kind is LineKind.TIMEOUT else engine.split_lines(record.text) or [""]
+def _physical(kind: LineKind, text: str) -> list[str]:
+    return [text] if kind is LineKind.TIMEOUT else engine.split_lines(text) or [""]
+
+
+def _private(lines: Sequence[Parsed]) -> list[CommandCall]:
+    """The commands among `lines` whose arguments their command declares private (`!loan address`)."""
+    return [c for _, c in lines if c is not None and c.command.private is not None and c.command.private(c.args)]
 
 
 def _message(record: LineRecord) -> Message:

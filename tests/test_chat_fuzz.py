@@ -168,6 +168,7 @@ def check(bench: Bench, sender: str, text: str, direct: bool = False) -> list[st
 @example(line="#topic ²", admin=True, meeting=True)
 @example(line="!done " + "9" * 40, admin=True, meeting=False)
 @example(line="!agenda move 99999999999999999999 1", admin=True, meeting=False)
+@example(line="#cancel wg 9999-12-31 national holiday", admin=True, meeting=False)
 @example(line="!next " + "é" * 300, admin=False, meeting=False)
 @example(line="#startmeeting " + "x" * 5000, admin=False, meeting=False)
 @example(line="#topic " + "x" * 5000, admin=True, meeting=True)

@@ -151,6 +151,27 @@ def test_a_chair_only_room_command_is_refused_centrally_from_every_network(room)
     assert not [e for e in effects if isinstance(e, React)]
 
 
+def test_a_direct_message_with_an_address_but_no_command_is_not_kept_either(room):
+    _, effects = room.say("ada", f"my address is {STREET}, phone {PHONE}", direct=True)
+    assert [e.text for e in effects if isinstance(e, Reply)] == ["I answer commands here. Say !help for the list."]
+    assert room.stored() == [SCRUBBED]
+
+
+def test_each_line_is_parsed_once_on_its_way_in(room, monkeypatch):
+    """The dispatcher reads a line's commands once and hands the result on (privacy, meeting, room command)."""
+    parsed: list[str] = []
+    registry = room.bot.registry
+    real = registry.parse
+    monkeypatch.setattr(registry, "parse", lambda line: parsed.append(line) or real(line))
+    room.say("alice", "#startmeeting parse once")
+    room.say("alice", "#topic one\n#info two\nplain three")
+    room.say("alice", "!next")
+    room.say("ada", "!help", direct=True)
+    room.say("alice", "#endmeeting")
+    assert parsed == ["#startmeeting parse once", "#topic one", "#info two", "plain three", "!next", "!help",
+                      "#endmeeting"]
+
+
 # --- on the real servers -------------------------------------------------------------------
 
 

@@ -56,6 +56,11 @@ class Command:
     # args -> bool. The dispatcher stores such a line scrubbed, relays nothing, and gives the
     # handler the words only in memory.
     private: Callable[[str], bool] | None = None
+    # A meeting command that opens a meeting in a room where none runs (#startmeeting).
+    starts_meeting: bool = False
+    # What a meeting command answers where no meeting runs, CommandCall -> text (!help, !commands):
+    # in a room between meetings and in a direct message.
+    outside: Callable[[CommandCall], str] | None = None
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -101,10 +106,12 @@ class Registry:
         also: Callable[..., bool] | None = None,
         holders: str | None = None,
         private: Callable[[str], bool] | None = None,
+        starts_meeting: bool = False,
+        outside: Callable[[CommandCall], str] | None = None,
     ) -> Callable[[H], H]:
         def declare(handler: H) -> H:
             self._add(Command(name, aliases, role, scope, summary, usage or name, examples, handler, direct,
-                              also, holders, private))
+                              also, holders, private, starts_meeting, outside))
             return handler
 
         return declare

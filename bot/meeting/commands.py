@@ -33,6 +33,7 @@ def _usage(state: MeetingState, call: CommandCall) -> list[Effect]:
     summary="start a meeting in this room; you become its owner and first chair",
     usage="startmeeting [NAME]",
     examples=("#startmeeting ROCm packaging",),
+    starts_meeting=True,
 )
 def startmeeting(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     if len(state.lines) > 1:  # the first line of a log is its own #startmeeting
@@ -155,6 +156,8 @@ def link(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     usage="help [TEXT | COMMAND]",
     examples=("#help we need a reviewer for the hipBLAS update", "!help action"),
     aliases=("halp",),
+    outside=lambda call: help_answer(call.args, call.registry)
+    or f"There is no command {quoted(call.args, 40)!r}. Say !help for the list.",
 )
 def help_(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     text = help_answer(call.args, call.registry)
@@ -281,6 +284,7 @@ def here(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     scope=Scope.MEETING,
     summary="list the available commands",
     examples=("#commands",),
+    outside=lambda call: call.registry.overview(),
 )
 def commands(state: MeetingState, line: LogLine, call: CommandCall) -> list[Effect]:
     return [Reply(state.room, call.registry.overview())]

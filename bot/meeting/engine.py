@@ -48,7 +48,12 @@ def is_chair(state: MeetingState, line: LogLine) -> bool:
 
 
 def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect]:
-    """Add one line to the meeting and act on the command it carries, if any."""
+    """Add one line to the meeting and act on the command it carries, if any (a replay's way: it parses)."""
+    return apply_call(state, line, registry.parse(line.text) if line.kind is LineKind.SAID else None)
+
+
+def apply_call(state: MeetingState, line: LogLine, call: CommandCall | None) -> list[Effect]:
+    """`apply` for a line whose command (`call`, None for plain text) its caller has parsed already."""
     if not state.running:
         return []
     line = replace(line, number=len(state.lines) + 1)  # anchors count from #startmeeting
@@ -65,7 +70,6 @@ def apply(state: MeetingState, line: LogLine, registry: Registry) -> list[Effect
         return []
     if line.kind is not LineKind.SAID:
         return []  # /me, notices and the bot's own words are logged, never obeyed
-    call = registry.parse(line.text)
     if call is not None and call.command.scope is not Scope.MEETING:
         return []  # room commands (schedule, loans...) are not the meeting's business
     if call is None:
@@ -123,12 +127,12 @@ def fold(lines: Iterable[LogLine], room: str, registry: Registry, require_start:
     """
     state: MeetingState | None = None
     for line in lines:
+        call = registry.parse(line.text) if line.kind is LineKind.SAID else None
         if state is None:
-            call = registry.parse(line.text) if line.kind is LineKind.SAID else None
-            if require_start and (call is None or call.command.name != "startmeeting"):
+            if require_start and (call is None or not call.command.starts_meeting):
                 continue  # lines before the meeting started are not part of it
             state = begin(line, room, agenda=agenda)
-        apply(state, line, registry)
+        apply_call(state, line, call)
         if not state.running:
             break
     return state

@@ -73,6 +73,8 @@ def may_change(state: TeamState, speaker: Speaker, series_id: str | None) -> boo
 
 def _occurrence_on(state: TeamState, s: Series, day: date) -> Occurrence:
     """The meeting of series `s` originally on local `day` (a regular one, else an extra)."""
+    if not date.min + timedelta(days=3) <= day <= date.max - timedelta(days=62):  # the window looked at, below
+        raise ScheduleError(f"series {s.id} has no meeting on {day}")
     lo = datetime.combine(day - timedelta(days=2), datetime.min.time(), tzinfo=s.zone)
     found = [o for o in occurrences(state.series, state.changes, lo, lo + timedelta(days=60)) if o.series == s.id]
     regular = [o for o in found if o.original is not None and o.original.date() == day]
