@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main as sigbot_cli
-from bot.farm import agent_cli
+from bot.farm.host import cli as agent_cli
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 SIGBOT = Path(sys.executable).with_name("sigbot")

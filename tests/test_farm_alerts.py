@@ -14,8 +14,8 @@ from bot.core.message import Message, Network, Reply
 from bot.dispatch import Dispatcher
 from bot.farm.alerts import HostSnapshot, Snapshot, evaluate
 from bot.farm.config import FarmSettings, Machine
-from bot.farm.nvidia import parse_nvidia_smi_csv
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
+from bot.farm.host.nvidia import parse_nvidia_smi_csv
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 from bot.farm.service import publish, tick
 from bot.farm.store import CiRun, FarmStore
 from bot.registry import build_registry

@@ -9,9 +9,9 @@ import pytest
 
 from bot.farm import ci
 from bot.farm.config import FarmSettings, Machine
+from bot.farm.host.report import Gpu, HostReport, Vendor
 from bot.farm.publish import HostView, farm_view, runs_on
 from bot.farm.render import duration, host_detail, summary
-from bot.farm.report import Gpu, HostReport, Vendor
 from bot.farm.store import CiJob, FarmStore
 from bot.storage import open_store
 

@@ -25,8 +25,8 @@ from aiohttp import web
 from bot.config import parse_config
 from bot.dispatch import Dispatcher
 from bot.farm import scrape
-from bot.farm.report import HostReport
-from bot.farm.signing import signed_headers
+from bot.farm.host.report import HostReport
+from bot.farm.host.signing import signed_headers
 from bot.farm.store import FarmStore
 from bot.registry import build_registry
 from bot.runtime import Runtime

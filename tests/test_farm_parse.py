@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.farm import prometheus
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 from bot.farm.parsers import (
     FORMATS,
     parse_amd_smi_json,
@@ -29,7 +30,6 @@ from bot.farm.parsers import (
     parse_prometheus,
     parse_rocm_smi_json,
 )
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
 
 FIXTURES = Path(__file__).parent / "farm" / "fixtures"
 H100_UUID = "GPU-b3c878d6-8ef6-4801-328c-df727d6fea3d"

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from test_farm_parse import FUZZ, json_with_a_random_leaf
 
 from bot.cli import main
-from bot.farm import agent
-from bot.farm.amd import parse_amd_smi_json
+from bot.farm.host import agent
+from bot.farm.host.amd import parse_amd_smi_json
+from bot.farm.host.report import Gpu, GpuProcess, HostReport
+from bot.farm.host.rocm import parse_rocm_smi_json
 from bot.farm.parsers import parse_capture
-from bot.farm.report import Gpu, GpuProcess, HostReport
-from bot.farm.rocm import parse_rocm_smi_json
 
 AMD = Path(__file__).parent / "farm" / "fixtures" / "amd"
 PUBLIC = ["public/telegraf-mi100-rocm602.json", "public/telegraf-rx6700xt-rocm612.json",

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.farm import agent
-from bot.farm.intel import device_ids, parse_xpu_smi_json
+from bot.farm.host import agent
+from bot.farm.host.intel import device_ids, parse_xpu_smi_json
+from bot.farm.host.report import HostReport, Vendor
 from bot.farm.parsers import parse_capture
-from bot.farm.report import HostReport, Vendor
 
 INTEL = Path(__file__).parent / "farm" / "fixtures" / "intel"
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)

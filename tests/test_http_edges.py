@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from bot.config import parse_config
 from bot.dispatch import Dispatcher
-from bot.farm.signing import signed_headers
+from bot.farm.host.signing import signed_headers
 from bot.farm.store import FarmStore
 from bot.registry import build_registry
 from bot.runtime import Runtime

@@ -15,12 +15,15 @@ bottom up (docs/extending.md):
   sockets in the IRC client, aiohttp in the web server, the features' route
   modules, the Matrix adapter and the farm's scraper, sqlite3 and sqlite_utils
   in storage and the features' stores;
-- no import cycle between the packages of bot/.
+- no import cycle between the packages of bot/;
+- the farm host package (`bot.farm.host`: the agent and its parsers) imports
+  the standard library and itself only, so a farm host runs it with nothing else.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -163,6 +166,15 @@ def test_there_is_no_import_cycle_between_the_packages_of_bot():
     assert not cycles, cycles[:5]
 
 
+def test_the_farm_host_package_needs_nothing_but_the_standard_library():
+    host = [m for m in MODULES if m == "bot.farm.host" or m.startswith("bot.farm.host.")]
+    assert len(host) >= 9, host  # the agent, its CLI, the report and the vendor parsers
+    wrong = sorted((m, name) for m in host for name in MODULES[m]
+                   if name.split(".")[0] not in sys.stdlib_module_names | {"__future__"}
+                   and not (name == "bot.farm.host" or name.startswith("bot.farm.host.")))
+    assert not wrong, wrong
+
+
 def test_the_rules_see_what_they_claim_to_see():
     """A check that cannot fail proves nothing: the scanner must find imports it is meant to find."""
     assert "bot.dispatch" in bot_imports("bot.runtime")
@@ -170,3 +182,4 @@ def test_the_rules_see_what_they_claim_to_see():
     assert "bot.core.commands" in bot_imports("bot.agenda.commands")
     # An import inside a function counts; one under TYPE_CHECKING does not.
     assert "bot.runtime" not in bot_imports("bot.meeting.timers")
+    assert "prometheus_client.parser" in MODULES["bot.farm.prometheus"]  # why it is not in bot.farm.host

@@ -28,7 +28,7 @@ def publish_everything(base: Path) -> None:
     """Publish one of each file sigbot publishes into base/notes and base/site (the clock is fixed)."""
     from bot.config import parse_config
     from bot.core.message import Message, Network
-    from bot.farm.nvidia import parse_nvidia_smi_csv
+    from bot.farm.host.nvidia import parse_nvidia_smi_csv
     from bot.farm.service import publish as publish_farm
     from bot.farm.store import CiRun, FarmStore
     from bot.registry import build_registry

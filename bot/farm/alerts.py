@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.farm.config import FarmSettings, Machine
-from bot.farm.report import Gpu, HostReport
+from bot.farm.host.report import Gpu, HostReport
 
 FAILED = frozenset({"failed", "error", "timed_out"})
 

@@ -12,12 +12,10 @@ import io
 import zipfile
 from importlib.resources import files
 
-# The agent and everything it imports (standard library only: a test runs the
+# The agent is the package bot.farm.host, whole (standard library only: a test runs the
 # bundle under `python3 -I -S`, where any other import fails).
-AGENT_MODULES = ("__init__", "agent", "agent_cli", "report", "values", "signing",
-                 "nvidia", "amd", "rocm", "intel")
 _MAIN = ('"""sigbot\'s farm agent; `python3 sigbot-farm-agent.pyz --help`."""\n'
-         "import sys\n\nfrom bot.farm.agent_cli import main\n\n"
+         "import sys\n\nfrom bot.farm.host.cli import main\n\n"
          'sys.exit(main(prog="sigbot-farm-agent.pyz"))\n')
 # Fixed zip timestamps: the same package gives the same bytes (and ETag-friendly downloads).
 _EPOCH = (2020, 1, 1, 0, 0, 0)
@@ -31,7 +29,9 @@ def agent_zipapp() -> bytes:
 
         put("__main__.py", _MAIN)
         put("bot/__init__.py", '"""sigbot\'s farm agent, bundled alone."""\n')
-        farm = files("bot.farm")
-        for module in AGENT_MODULES:
-            put(f"bot/farm/{module}.py", farm.joinpath(f"{module}.py").read_text(encoding="utf-8"))
+        put("bot/farm/__init__.py", "")
+        host = files("bot.farm.host")
+        for module in sorted(host.iterdir(), key=lambda m: m.name):
+            if module.name.endswith(".py"):
+                put(f"bot/farm/host/{module.name}", module.read_text(encoding="utf-8"))
     return b"#!/usr/bin/env python3\n" + out.getvalue()

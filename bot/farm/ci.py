@@ -36,7 +36,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from bot.farm import values
+from bot.farm.host import values
 from bot.farm.store import JOB_STATES, CiJob, CiRun
 
 PLATFORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")

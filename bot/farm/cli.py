@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from bot.core.files import READ_LIMIT, read_named_file, write_atomic
-from bot.farm import agent_cli
 from bot.farm.bundle import agent_zipapp
+from bot.farm.host import cli as agent_cli
 from bot.farm.parsers import FORMATS as FARM_FORMATS
 from bot.farm.parsers import parse_capture
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.farm.amd import parse_amd_smi_json
-from bot.farm.intel import parse_xpu_smi_json
-from bot.farm.nvidia import (
+from bot.farm.host.amd import parse_amd_smi_json
+from bot.farm.host.intel import parse_xpu_smi_json
+from bot.farm.host.nvidia import (
     parse_nvidia_smi_apps_csv,
     parse_nvidia_smi_csv,
     parse_nvidia_smi_version,
     parse_nvidia_smi_xml,
 )
+from bot.farm.host.report import HostReport
+from bot.farm.host.rocm import parse_rocm_smi_json
 from bot.farm.prometheus import parse_prometheus
-from bot.farm.report import HostReport
-from bot.farm.rocm import parse_rocm_smi_json
 
 __all__ = [
     "FORMATS",

@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.farm import report, values
-from bot.farm.report import Gpu, HostReport, Vendor
+from bot.farm.host import report, values
+from bot.farm.host.report import Gpu, HostReport, Vendor
 
 # Integers, not doubles: prometheus_client returns integer literals as int,
 # and Python compares int with float exactly, so these catch both spellings.

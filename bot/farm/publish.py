@@ -15,7 +15,7 @@ from bot.config.model import Team
 from bot.core.files import write_json_if_changed
 from bot.farm.alerts import HostSnapshot, Snapshot
 from bot.farm.config import FarmSettings, Machine
-from bot.farm.report import HostReport
+from bot.farm.host.report import HostReport
 from bot.farm.store import CiJob, CiRun, FarmStore
 
 RUNS_SHOWN = 20

@@ -19,11 +19,11 @@ from datetime import datetime
 import aiohttp
 
 from bot.farm.config import Machine
+from bot.farm.host.report import HostReport
+from bot.farm.host.values import shorten
 from bot.farm.prometheus import parse_prometheus
-from bot.farm.report import HostReport
 from bot.farm.service import farm_teams
 from bot.farm.store import FarmStore
-from bot.farm.values import shorten
 from bot.runtime import Runtime, ticks
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from bot.farm.report import HostReport
+from bot.farm.host.report import HostReport
 
 MIGRATIONS = Migrations("sigbot-farm")
 

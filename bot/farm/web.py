@@ -32,11 +32,11 @@ from bot.config.model import Config, ConfigError, Secret, Team
 from bot.farm import ci, service
 from bot.farm.bundle import agent_zipapp
 from bot.farm.config import FarmSettings
+from bot.farm.host.report import HostReport
+from bot.farm.host.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
+from bot.farm.host.values import shorten
 from bot.farm.publish import farm_dir
-from bot.farm.report import HostReport
-from bot.farm.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
 from bot.farm.store import CiJob, CiRun, FarmStore
-from bot.farm.values import shorten
 from bot.features import provided
 from bot.runtime import Runtime
 from bot.web import urls

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from bot.farm import agent
-from bot.farm.report import HostReport
+from bot.farm.host import agent
+from bot.farm.host.report import HostReport
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

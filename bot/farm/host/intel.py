@@ -50,8 +50,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bot.farm import report, values
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
+from bot.farm.host import report, values
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 
 _MAX_TILES = 16
 

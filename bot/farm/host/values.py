@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Any
 
-from bot.farm import report
+from bot.farm.host import report
 
 # Any fully bracketed value is nvidia-smi's way of saying "no value" (seen:
 # [N/A], [Not Supported], [Not Found], [Unknown Error], [Insufficient

@@ -39,8 +39,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.farm import report, values
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
+from bot.farm.host import report, values
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 
 
 def _dig(data: Any, *path: str) -> Any:

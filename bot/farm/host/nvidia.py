@@ -41,8 +41,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
-from bot.farm import report, values
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
+from bot.farm.host import report, values
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 
 # Aliases: the first column found wins.  power.draw is the average over the
 # last second on recent drivers (in our 580.159.04 capture it equals

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.farm import report, values
-from bot.farm.amd import gfx_target, process_pid, product_name
-from bot.farm.report import Gpu, GpuProcess, HostReport, Vendor
+from bot.farm.host import report, values
+from bot.farm.host.amd import gfx_target, process_pid, product_name
+from bot.farm.host.report import Gpu, GpuProcess, HostReport, Vendor
 
 # Spellings per field, most recent first.  "Card series" became "Card Series"
 # in ROCm 6.x and "Device Name" appeared beside it; MI300 reports "Current

@@ -25,13 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from bot.farm import report as rep
-from bot.farm.amd import parse_amd_smi_json
-from bot.farm.intel import device_ids, parse_xpu_smi_json
-from bot.farm.nvidia import parse_nvidia_smi_csv, parse_nvidia_smi_xml
-from bot.farm.report import HostReport
-from bot.farm.rocm import parse_rocm_smi_json
-from bot.farm.signing import signed_headers
+from bot.farm.host import report as rep
+from bot.farm.host.amd import parse_amd_smi_json
+from bot.farm.host.intel import device_ids, parse_xpu_smi_json
+from bot.farm.host.nvidia import parse_nvidia_smi_csv, parse_nvidia_smi_xml
+from bot.farm.host.report import HostReport
+from bot.farm.host.rocm import parse_rocm_smi_json
+from bot.farm.host.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
