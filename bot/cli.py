@@ -24,7 +24,7 @@ from bot.core.files import READ_LIMIT, read_named_file
 from bot.core.message import Reply
 from bot.core.resources import data_dir
 from bot.core.targets import load
-from bot.features import targets
+from bot.features import cli_commands
 from bot.meeting.paths import meeting_dir, slugify
 from bot.meeting.render import RenderContext, write_notes
 from bot.meeting.replay import ReplayError, channel_from_name, date_from_name, replay
@@ -47,7 +47,25 @@ class _OneLineErrors(click.Group):
     expected is logged with its traceback where logging is set up (`run`),
     printed with its traceback under --log-level DEBUG, and otherwise
     answered with one line: the user never gets a traceback they did not ask for.
+
+    Subcommands named in `lazy` ("name" -> "module:attribute") are imported
+    only when run or listed (`sigbot --help`).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            command: click.Command = load(self.lazy[cmd_name])
+            if command.name != cmd_name:
+                raise RuntimeError(f"{self.lazy[cmd_name]} is the command {command.name!r}, declared as {cmd_name!r}")
+            self.add_command(command)
+        return self.commands.get(cmd_name)
 
     def main(
         self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
@@ -286,11 +304,7 @@ def demo(out_dir: Path) -> None:
         click.echo(f"wrote {path}: {len(data['topics'])} topics, {len(data['actions'])} actions")
 
 
-# Every feature's commands (its `cli` in its feature.py), added in the order of bot/features.py.
-for _target in targets("cli"):
-    main.add_command(load(_target))
-
-from bot.storage.cli import backup_cli, restore_cli  # noqa: E402  (backups live with the storage)
-
-main.add_command(backup_cli)
-main.add_command(restore_cli)
+# Every feature's commands (its `cli` in its feature.py), and the storage's backup and restore:
+# imported when named, so `sigbot run` does not load every command line's libraries.
+main.lazy.update(cli_commands())
+main.lazy.update({"backup": "bot.storage.cli:backup_cli", "restore": "bot.storage.cli:restore_cli"})

@@ -42,8 +42,13 @@ def root_sections() -> dict[str, str]:
 
 
 def targets(kind: str) -> list[str]:
-    """Every feature's entries of one kind ("services", "web_routes", "cli", "config_checks"), in order."""
+    """Every feature's entries of one kind ("services", "web_routes", "config_checks"), in order."""
     return [target for f in features() for target in getattr(f, kind)]
+
+
+def cli_commands() -> dict[str, str]:
+    """Every feature's `sigbot` subcommands: name -> its click command, in order."""
+    return {name: target for f in features() for name, target in f.cli}
 
 
 def single(kind: str) -> list[str]:

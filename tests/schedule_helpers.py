@@ -8,8 +8,8 @@ import icalendar
 import recurring_ical_events
 
 from bot.config import Config, parse_config
-from bot.schedule.feed import TeamSchedule, build_calendar
-from bot.schedule.model import Change, ChangeKind, Monthly, Series
+from bot.schedule.feed import build_calendar
+from bot.schedule.model import Change, ChangeKind, Monthly, Series, TeamSchedule
 from bot.schedule.store import FeedStamp
 
 STAMP = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -168,8 +168,12 @@ def test_a_capture_that_is_not_utf8_is_read_with_replacements_not_a_traceback(fo
 # --- arguments for every command ------------------------------------------------------------------------
 
 def leaves(command: click.Command, path: tuple[str, ...] = ()):
+    """Every command a user can name, as click resolves it (the features' are imported when named)."""
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, name
             yield from leaves(sub, (*path, name))
     else:
         yield path, command

@@ -197,8 +197,8 @@ def test_an_injection_attempt_in_a_host_or_process_name_reaches_neither_chat_nor
         refused = await _post(url + "/farm/report", bad_host,
                               signed_headers("h100", "h100-secret", int(time.time()), bad_host))
         from bot.farm.service import publish
-        from bot.site.build import SiteOptions, build_site
-        from bot.site.config import site_settings
+        from bot.site.build import build_site
+        from bot.site.config import SiteOptions, site_settings
         publish(rt, datetime.now(timezone.utc))
         build_site(rt.config.notes_dir, site_settings(rt.config).out, SiteOptions())
         async with aiohttp.ClientSession() as session:

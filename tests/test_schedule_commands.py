@@ -151,3 +151,29 @@ def test_a_series_chair_changes_the_schedule_from_their_linked_irc_account_only(
     assert "Only team admins and the series' chairs" in irc("!cancel wg 2025-10-16 the nick", None)
     assert "Cancelled (from IRC)" in irc("!cancel wg 2025-10-16 from IRC", "chairacct")
     assert room.upcoming(1) == [("10-16 15:00", True)]
+
+
+def test_a_feed_is_built_only_when_its_inputs_change_and_again_when_its_file_is_gone(room, monkeypatch):
+    """Every minute, and at each start, the schedule is published; the .ics is built (icalendar) only when the
+    series, changes or URL it is made from changed (bot/schedule/publish.py), so the bytes never go stale."""
+    from bot.schedule import publish as pub
+
+    built: list[str] = []
+    real = pub._build
+    monkeypatch.setattr(pub, "_build", lambda store, name, *rest: built.append(name) or real(store, name, *rest))
+    store, team_feed = ScheduleStore(room.bot.store.db), room.config.team("wg").notes_dir / "calendar.ics"
+    pub.publish(room.config, store, NOW)
+    assert built == ["wg meetings", "sigbot meetings"]
+    first = team_feed.read_bytes()
+    room.boot()  # a restart: the digests are on disk
+    pub.publish(room.config, ScheduleStore(room.bot.store.db), NOW)
+    assert built == ["wg meetings", "sigbot meetings"] and team_feed.read_bytes() == first
+    assert "Cancelled" in room.say("chair", "!cancel wg 2025-10-16 holiday")  # publishes after the commit
+    assert built[2:] == ["wg meetings", "sigbot meetings"]
+    assert b"EXDATE" in team_feed.read_bytes() and b"EXDATE" not in first
+    team_feed.unlink()
+    pub.publish(room.config, ScheduleStore(room.bot.store.db), NOW)
+    assert built[4:] == ["wg meetings"] and b"EXDATE" in team_feed.read_bytes()
+    (room.config.data_dir / "feeds.json").write_text("{not json")  # damaged: built once more, no error
+    pub.publish(room.config, ScheduleStore(room.bot.store.db), NOW)
+    assert built[5:] == ["wg meetings", "sigbot meetings"]

@@ -91,7 +91,8 @@ def test_uids_are_stable_and_sequence_rises_with_each_change_of_an_event():
     series = [weekly("wg", "2025-09-04T15:00")]
 
     def stamps(changes, when):
-        from bot.schedule.feed import TeamSchedule, build_calendar
+        from bot.schedule.feed import build_calendar
+        from bot.schedule.model import TeamSchedule
 
         ics = build_calendar([TeamSchedule("wg", tuple(series), tuple(changes))],
                              lambda t, h: store.feed_stamps(t, h, when), "wg")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
+import pytest
 from site_samples import simple_meeting
 
 from bot.config import parse_config
@@ -18,7 +20,8 @@ from bot.dispatch import Dispatcher
 from bot.farm.publish import write_status
 from bot.registry import build_registry
 from bot.runtime import Runtime
-from bot.site.config import SiteSettings, site_settings
+from bot.site.apart import build_apart
+from bot.site.config import SiteOptions, SiteSettings, site_settings
 from bot.site.publish import Publisher, is_notes_repository, publish_service
 from bot.storage import open_store
 from bot.web.server import build_app, start_web
@@ -185,3 +188,18 @@ async def _until(condition, limit: float = 20.0) -> None:
     while not condition():
         assert loop.time() < deadline, "the site was not rebuilt in time"
         await asyncio.sleep(0.02)
+
+
+def test_the_running_bot_builds_in_a_child_and_holds_no_builder_and_a_failed_build_says_why(tmp_path):
+    """bot/site/apart.py: the bot's builds run in a child process (issue 14: memory); the parent never
+    imports the builder, and a child that fails is one clear line, not a silent stale site."""
+    probe = ("import sys; from pathlib import Path; from bot.site.apart import build_apart; "
+             "from bot.site.config import SiteOptions; "
+             f"r = build_apart(Path({str(tmp_path / 'notes')!r}), Path({str(tmp_path / 'site')!r}), SiteOptions()); "
+             "print('index.html' in r.written, 'jinja2' in sys.modules, 'bot.site.build' in sys.modules)")
+    (tmp_path / "notes").mkdir()
+    out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True False False", out
+    (tmp_path / "blocked").write_text("a file where the site's folder should be")
+    with pytest.raises(RuntimeError, match="the site build exited with 1: .*blocked"):
+        build_apart(tmp_path / "notes", tmp_path / "blocked", SiteOptions())

@@ -6,7 +6,7 @@ FEATURE = Feature(
     name="agenda",
     commands="bot.agenda.commands:AGENDA_COMMANDS",
     migrations="bot.agenda.store:AGENDA_MIGRATIONS",
-    cli=("bot.agenda.cli:agenda_cli",),
+    cli=(("agenda", "bot.agenda.cli:agenda_cli"),),
     hooks=(
         ("meeting_started", "bot.agenda.hooks:meeting_started"),
         ("meeting_ended", "bot.agenda.hooks:meeting_ended"),

@@ -37,7 +37,8 @@ class Feature:
     migrations: str | None = None  # the feature's own sqlite_utils Migrations("sigbot-<name>")
     services: tuple[str, ...] = ()  # async def service(rt, stop): background work until `stop`
     web_routes: tuple[str, ...] = ()  # def add_routes(rt, app): pages and endpoints on the one web server
-    cli: tuple[str, ...] = ()  # click commands or groups, added to `sigbot`
+    # (name, click command or group), added to `sigbot`; its module is imported only when that command runs
+    cli: tuple[tuple[str, str], ...] = ()
     hooks: tuple[tuple[str, str], ...] = ()  # (a name from HOOKS, its function)
     # Functions other features may call by name (never by importing this feature):
     # (name, function). A consumer asks bot.features.provided(name) and copes with None.

@@ -33,9 +33,6 @@ from datetime import datetime, timezone
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-
 from bot.farm.host import values
 from bot.farm.store import JOB_STATES, CiJob, CiRun
 
@@ -155,6 +152,9 @@ def _case_outcome(case: Element) -> str:
 
 def xunit_counts(body: bytes, what: str = "JUnit XML") -> Counts:
     """Pass/fail/skip counts and failing names of a JUnit or Testing Farm xunit document."""
+    from defusedxml import DefusedXmlException  # here: only a CI upload needs it (memory, issue 14)
+    from defusedxml.ElementTree import fromstring
+
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:

@@ -10,5 +10,5 @@ FEATURE = Feature(
     migrations="bot.farm.store:MIGRATIONS",
     services=("bot.farm.service:watch", "bot.farm.scrape:scrape"),
     web_routes=("bot.farm.web:add_routes",),
-    cli=("bot.farm.cli:farm", "bot.farm.cli:farm_agent"),
+    cli=(("farm", "bot.farm.cli:farm"), ("farm-agent", "bot.farm.cli:farm_agent")),
 )

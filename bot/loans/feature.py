@@ -9,5 +9,5 @@ FEATURE = Feature(
     migrations="bot.loans.store:LOAN_MIGRATIONS",
     services=("bot.loans.reminders:loan_reminders",),
     web_routes=("bot.loans.web:add_routes",),  # the one-time address form (docs/privacy.md)
-    cli=("bot.loans.cli:loans_group", "bot.loans.cli:hw_group"),
+    cli=(("loans", "bot.loans.cli:loans_group"), ("hw", "bot.loans.cli:hw_group")),
 )

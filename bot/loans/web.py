@@ -19,15 +19,15 @@ line and never repeat what was typed; nothing typed is logged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import secrets
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import jinja2
 from aiohttp import web
 
 from bot.core.resources import data_dir
@@ -37,6 +37,9 @@ from bot.loans.links import FORM_PATH, LINK_MINUTES, form_base, form_origin, tok
 from bot.loans.model import Actor
 from bot.loans.store import AddressLink, LoanStore
 from bot.runtime import Runtime
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +72,13 @@ class RateLimit:
         return count + 1 <= self.most
 
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     """The site's templates, for the site's look (base.html.j2). Lenient about what the site's pages set
-    and the form page does not (`updated`): an unset value is simply left out."""
+    and the form page does not (`updated`): an unset value is simply left out. Made at the first
+    request: a bot nobody asks for a form does not hold jinja2 (memory, issue 14)."""
+    import jinja2
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "site")), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["utc"] = str  # the site's time filter, named by its macros; the form page shows no times
@@ -87,11 +94,10 @@ class _Page(Protocol):
 def add_routes(rt: Runtime, app: web.Application) -> None:
     key = secrets.token_bytes(32)  # signs the CSRF field; a restart only means reopening the link
     per_link, per_client = RateLimit(PER_LINK, WINDOW), RateLimit(PER_CLIENT, WINDOW)
-    pages = _environment()
 
     def page(status: int, message: str, **form: object) -> web.Response:
-        html = pages.get_template("address.html.j2").render(site_title="sigbot", root="../../../", message=message,
-                                                            form=form or None)
+        html = _environment().get_template("address.html.j2").render(
+            site_title="sigbot", root="../../../", message=message, form=form or None)
         # The token is in the URL: no Referer may carry it anywhere, and nothing may be cached.
         return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
                             headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from bot.core.files import write_atomic
 from bot.core.resources import data_dir
 from bot.meeting.minutes import Minutes, RoomJson, log_text, minutes_json
@@ -24,6 +22,8 @@ from bot.meeting.model import Entry, ItemKind
 from bot.meeting.paths import contained, notes_stem
 
 if TYPE_CHECKING:
+    import jinja2
+
     from bot.config.model import Team
 
 DEFAULT_TEMPLATES = data_dir("templates")
@@ -131,6 +131,8 @@ def networks_differ(minutes: Minutes) -> bool:
 
 
 def _environment(template_dirs: list[Path]) -> jinja2.Environment:
+    import jinja2  # here, not at the top: `sigbot run` needs it only when a meeting ends (memory, issue 14)
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs]),
         autoescape=False,  # Markdown, escaped by the md filters below

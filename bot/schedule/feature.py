@@ -9,6 +9,6 @@ FEATURE = Feature(
     migrations="bot.schedule.store:MIGRATIONS",
     services=("bot.schedule.reminders:reminder_service",),
     web_routes=("bot.schedule.web:add_routes",),
-    cli=("bot.schedule.cli:schedule",),
+    cli=(("schedule", "bot.schedule.cli:schedule"),),
     provides=(("next_meeting", "bot.schedule.api:next_meeting"),),
 )

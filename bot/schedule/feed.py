@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone
 
 from bot.schedule.expand import latest_changes, rule_start_on
-from bot.schedule.model import Change, ChangeKind, Series
+from bot.schedule.model import ChangeKind, Series, TeamSchedule
 
 if TYPE_CHECKING:  # a type only: the feed is built without the database
     from bot.schedule.store import FeedStamp
@@ -35,14 +34,6 @@ OPEN_ENDED_YEARS = 30
 # Dates a VTIMEZONE ever covers: a configured `until = 9999-12-31` must not make it list
 # eight thousand years of changes (nor overflow: icalendar steps past the last date).
 VTIMEZONE_YEARS = (date(1900, 1, 2), date(2400, 12, 31))
-
-
-@dataclass(frozen=True)
-class TeamSchedule:
-    team: str
-    series: tuple[Series, ...]
-    changes: tuple[Change, ...]
-    agenda_url: str | None = None  # where the team's agenda and minutes are published
 
 
 def series_uid(team: str, series_id: str) -> str:

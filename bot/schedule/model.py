@@ -194,3 +194,13 @@ def parse_local(text: str) -> datetime:
     if "T" not in text.strip().replace(" ", "T"):
         raise ScheduleError(f"{quoted(text, 40)!r} has no time of day: write it like 2025-08-21T10:00")
     return value.replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class TeamSchedule:
+    """What a team's .ics feed is made from (bot/schedule/feed.py)."""
+
+    team: str
+    series: tuple[Series, ...]
+    changes: tuple[Change, ...]
+    agenda_url: str | None = None  # where the team's agenda and minutes are published

@@ -3,10 +3,18 @@
 Written at start and after every change, each atomically (temporary file and
 rename) and only when its content changed, so a static copy of notes/ always
 carries a whole feed. The web server serves the same bytes.
+
+A feed is built (with icalendar) only when what it is made from changed: the
+digest of its inputs (series, changes, its URL and name) is kept per file in
+`<data_dir>/feeds.json`, so the minute's check, and a restart, cost a digest,
+and a bot whose schedule does not change does not keep icalendar in memory
+(issue 14). A feed file that is missing is written again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +23,7 @@ from typing import Any
 from bot.config import Config, Team
 from bot.core.files import write_if_changed, write_json_if_changed
 from bot.schedule.changes import settings, team_state
-from bot.schedule.feed import TeamSchedule, build_calendar
+from bot.schedule.model import TeamSchedule
 from bot.schedule.store import ScheduleStore
 
 log = logging.getLogger(__name__)
@@ -33,12 +41,23 @@ def team_schedule(config: Config, store: ScheduleStore, team: Team) -> TeamSched
     return TeamSchedule(team.name, state.series, state.changes, url)
 
 
-def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime) -> bytes:
-    """The .ics of one team, or of every team with a schedule (team None)."""
+def _feed_inputs(config: Config, store: ScheduleStore, team: Team | None) -> tuple[str, list[TeamSchedule]]:
+    """What the .ics of one team (or of every team, team None) is made from: its name and schedules."""
     teams = [team] if team is not None else scheduled_teams(config, store)
     name = f"{team.name} meetings" if team is not None else "sigbot meetings"
-    return build_calendar([team_schedule(config, store, t) for t in teams],
-                          lambda t, hashes: store.feed_stamps(t, hashes, now), name)
+    return name, [team_schedule(config, store, t) for t in teams]
+
+
+def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: datetime) -> bytes:
+    from bot.schedule.feed import build_calendar  # icalendar: only when a feed is built
+
+    return build_calendar(schedules, lambda t, hashes: store.feed_stamps(t, hashes, now), name)
+
+
+def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime) -> bytes:
+    """The .ics of one team, or of every team with a schedule (team None)."""
+    name, schedules = _feed_inputs(config, store, team)
+    return _build(store, name, schedules, now)
 
 
 def schedule_json(store: ScheduleStore, team: Team, now: datetime) -> dict[str, Any]:
@@ -53,15 +72,39 @@ def schedule_json(store: ScheduleStore, team: Team, now: datetime) -> dict[str, 
 
 def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
     """Write every feed and schedule.json that changed; returns the paths written."""
+    built_from = _read_digests(config)
+    digests = dict(built_from)
+
+    def write_feed(path: Path, team: Team | None) -> bool:
+        name, schedules = _feed_inputs(config, store, team)
+        digest = hashlib.sha256(repr((name, schedules)).encode()).hexdigest()
+        if built_from.get(str(path)) == digest and path.is_file():
+            return False  # made from the same inputs: the same bytes
+        digests[str(path)] = digest
+        return write_if_changed(path, _build(store, name, schedules, now))
+
     written = []
     teams = scheduled_teams(config, store)
     for team in teams:
-        if write_if_changed(team.notes_dir / "calendar.ics", feed(config, store, team, now)):
+        if write_feed(team.notes_dir / "calendar.ics", team):
             written.append(team.notes_dir / "calendar.ics")
         data = schedule_json(store, team, now)
         path = team.notes_dir / "schedule.json"
         if write_json_if_changed(path, data):
             written.append(path)
-    if teams and write_if_changed(config.notes_dir / "calendar.ics", feed(config, store, None, now)):
+    if teams and write_feed(config.notes_dir / "calendar.ics", None):
         written.append(config.notes_dir / "calendar.ics")
+    if digests != built_from:
+        write_json_if_changed(config.data_dir / "feeds.json", {"built_from": digests}, volatile=())
     return written
+
+
+def _read_digests(config: Config) -> dict[str, str]:
+    """{feed path: digest of the inputs it was last written from}; empty when unknown or unreadable."""
+    try:
+        data = json.loads((config.data_dir / "feeds.json").read_text(encoding="utf-8"))
+        digests = data["built_from"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # a missing or damaged record only means building the feeds once more
+    return {k: v for k, v in digests.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(digests, dict) else {}

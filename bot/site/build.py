@@ -20,7 +20,6 @@ import posixpath
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from bot.core.files import write_atomic
 from bot.meeting.paths import contained
 from bot.meeting.render import DEFAULT_TEMPLATES
 from bot.site import search
+from bot.site.config import BuildReport, SiteOptions
 from bot.site.markup import MinutesRenderer, item_lines, log_html
 from bot.site.pages import (
     farm_context,
@@ -52,20 +52,6 @@ MANIFEST_VERSION = 2  # 2: summaries carry series and rooms
 FEED_ENTRIES = 20
 RECENT_ON_HOME = 10
 _PLOT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}\.(png|svg|jpg|jpeg|webp|gif)$")
-
-
-@dataclass(frozen=True)
-class SiteOptions:
-    title: str = "Meeting notes"
-    public_url: str | None = None  # for absolute links in feeds and webcal:// subscribe links
-
-
-@dataclass
-class BuildReport:
-    meetings: int = 0
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # one line per folder of meetings not published (logged)
 
 
 def _sig(*parts: Any) -> str:

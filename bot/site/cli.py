@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.site.build import SiteOptions, build_site
-from bot.site.config import site_settings
+from bot.site.build import build_site
+from bot.site.config import SiteOptions, site_settings
 
 
 def _sources(ctx: click.Context, notes: Path | None, out: Path | None) -> tuple[Path, Path, SiteOptions]:

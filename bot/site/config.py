@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,3 +63,17 @@ def site_settings(config: Config) -> SiteSettings:
         return settings
     except KeyError:
         return SiteSettings(out=(config.path.parent if config.path else Path(".")) / "site")
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    title: str = "Meeting notes"
+    public_url: str | None = None  # for absolute links in feeds and webcal:// subscribe links
+
+
+@dataclass
+class BuildReport:
+    meetings: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # one line per folder of meetings not published (logged)

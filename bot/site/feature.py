@@ -7,7 +7,7 @@ FEATURE = Feature(
     root_section="bot.site.config:parse_site",
     services=("bot.site.publish:publish_service",),
     web_routes=("bot.site.routes:add_routes",),  # last of all: the site catches every other GET path
-    cli=("bot.site.cli:site", "bot.site.cli:serve"),
+    cli=(("site", "bot.site.cli:site"), ("serve", "bot.site.cli:serve")),
     # the farm's /farm/<team>/ leads to the site's farm page: one page, never two renderings
     provides=(("site_page", "bot.site.routes:built_page"),),
 )

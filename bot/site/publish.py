@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.meeting.minutes import Minutes
-from bot.site.build import BuildReport, SiteOptions, build_site
-from bot.site.config import SiteSettings, site_settings
+from bot.site.apart import build_apart
+from bot.site.config import BuildReport, SiteOptions, SiteSettings, site_settings
 from bot.site.sources import published_stamp
 
 if TYPE_CHECKING:
@@ -122,9 +122,10 @@ class Publisher:
         return published_stamp(self.notes) != self._stamp
 
     def rebuild(self) -> BuildReport:
-        """An incremental build of the site alone (no commit): what the watch does when the site is stale."""
+        """An incremental build of the site alone (no commit): what the watch does when the site is stale.
+        Built in a child process (bot/site/apart.py): the bot does not keep the builder in memory."""
         stamp = published_stamp(self.notes)  # before: a file changed during the build is seen next time
-        report = build_site(self.notes, self.settings.out, self.options)
+        report = build_apart(self.notes, self.settings.out, self.options)
         self._stamp = stamp
         return report
 

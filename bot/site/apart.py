@@ -1,0 +1,47 @@
+"""The archive built in a child process, so that `sigbot run` does not hold the builder.
+
+A build imports jinja2, markdown-it's renderers and the site's templates and
+holds every page in memory while it writes; in a long-running bot that would
+stay resident for good (memory is a figure of issue 14). The running bot
+therefore builds in a short-lived child (`python -P -m bot.site.apart`), which
+is as incremental as a build in process: what was built is in the manifest
+on disk (bot/site/build.py). `sigbot site build` and the tests build in
+process. The child prints its BuildReport as one JSON line; its failure
+arrives as the last line of its stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from bot.site.config import BuildReport, SiteOptions
+
+TIMEOUT = 600  # seconds: a whole build of a large archive takes seconds, not minutes
+
+
+def build_apart(notes: Path, out: Path, options: SiteOptions) -> BuildReport:
+    """build_site(notes, out, options) in a child process; raises RuntimeError with the child's reason."""
+    # -P: the installed package, never a `bot` folder in the working directory.
+    args = [sys.executable, "-P", "-m", "bot.site.apart", str(notes), str(out), json.dumps(asdict(options))]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
+        raise RuntimeError(f"the site build exited with {result.returncode}: {lines[-1] if lines else 'no message'}")
+    return BuildReport(**json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: list[str]) -> int:
+    from bot.site.build import build_site
+
+    notes, out, options = argv
+    report = build_site(Path(notes), Path(out), SiteOptions(**json.loads(options)))
+    print(json.dumps(asdict(report)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
