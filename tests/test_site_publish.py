@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -190,7 +191,7 @@ async def _until(condition, limit: float = 20.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def test_the_running_bot_builds_in_a_child_and_holds_no_builder_and_a_failed_build_says_why(tmp_path):
+def test_the_running_bot_builds_in_a_child_and_holds_no_builder_and_a_failed_build_says_why(tmp_path, caplog):
     """bot/site/apart.py: the bot's builds run in a child process (issue 14: memory); the parent never
     imports the builder, and a child that fails is one clear line, not a silent stale site."""
     probe = ("import sys; from pathlib import Path; from bot.site.apart import build_apart; "
@@ -200,6 +201,10 @@ def test_the_running_bot_builds_in_a_child_and_holds_no_builder_and_a_failed_bui
     (tmp_path / "notes").mkdir()
     out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True False False", out
+    simple_meeting(tmp_path / "notes", "search", date(2024, 5, 2))  # a team folder the site cannot publish
+    with caplog.at_level(logging.WARNING, logger="bot.site.apart"):
+        build_apart(tmp_path / "notes", tmp_path / "site", SiteOptions())
+    assert any("site build: " in r.getMessage() and "skipped 1 meeting(s)" in r.getMessage() for r in caplog.records)
     (tmp_path / "blocked").write_text("a file where the site's folder should be")
     with pytest.raises(RuntimeError, match="the site build exited with 1: .*blocked"):
         build_apart(tmp_path / "notes", tmp_path / "blocked", SiteOptions())

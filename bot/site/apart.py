@@ -6,13 +6,15 @@ stay resident for good (memory is a figure of issue 14). The running bot
 therefore builds in a short-lived child (`python -P -m bot.site.apart`), which
 is as incremental as a build in process: what was built is in the manifest
 on disk (bot/site/build.py). `sigbot site build` and the tests build in
-process. The child prints its BuildReport as one JSON line; its failure
-arrives as the last line of its stderr.
+process. The child prints its BuildReport as one JSON line; what it logs
+(a folder refused, a file too large to show) comes back on its stderr and is
+logged here, and its failure arrives as the last line of its stderr.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from dataclasses import asdict
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from bot.site.config import BuildReport, SiteOptions
 
+log = logging.getLogger(__name__)
 TIMEOUT = 600  # seconds: a whole build of a large archive takes seconds, not minutes
 
 
@@ -28,15 +31,18 @@ def build_apart(notes: Path, out: Path, options: SiteOptions) -> BuildReport:
     # -P: the installed package, never a `bot` folder in the working directory.
     args = [sys.executable, "-P", "-m", "bot.site.apart", str(notes), str(out), json.dumps(asdict(options))]
     result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    lines = result.stderr.strip().splitlines()
     if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
         raise RuntimeError(f"the site build exited with {result.returncode}: {lines[-1] if lines else 'no message'}")
+    for line in lines:  # the child's warnings, in the bot's log
+        log.warning("site build: %s", line)
     return BuildReport(**json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def main(argv: list[str]) -> int:
     from bot.site.build import build_site
 
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     notes, out, options = argv
     report = build_site(Path(notes), Path(out), SiteOptions(**json.loads(options)))
     print(json.dumps(asdict(report)))
