@@ -64,3 +64,37 @@ def test_a_missing_config_file_says_how_to_start(tmp_path):
                           env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     assert done.returncode == 2
     assert "no such file" in done.stderr and "sigbot.example.toml" in done.stderr
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\xff\xfe\x00p\x00w", "is not UTF-8 text"),
+    (None, "not a regular file"),  # a folder named where the file should be
+])
+def test_a_password_file_that_cannot_be_read_as_text_is_named_before_connecting(tmp_path, content, expected):
+    secret = tmp_path / "password"
+    if content is None:
+        secret.mkdir()
+    else:
+        secret.write_bytes(content)
+    config = GOOD.replace('password_env = "SIGBOT_TEST_PW"', f'password_file = "{secret}"')
+    for command in ("check-config", "run"):
+        done = sigbot(tmp_path, config, command)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "matrix.password:" in done.stderr and expected in done.stderr, (command, done.stderr)
+        assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr
+
+
+def test_a_busy_web_port_is_one_clear_line(tmp_path):
+    """`sigbot run` starts its web server after logging in; `sigbot serve` at once: both use start_web."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "notes").mkdir()
+        done = sigbot(tmp_path, GOOD, "serve", "--notes", "notes", "--out", "site", "--listen", f"127.0.0.1:{port}")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"Error: the web server cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(see [web] listen in the config)")

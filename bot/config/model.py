@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.files import MiB, read_named_file
+
 
 class ConfigError(Exception):
     """The configuration is wrong; `errors` lists every problem with its key path."""
@@ -34,8 +36,12 @@ class Secret:
         """Why the secret cannot be read, or None when it can."""
         if self.env:
             return None if os.environ.get(self.env) else f"environment variable {self.env} is not set"
-        if self.file and not self.file.is_file():
+        if self.file and not self.file.exists():
             return f"file {self.file} does not exist"
+        try:
+            self.get()
+        except ConfigError as exc:
+            return exc.errors[0].removeprefix("secret: ")
         return None
 
     def get(self) -> str:
@@ -46,9 +52,12 @@ class Secret:
             return value
         assert self.file is not None
         try:
-            return self.file.read_text(encoding="utf-8").strip()
+            return read_named_file(self.file, MiB).decode("utf-8").strip()
         except OSError as exc:
             raise ConfigError([f"secret: cannot read {self.file}: {exc.strerror}"]) from None
+        except UnicodeDecodeError:
+            raise ConfigError([f"secret: {self.file} is not UTF-8 text (a password or token file holds one "
+                               "line of text)"]) from None
 
     def __repr__(self) -> str:
         return f"Secret({self.where()})"

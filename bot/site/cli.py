@@ -93,5 +93,5 @@ def serve(ctx: click.Context, notes: Path | None, out: Path | None, listen: str,
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
-    except OSError as exc:  # the port is taken, the host is not this machine's
-        raise click.ClickException(f"cannot serve on {listen}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # start_web: the port is taken, the host is not this machine's
+        raise click.ClickException(str(exc)) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -143,7 +144,13 @@ async def start_web(app: web.Application, listen: str) -> web.AppRunner:
     host, port = parse_listen(listen)
     quiet_accept_failures()
     check_open_files(limits.max_connections)
-    await CappedSite(runner, host, port, limits.max_connections).start()
+    try:
+        await CappedSite(runner, host, port, limits.max_connections).start()
+    except OSError as exc:  # a busy port, an address not on this machine: one line for the operator
+        await runner.cleanup()
+        why = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's message repeats the address
+        raise RuntimeError(f"the web server cannot listen on {host}:{port}: {why} "
+                           "(see [web] listen in the config)") from None
     bound = runner.addresses[0][1] if runner.addresses else port
     url = f"http://{host}:{bound}"
     app[RUNTIME].state["web_url"] = url
