@@ -79,6 +79,8 @@ class Dispatcher:
         # Called as hook(team name, path of the .md, minutes) after a meeting's notes are written
         # (the archive site rebuilds and commits from there); a hook must only queue work.
         self.notes_written: list[Callable[[str, Path, Minutes], None]] = []
+        # The name people know a room by (the Matrix adapter's m.room.name), for the minutes' header.
+        self.room_title: Callable[[str], str] = lambda room: ""
 
     # --- entry points used by the adapters ----------------------------------
 
@@ -373,7 +375,8 @@ class Dispatcher:
         sections: dict[str, Any] = {}
         for hook in self._hooks["minutes_sections"]:
             sections.update(hook(self.store.db, meeting.id, meeting.ended))
-        path = write_notes(minutes, folder, team_context(team, **sections), team.template_dir)
+        context = team_context(team, room_name=self.room_title(meeting.room), **sections)
+        path = write_notes(minutes, folder, context, team.template_dir)
         self.store.set_notes_path(meeting.id, str(path))
         for hook in self._hooks["notes_written"]:
             hook(self.store.db, team, meeting.ended or minutes.ended)

@@ -51,6 +51,7 @@ async def run_bot(config: Config, now: Callable[[], datetime] | None = None,
         rt.now = now
     adapter = MatrixAdapter(config, dispatcher)
     rt.state["matrix"] = adapter
+    dispatcher.room_title = adapter.room_title
     if stop is None:  # the real process; in-process tests pass their own `stop`
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -87,6 +87,9 @@ def test_after_a_restart_relayed_names_chairs_and_minutes_are_what_they_were(syn
                          for a in notes["attendees"]}
                 assert (names[alice.user_id], names[carol.user_id]) == (["Alice"], ["Carol"])
                 assert notes["actions"][0]["owners"] == ["Carol"]
+                # The room as people know it (its m.room.name, known again after the restart), not its id.
+                assert notes["room"]["name"] == "WG"
+                assert "- **Room:** WG" in next((bot.tmp / "notes" / "wg").glob("[0-9]*/*.md")).read_text()
             finally:
                 await carol.close()
 

@@ -199,3 +199,12 @@ def test_the_first_sync_after_a_restart_asks_for_full_state_without_a_long_poll(
     assert first_sync_args("s1") == {"timeout": 0, "since": "s1", "full_state": True}
     # A first start syncs without a token, which gives the full state anyway.
     assert first_sync_args(None) == {"timeout": 0, "since": None, "full_state": None}
+
+
+def test_the_room_name_follows_its_latest_m_room_name_and_an_empty_one_is_no_name():
+    state = room(create("12"), {"type": "m.room.name", "state_key": "", "content": {"name": " ROCm packagers "}})
+    assert state.name == "ROCm packagers"
+    state.apply({"type": "m.room.name", "state_key": "", "content": {"name": ""}})
+    assert state.name is None
+    state.apply({"type": "m.room.name", "state_key": "x", "content": {"name": "not the room's"}})
+    assert state.name is None

@@ -431,6 +431,11 @@ class MatrixAdapter:
         names = self.room_states.get(room_id).names()
         return {name: uid for name, uid in names.items() if uid != self.settings.user_id}
 
+    def room_title(self, room_name: str) -> str:
+        """A team room's m.room.name ("" when it has none): the minutes show it before the alias or id."""
+        room_id = self.room_ids.get(room_name)
+        return (self.room_states.get(room_id).name or "") if room_id is not None else ""
+
     def _enqueue(self, room_name: str, event_type: str, content: dict[str, Any]) -> None:
         room_id = self.room_ids.get(room_name) or (room_name if room_name in self.direct_users else None)
         if room_id is None:

@@ -70,6 +70,7 @@ class RoomState:
     create_content: dict[str, Any] = field(default_factory=dict)
     power_levels: dict[str, Any] | None = None  # the content of the current m.room.power_levels; None until one is seen
     members: dict[str, str | None] = field(default_factory=dict)  # joined or invited user -> display name
+    name: str | None = None  # m.room.name: what clients call the room (the minutes name it so)
 
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one event (any event: those that are not room state are ignored)."""
@@ -83,6 +84,9 @@ class RoomState:
             self.version = version if isinstance(version, str) else "1"
         elif kind == "m.room.power_levels" and key == "":
             self.power_levels = content
+        elif kind == "m.room.name" and key == "":
+            name = content.get("name")
+            self.name = name.strip() if isinstance(name, str) and name.strip() else None
         elif kind == "m.room.member":
             if content.get("membership") in ("join", "invite"):
                 name = content.get("displayname")
