@@ -121,7 +121,29 @@ async def sigbot_on(services: ServicesNetwork, synapse, tmp_path, people: list[I
 
 
 def run(coro) -> None:
-    asyncio.run(asyncio.wait_for(coro, 240))
+    """Run a scenario (at most 240 s), then make sure nothing it started is left running.
+
+    asyncio.run() would wait forever for a task that ignores its cancellation
+    (a whole CI run hung here once); this loop gives such tasks 15 s and then
+    fails the test naming them, so a stall is a named failure, not a timeout.
+    """
+    async def main() -> None:
+        try:
+            await asyncio.wait_for(coro, 240)
+        finally:
+            me = asyncio.current_task()
+            left = [task for task in asyncio.all_tasks() if task is not me]
+            for task in left:
+                task.cancel()
+            _, stuck = await asyncio.wait(left, timeout=15) if left else (set(), set())
+            assert not stuck, f"tasks that ignored their cancellation: {[t.get_coro() for t in stuck]}"
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 async def connected(services: ServicesNetwork, nick: str, account: str | None = None, password: str = "",

@@ -37,6 +37,7 @@ from bot.chat.irc_state import WORST_HOST, Closed, IrcEvent, IrcProtocol, Output
 from bot.chat.irc_tracker import Tracker
 from bot.chat.token_bucket import TokenBucket
 from bot.config import ConfigError, IrcSettings
+from bot.core.timing import within
 from bot.runtime import sleep_or_stop
 
 __all__ = ["WORST_HOST", "IrcConnection", "IrcEvent", "SaslFailed", "realname_for"]
@@ -181,8 +182,8 @@ class IrcConnection:
         # Read before connecting: a missing secret is a config error, not a failed login.
         password = s.sasl_password.get() if self.protocol.sasl == "PLAIN" and s.sasl_password else None
         context = self._tls_context() if s.tls else None
-        connecting = asyncio.create_task(asyncio.wait_for(
-            asyncio.open_connection(s.host, s.port, ssl=context, limit=READ_LIMIT), CONNECT_TIMEOUT))
+        connecting = asyncio.create_task(within(
+            CONNECT_TIMEOUT, asyncio.open_connection(s.host, s.port, ssl=context, limit=READ_LIMIT)))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -199,14 +200,14 @@ class IrcConnection:
                 task.result()  # raises what ended the session
             if stop.is_set() and self._writer is not None:
                 self._carry_out(self.protocol.quit("sigbot stopping"))
-                await asyncio.wait_for(self._writer.drain(), 5)
+                await within(5, self._writer.drain())
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._writer.close()
             with contextlib.suppress(OSError, ConnectionError, TimeoutError, ssl.SSLError):
-                await asyncio.wait_for(self._writer.wait_closed(), 5)
+                await within(5, self._writer.wait_closed())
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -222,7 +223,7 @@ class IrcConnection:
         while True:
             wait = self.protocol.wake_in(time.monotonic())
             try:
-                raw = await asyncio.wait_for(reader.readline(), wait) if wait > 0 else None
+                raw = await within(wait, reader.readline()) if wait > 0 else None
             except TimeoutError:
                 raw = None
             except ValueError:  # a line over READ_LIMIT: asyncio dropped it
