@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from matrix_users import BotProcess, EncryptingUser, bot_in_new_room, make_encrypted_room, seen_join
+from matrix_users import BotProcess, EncryptingUser, User, bot_in_new_room, make_encrypted_room, seen_join
 from nio import AsyncClient, AsyncClientConfig, ToDeviceMessage, ToDeviceResponse
 from nio.rooms import MatrixRoom
 from nio.store import SqliteMemoryStore
@@ -106,6 +106,45 @@ def test_an_encrypted_direct_chat_gets_answers_its_sender_can_decrypt(synapse, t
         finally:
             bot.stop()
             await alice.close()
+
+    run(scenario())
+
+
+@pytest.mark.synapse
+def test_a_direct_chat_the_bot_opens_is_encrypted_and_its_first_message_readable_once_joined(synapse, tmp_path):
+    """The bot writes first (here: told an address in the team room, it explains privately): the chat it
+    opens is encrypted from its creation, and the invitee, who joins after the message was sent, reads it.
+    Someone whose client cannot decrypt (no device keys) gets a plain one they can read."""
+    async def opened_for(user: User, team_room: str, text: str) -> tuple[str, str]:
+        """`user` says `text` in the team room; the direct chat the bot opens, joined, and what it says there."""
+        await user.send(team_room, text)
+        dm, deadline = None, time.monotonic() + user.patience
+        while dm is None:
+            assert time.monotonic() < deadline, f"the bot opened no direct chat with {user.display}"
+            synced = await user.sync(timeout=1000)
+            dm = next(iter(getattr(getattr(synced, "rooms", None), "invite", {}) or {}), None)
+        await user.client.join(dm)
+        return dm, await user.wait_for_notice(dm, "direct message")
+
+    async def scenario():
+        [alice] = await encrypting_users(synapse, tmp_path, "Alice")
+        bob = User(synapse, "Bob")  # a client without encryption
+        await bob.login()
+        bot, team_room = await bot_in_new_room(synapse, tmp_path, alice, [bob])
+        try:
+            dm, told = await opened_for(alice, team_room, "ship it to 12 Sample Street, phone +49 170 5550123")
+            assert "address or a phone number" in told
+            raw = await alice.raw_events(dm)
+            assert any(e["type"] == "m.room.encryption" for e in raw)
+            said = [e["type"] for e in raw if e["sender"] == bot.user_id and "state_key" not in e]
+            assert said and set(said) == {"m.room.encrypted"}, said
+            dm, told = await opened_for(bob, team_room, "or to 14 Sample Street, phone +49 170 5550124")
+            assert "address or a phone number" in told  # read as an m.room.message: Bob's chat is plain
+        finally:
+            bot.stop()
+            await alice.close()
+            await bob.close()
+
 
     run(scenario())
 

@@ -38,7 +38,14 @@ from nio import (
 
 from bot import metrics
 from bot.chat.backoff import Backoff
-from bot.chat.matrix_crypto import CLIENT_OPTIONS, Encryption, PlaintextRefused, keys_kept, store_dir
+from bot.chat.matrix_crypto import (
+    CLIENT_OPTIONS,
+    ENCRYPTION_STATE,
+    Encryption,
+    PlaintextRefused,
+    keys_kept,
+    store_dir,
+)
 from bot.chat.matrix_events import line_message, notice_content, reaction_content
 from bot.chat.matrix_state import RoomStates, first_sync_args
 from bot.config import Config, MatrixSettings, Team
@@ -399,14 +406,20 @@ class MatrixAdapter:
             effect: DirectMessage = await queue.get()
             room_id = self.direct_rooms.get(effect.user)
             if room_id is None:
+                # Encrypted, as Element opens direct chats, when the person's client can decrypt: what
+                # the bot says privately (a loan's news, the link to the address form) stays off the server.
+                encrypted = await self.crypto.reads_encrypted(effect.user)
                 resp = await self.client.room_create(is_direct=True, invite=[effect.user],
-                                                     preset=RoomPreset.trusted_private_chat)
+                                                     preset=RoomPreset.trusted_private_chat,
+                                                     initial_state=[ENCRYPTION_STATE] if encrypted else [])
                 if not isinstance(resp, RoomCreateResponse):
                     # The text is private: log who and why, never what.
                     log.error("matrix: cannot open a direct chat with %s (%s); a message to them was not sent",
                               effect.user, getattr(resp, "message", resp))
                     continue
                 room_id = resp.room_id
+                if encrypted:
+                    self.crypto.opened_direct(room_id, effect.user)
                 self._remember_direct(room_id, effect.user)
                 self._mark_seen([room_id])
             self._enqueue(room_id, "m.room.message", notice_content(effect.text))

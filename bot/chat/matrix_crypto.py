@@ -53,6 +53,8 @@ KEY_WAIT = timedelta(seconds=30)
 # after this an undecryptable event is given up, with a line in the log.
 KEEP_FOR = timedelta(days=7)
 ENCRYPTED = "m.room.encrypted"
+# The state event that makes a room end-to-end encrypted from its creation, as Element does.
+ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 REDACTION = "m.room.redaction"
 WITHHELD = "m.room_key.withheld"
 WITHHELD_KEPT = 1000  # withheld sessions remembered (in memory: a sender's client says it again for new ones)
@@ -362,6 +364,30 @@ class Encryption:
         method, path, data = Api.room_send(client.access_token, room_id, kind, body, uuid4())
         # _send, not send: it keeps nio's handling of rate limits and timeouts.
         return await client._send(RoomSendResponse, method, path, data, (room_id,))
+
+    async def reads_encrypted(self, user: str) -> bool:
+        """Whether this bot can encrypt and `user` has a device that can decrypt (one with published
+        end-to-end keys: every Element; not a client without encryption, which could not read it)."""
+        client = self.client
+        if client is None or client.olm is None:
+            return False
+        if not list(client.device_store.active_user_devices(user)):
+            client.olm.users_for_key_query.add(user)
+            try:
+                await client.keys_query()
+            except LocalProtocolError:  # the sync loop's upkeep is querying: its answer is used next time
+                pass
+        return bool(list(client.device_store.active_user_devices(user)))
+
+    def opened_direct(self, room_id: str, invitee: str) -> None:
+        """A direct chat this bot has just created, encrypted: known as such before the first sync brings
+        it, with the invitee a member already, so that each room key reaches their devices and they can
+        read what was said before they accepted the invite (Matrix lets invited members read it)."""
+        client = self.client
+        assert client is not None
+        room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, True))
+        client.encrypted_rooms.add(room_id)
+        room.add_member(invitee, None, None, invited=True)
 
     async def _room(self, room_id: str) -> MatrixRoom:
         """nio's room; one the client has not seen since it started (a quiet room after a restart)
