@@ -139,10 +139,17 @@ class Page:
         return result["result"].get("value")
 
     async def wait_for(self, expression: str, timeout: float = 30) -> Any:
-        """Poll a JS expression until it is truthy (page scripts run asynchronously)."""
+        """Poll a JS expression until it is truthy (page scripts run asynchronously). A poll that meets a
+        navigation (after a click) is answered "Inspected target navigated or closed" or "Execution context
+        was destroyed": the page is changing, which is what is awaited, so it is polled again."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = await self.js(expression)
+            try:
+                value = await self.js(expression)
+            except RuntimeError as exc:
+                if not any(m in str(exc) for m in ("navigated or closed", "context was destroyed")):
+                    raise
+                value = None
             if value:
                 return value
             await asyncio.sleep(0.05)
