@@ -231,13 +231,16 @@ class Dispatcher:
             metrics.COMMANDS.labels(call.command.name).inc()
         effects: list[Effect] = []
         meeting = self.store.meeting(record.meeting_id) if record.meeting_id else None
+        if call is None and meeting is None:
+            return effects  # plain words outside a meeting: stored, and nothing more to do
+        line = self._log_line(record, text)  # the speaker's links looked up once for the line
         started = meeting is None and call is not None and call.command.starts_meeting
         if started:
             meeting = self.store.start_meeting(team.name, record.room, record.time)
             self.store.assign_line(record.id, meeting.id)
-            self._states[meeting.id] = engine.begin(self._log_line(record, text), record.room)
+            self._states[meeting.id] = engine.begin(line, record.room)
         if meeting is not None and meeting.status == "running":
-            effects += engine.apply_call(self._state(meeting, record.id), self._log_line(record, text), call)
+            effects += engine.apply_call(self._state(meeting, record.id), line, call)
         elif call and call.command.outside:
             effects.append(Reply(record.room, call.command.outside(call)))
         if started and meeting is not None:  # the agenda and the open actions, said (and logged) right after the start
@@ -248,16 +251,17 @@ class Dispatcher:
             state = self._states[meeting.id]
             state.agenda, state.opening = dict(self._agenda(meeting.id)), False
         if call and call.command.scope is Scope.ROOM:
-            effects += self._run(call, team, msg, record, text)
+            effects += self._run(call, team, msg, record, line)
         return effects
 
     def _run(self, call: CommandCall, team: Team | None, msg: Message, record: LineRecord,
-             text: str | None = None) -> list[Effect]:
-        """Run a room command's handler, after checking the role it declares: the one place rights are checked."""
+             line: LogLine | None = None) -> list[Effect]:
+        """Run a room command's handler, after checking the role it declares: the one place rights are checked.
+        `line` is the physical line the command came on, when the caller has made it."""
+        line = line or self._log_line(record, msg.text)
         meeting = self.store.running_meeting(msg.room) if team is not None else None
-        chairs = meeting is not None and engine.is_chair(
-            self._state(meeting, record.id), self._log_line(record, text if text is not None else msg.text))
-        speaker = Speaker(msg.sender, msg.nick, record.privileged, chairs, self._linked(msg.sender))
+        chairs = meeting is not None and engine.is_chair(self._state(meeting, record.id), line)
+        speaker = Speaker(msg.sender, msg.nick, record.privileged, chairs, line.linked)
         room_call = Call(team, msg, call.args, speaker, self.config, self.store.db, meeting.id if meeting else None)
         refusal = _refusal(call, room_call)
         if refusal:
@@ -267,18 +271,17 @@ class Dispatcher:
     def _direct(self, msg: Message) -> list[Effect]:
         """A line said to the bot in a direct message. What looks private is stored scrubbed (a direct chat
         may be given an address; it is acted on in memory and never kept); nothing is relayed."""
-        lines = self._parse_direct(msg.kind, msg.text)
-        private = bool(_private(lines)) or bool(contact_details(msg.text))
+        call = self._parse_direct(msg.kind, msg.text)
+        private = _is_private(call) or bool(contact_details(msg.text))
         record = self.store.add_line(_scrubbed(msg) if private else msg, DIRECT, None, False)
-        return self._act_direct(record, msg, lines) if record else []
+        return self._act_direct(record, msg, call) if record else []
 
-    def _parse_direct(self, kind: LineKind, text: str) -> list[Parsed]:
+    def _parse_direct(self, kind: LineKind, text: str) -> CommandCall | None:
         """A direct message is one command, whole: its arguments may span lines (an address)."""
-        return [(text.strip(), self.registry.parse(text.strip()) if kind is LineKind.SAID else None)]
+        return self.registry.parse(text.strip()) if kind is LineKind.SAID else None
 
-    def _act_direct(self, record: LineRecord, msg: Message, lines: Sequence[Parsed]) -> list[Effect]:
+    def _act_direct(self, record: LineRecord, msg: Message, call: CommandCall | None) -> list[Effect]:
         """A direct message: only commands declared `direct=True` run; answers stay in the DM."""
-        ((_, call),) = lines
         effects: list[Effect]
         with self.store.transaction():
             if msg.kind is not LineKind.SAID:
@@ -417,9 +420,14 @@ def _physical(kind: LineKind, text: str) -> list[str]:
     return [text] if kind is LineKind.TIMEOUT else engine.split_lines(text) or [""]
 
 
+def _is_private(call: CommandCall | None) -> bool:
+    """Whether `call`'s command declares these arguments private (`!loan address`)."""
+    return call is not None and call.command.private is not None and call.command.private(call.args)
+
+
 def _private(lines: Sequence[Parsed]) -> list[CommandCall]:
-    """The commands among `lines` whose arguments their command declares private (`!loan address`)."""
-    return [c for _, c in lines if c is not None and c.command.private is not None and c.command.private(c.args)]
+    """The commands among `lines` whose arguments their command declares private."""
+    return [c for _, c in lines if c is not None and _is_private(c)]
 
 
 def _message(record: LineRecord) -> Message:
