@@ -22,7 +22,7 @@ from typing import Any
 
 from bot.config import Config, Team
 from bot.core.files import write_if_changed, write_json_if_changed
-from bot.schedule.changes import settings, team_state
+from bot.schedule.changes import TeamState, settings, team_state
 from bot.schedule.model import TeamSchedule
 from bot.schedule.store import ScheduleStore
 
@@ -35,17 +35,13 @@ def scheduled_teams(config: Config, store: ScheduleStore) -> list[Team]:
     return [t for t in config.teams if settings(t).series or store.series(t.name, ())]
 
 
-def team_schedule(config: Config, store: ScheduleStore, team: Team) -> TeamSchedule:
-    state = team_state(store, team)
+def team_schedule(config: Config, team: Team, state: TeamState) -> TeamSchedule:
     url = f"{config.web_public_url.rstrip('/')}/{team.name}/" if config.web_public_url else None
     return TeamSchedule(team.name, state.series, state.changes, url)
 
 
-def _feed_inputs(config: Config, store: ScheduleStore, team: Team | None) -> tuple[str, list[TeamSchedule]]:
-    """What the .ics of one team (or of every team, team None) is made from: its name and schedules."""
-    teams = [team] if team is not None else scheduled_teams(config, store)
-    name = f"{team.name} meetings" if team is not None else "sigbot meetings"
-    return name, [team_schedule(config, store, t) for t in teams]
+def _feed_name(team: Team | None) -> str:
+    return f"{team.name} meetings" if team is not None else "sigbot meetings"
 
 
 def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: datetime) -> bytes:
@@ -56,12 +52,12 @@ def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: 
 
 def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime) -> bytes:
     """The .ics of one team, or of every team with a schedule (team None)."""
-    name, schedules = _feed_inputs(config, store, team)
-    return _build(store, name, schedules, now)
+    teams = [team] if team is not None else scheduled_teams(config, store)
+    return _build(store, _feed_name(team), [team_schedule(config, t, team_state(store, t)) for t in teams], now)
 
 
-def schedule_json(store: ScheduleStore, team: Team, now: datetime) -> dict[str, Any]:
-    upcoming = team_state(store, team).upcoming(now, NEXT_COUNT)
+def schedule_json(team: Team, state: TeamState, now: datetime) -> dict[str, Any]:
+    upcoming = state.upcoming(now, NEXT_COUNT)
     return {
         "team": team.name, "timezone": team.timezone, "updated": now.isoformat(),
         "next": [{"series": o.series, "title": o.title, "start": o.start_utc.isoformat(),
@@ -75,8 +71,7 @@ def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
     built_from = _read_digests(config)
     digests = dict(built_from)
 
-    def write_feed(path: Path, team: Team | None) -> bool:
-        name, schedules = _feed_inputs(config, store, team)
+    def write_feed(path: Path, name: str, schedules: list[TeamSchedule]) -> bool:
         digest = hashlib.sha256(repr((name, schedules)).encode()).hexdigest()
         if built_from.get(str(path)) == digest and path.is_file():
             return False  # made from the same inputs: the same bytes
@@ -85,14 +80,16 @@ def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
 
     written = []
     teams = scheduled_teams(config, store)
-    for team in teams:
-        if write_feed(team.notes_dir / "calendar.ics", team):
+    schedules = []
+    for team in teams:  # each team's state read once, for its feed, its schedule.json and the all-teams feed
+        state = team_state(store, team)
+        schedules.append(team_schedule(config, team, state))
+        if write_feed(team.notes_dir / "calendar.ics", _feed_name(team), schedules[-1:]):
             written.append(team.notes_dir / "calendar.ics")
-        data = schedule_json(store, team, now)
         path = team.notes_dir / "schedule.json"
-        if write_json_if_changed(path, data):
+        if write_json_if_changed(path, schedule_json(team, state, now)):
             written.append(path)
-    if teams and write_feed(config.notes_dir / "calendar.ics", None):
+    if teams and write_feed(config.notes_dir / "calendar.ics", _feed_name(None), schedules):
         written.append(config.notes_dir / "calendar.ics")
     if digests != built_from:
         write_json_if_changed(config.data_dir / "feeds.json", {"built_from": digests}, volatile=())
@@ -106,5 +103,6 @@ def _read_digests(config: Config) -> dict[str, str]:
         digests = data["built_from"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}  # a missing or damaged record only means building the feeds once more
-    return {k: v for k, v in digests.items() if isinstance(k, str) and isinstance(v, str)} \
-        if isinstance(digests, dict) else {}
+    if not isinstance(digests, dict):
+        return {}
+    return {k: v for k, v in digests.items() if isinstance(k, str) and isinstance(v, str)}
