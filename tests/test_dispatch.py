@@ -17,6 +17,14 @@ ROOM = "!wg:localhost"
 T0 = datetime(2025, 10, 16, 2, 0, tzinfo=timezone.utc)
 
 
+def irc_line(room: str, nick: str, text: str, when: datetime, n: int, account: str | None = None,
+             host: str = "203.0.113.9") -> Message:
+    """Line `n` said by `nick` on IRC, as the IRC bridge hands it in (bot/relay/bridge.py `_message`): its
+    sender is `irc:ACCOUNT` for a user identified to services, `nick!~nick@host` for one who is not."""
+    sender = f"irc:{account}" if account else f"{nick}!~{nick}@{host}"
+    return Message(Network.IRC, room, sender, nick, text, when, account=account, event_id=f"irc:{n}")
+
+
 class Room:
     """A team room as the adapters see it: numbered events, a clock, a database."""
 

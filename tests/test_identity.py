@@ -13,7 +13,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from test_dispatch import ROOM, Room
+from test_dispatch import ROOM, Room, irc_line
 
 from bot.core.message import Message, Network, Relay, Reply
 
@@ -25,9 +25,7 @@ class Mixed(Room):
         """What the bot answers to `nick` saying `text` on IRC."""
         self.events += 1
         self.clock += timedelta(seconds=20)
-        sender = f"irc:{account}" if account else f"{nick}!~{nick}@{host}"
-        msg = Message(Network.IRC, ROOM, sender, nick, text, self.clock, account=account,
-                      event_id=f"irc:{self.events}")
+        msg = irc_line(ROOM, nick, text, self.clock, self.events, account, host)
         return answers(e for e in self.bot.handle(msg) if not isinstance(e, Relay))
 
     def matrix_as(self, user_id: str, display_name: str, text: str) -> str:
@@ -194,8 +192,7 @@ def test_actions_of_a_name_follow_the_person_behind_it_and_their_link(room):
     assert "#1" in mine and "#2" not in mine
     impostor = room.matrix("bob", "!actions Ada (IRC, no account)")
     assert "no open actions" in impostor  # the nick without an account owns nothing
-    room.matrix("ada", "!linkto irc ada")
-    room.irc("ada", "!linkto matrix @ada:localhost", account="ada")
+    link(room, "ada", "ada")
     both = room.matrix("bob", "!actions @ada:localhost")
     assert "#1" in both and "#2" in both
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from test_dispatch import irc_line
 
 from bot.config import ConfigError, parse_config
 from bot.core.message import DirectMessage, Message, Network, Relay, Reply
@@ -329,9 +330,7 @@ def test_an_address_hidden_by_invisible_characters_is_still_refused_and_scrubbed
 def test_a_borrower_and_a_loan_admin_act_from_their_linked_accounts_and_a_nick_alone_does_nothing(desk):
     def irc(account: str | None, nick: str, text: str) -> str:
         desk.events += 1
-        sender = f"irc:{account}" if account else f"{nick}!~{nick}@198.51.100.66"
-        msg = Message(Network.IRC, ROOM, sender, nick, text, desk.clock, account=account,
-                      event_id=f"irc:{desk.events}")
+        msg = irc_line(ROOM, nick, text, desk.clock, desk.events, account, host="198.51.100.66")
         return "\n".join(e.text for e in desk.bot.handle(msg) if isinstance(e, Reply))
 
     assert "#1" in desk.answer("ada", "!loan request gfx1100 for rocBLAS CI weeks 6 no-shipping")

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import icalendar
 import pytest
 from schedule_helpers import ROOM, make_config
+from test_dispatch import irc_line
 
 from bot.config import ConfigError, parse_config
 from bot.core.message import Message, Network, Reply
@@ -141,8 +142,7 @@ def test_the_config_checks_series_and_reminders(tmp_path):
 def test_a_series_chair_changes_the_schedule_from_their_linked_irc_account_only(room):
     def irc(text: str, account: str | None) -> str:
         room.events += 1
-        sender = f"irc:{account}" if account else "chair!~chair@198.51.100.66"
-        msg = Message(Network.IRC, ROOM, sender, "chair", text, NOW, account=account, event_id=f"irc:{room.events}")
+        msg = irc_line(ROOM, "chair", text, NOW, room.events, account, host="198.51.100.66")
         return "\n".join(e.text for e in room.bot.handle(msg) if isinstance(e, Reply))
 
     assert "Only team admins and the series' chairs" in irc("!cancel wg 2025-10-16 from IRC", "chairacct")
