@@ -152,9 +152,9 @@ def check(bench: Bench, sender: str, text: str, direct: bool = False) -> list[st
     assert not any("Traceback" in a for a in said)
     line = bench.bot.store.line_by_event(msg.event_id)
     assert line is not None and line.kind is LineKind.SAID
-    # Scrubbed on purpose: a team-room line shaped like an address or a phone number (bot/core/privacy.py),
-    # and what `!loan` and `!hw` declare private.
-    private = (not direct and contact_details(text)) or re.match(r"[#!](loan|hw)\b", text, re.I)
+    # Scrubbed on purpose: a line shaped like an address or a phone number (bot/core/privacy.py), in a team
+    # room or a direct chat alike, and what `!loan` and `!hw` declare private.
+    private = contact_details(text) or re.match(r"[#!](loan|hw)\b", text, re.I)
     assert line.text == text or (line.text == SCRUBBED and private), line.text
     return said
 
