@@ -1,8 +1,6 @@
 """sigbot: the coordination bot of an open-source special-interest group."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("sigbot")  # one source of truth: pyproject.toml, through the installed metadata
-except PackageNotFoundError:  # a checkout on sys.path that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written: the build copies it into the package metadata
+# (pyproject.toml: dynamic version), which `sigbot --version` reads. A literal rather than
+# importlib.metadata at import time: the running bot does not carry the metadata machinery.
+__version__ = "0.2.0"

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 
-from bot import __version__
 from bot.config import ConfigError, load_config
 from bot.config.cli import fail_config, load_or_exit, one_line
 from bot.config.load import secret_problems, zone_problem
@@ -134,7 +133,7 @@ class _Timezone(click.ParamType[str, str]):
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sigbot")
+@click.version_option(package_name="sigbot", prog_name="sigbot")  # from the installed metadata
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
               show_default=True, help="The TOML config file.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="INFO",

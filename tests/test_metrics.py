@@ -4,10 +4,12 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import __version__
 from bot.config import parse_config
+from bot.core.message import Message, Network
 from bot.dispatch import Dispatcher
 from bot.registry import build_registry
 from bot.runtime import Runtime
@@ -91,3 +93,41 @@ def test_without_irc_there_are_no_irc_metrics(tmp_path):
     rt.state["matrix"] = FakeMatrix()
     families = scrape(rt)
     assert "sigbot_irc_connected" not in families and "sigbot_relay_dropped" not in families
+
+
+def test_counters_count_and_any_label_value_reads_back_exactly(tmp_path):
+    """The exposition is written by bot/metrics.py; prometheus_client's parser is the referee."""
+    from bot import metrics
+
+    hostile = 'quote" back\\slash\nnewline {a="b"} # HELP'
+    counter = metrics.Counter("sigbot_test_things", "Help with a back\\slash\nand a newline", ("what",))
+    try:
+        counter.labels(hostile).inc()
+        counter.labels(hostile).inc(2)
+        counter.labels("plain").inc()
+        families = scrape(runtime(tmp_path))
+        things = families["sigbot_test_things"]
+        assert things.type == "counter"
+        assert things.documentation == "Help with a back\\slash\nand a newline"
+        assert value(things, what=hostile) == 3 and value(things, what="plain") == 1
+        assert [s.name for s in things.samples] == ["sigbot_test_things_total"] * 2
+    finally:
+        metrics.COUNTERS.remove(counter)
+    assert "sigbot_test_things" not in scrape(runtime(tmp_path))
+
+
+def test_a_counter_refuses_to_go_down_or_a_wrong_number_of_labels():
+    from bot import metrics
+
+    with pytest.raises(ValueError):
+        metrics.EVENTS.labels("matrix").inc(-1)
+    with pytest.raises(ValueError):
+        metrics.EVENTS.labels("matrix", "irc")
+
+
+def test_commands_run_are_counted_by_name(tmp_path):
+    rt = runtime(tmp_path)
+    before = scrape(rt)["sigbot_commands"]
+    start = next((s.value for s in before.samples if s.labels.get("command") == "help"), 0)
+    assert rt.dispatcher.handle(Message(Network.MATRIX, "!r:x", "@a:x", "Alice", "!help", NOW))
+    assert value(scrape(rt)["sigbot_commands"], command="help") == start + 1

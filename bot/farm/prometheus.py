@@ -46,8 +46,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from bot.farm.host import report, values
 from bot.farm.host.report import Gpu, HostReport, Vendor
 
@@ -180,6 +178,9 @@ def _note_identity(dev: _Device, labels: dict[str, str]) -> None:
 
 def _samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
     """(name, labels, value) for every sample; the library's errors become ValueError."""
+    # Imported here: only a farm that scrapes exporters needs the parser (and the library behind it).
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:

@@ -19,11 +19,10 @@ import os
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from bot import metrics
 from bot.config.model import WebLimits
 from bot.core.targets import load
-from bot.metrics import REGISTRY, RuntimeCollector
 from bot.runtime import WEB_ROUTES, Runtime
 from bot.web.limits import CappedSite, QuietRefusals, Tally, check_open_files, quiet_accept_failures
 
@@ -34,7 +33,6 @@ http_log.addFilter(QuietRefusals())
 
 MAX_BODY = 1024 * 1024  # larger request bodies get 413 before a handler sees them
 RUNTIME = web.AppKey("runtime", Runtime)
-RUNTIME_METRICS = web.AppKey("runtime_metrics", CollectorRegistry)
 LIMITS = web.AppKey("limits", WebLimits)
 SLOW_BODIES = web.AppKey("slow_bodies", Tally)
 HEALTHY_SYNC_AGE = 180.0
@@ -110,8 +108,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    text = generate_latest(REGISTRY) + generate_latest(request.app[RUNTIME_METRICS])
-    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=metrics.exposition(request.app[RUNTIME]).encode(),
+                        headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 def build_app(rt: Runtime, routes: list[str] | None = None) -> web.Application:
@@ -119,9 +117,6 @@ def build_app(rt: Runtime, routes: list[str] | None = None) -> web.Application:
     app[RUNTIME] = rt
     app[LIMITS] = rt.config.web_limits if rt.config is not None else WebLimits()
     app[SLOW_BODIES] = Tally("request bodies too slow, answered 408")
-    gauges = CollectorRegistry(auto_describe=True)
-    gauges.register(RuntimeCollector(rt))
-    app[RUNTIME_METRICS] = gauges
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     for target in WEB_ROUTES if routes is None else routes:
