@@ -248,3 +248,31 @@ def test_a_restore_while_the_bot_has_the_database_open_is_refused_and_changes_no
     finally:
         running.db.conn.close()
     assert sigbot(tmp_path, "restore", str(tmp_path / "b.db")).exit_code == 0
+
+
+def test_a_sqlite_utils_plugin_installed_beside_sigbot_does_not_run_in_its_database(tmp_path):
+    """sqlite-utils runs every installed plugin's `prepare_connection` on each Database() unless told not to:
+    any package in the same environment could then add SQL functions to, or read, sigbot's connection."""
+    plugins = tmp_path / "site"
+    (plugins / "sigbot_evil_plugin-1.0.dist-info").mkdir(parents=True)
+    (plugins / "sigbot_evil_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: sigbot-evil-plugin\nVersion: 1.0\n")
+    (plugins / "sigbot_evil_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[sqlite_utils]\nevil = sigbot_evil_plugin\n")
+    (plugins / "sigbot_evil_plugin.py").write_text(
+        "import sqlite_utils\n"
+        "@sqlite_utils.hookimpl\n"
+        "def prepare_connection(conn):\n"
+        "    conn.create_function('evil', 0, lambda: 'ran')\n")
+    probe = ("import sqlite3, sys, sqlite_utils\n"
+             "from bot.storage import open_store\n"
+             f"store = open_store({str(tmp_path / 'sigbot.db')!r})\n"
+             "try:\n    store.db.execute('SELECT evil()')\n    print('ran in sigbot')\n"
+             "except sqlite3.OperationalError:\n    print('not in sigbot')\n"
+             "print('importlib.metadata' in sys.modules)\n"
+             "print(sqlite_utils.Database(memory=True).execute('SELECT evil()').fetchone()[0])\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    # The last line shows the plugin is real: a plain sqlite-utils Database runs it.
+    assert done.stdout.split("\n")[:3] == ["not in sigbot", "False", "ran"], done.stdout
