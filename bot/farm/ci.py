@@ -30,11 +30,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from typing import TYPE_CHECKING, Any
 
 from bot.farm.host import values
 from bot.farm.store import JOB_STATES, CiJob, CiRun
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 PLATFORM = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-_]{0,63}")
 MAX_NAME = 200
@@ -152,7 +154,10 @@ def _case_outcome(case: Element) -> str:
 
 def xunit_counts(body: bytes, what: str = "JUnit XML") -> Counts:
     """Pass/fail/skip counts and failing names of a JUnit or Testing Farm xunit document."""
-    from defusedxml import DefusedXmlException  # here: only a CI upload needs it (memory, issue 14)
+    # Here: only a CI upload needs an XML parser (pyexpat and ElementTree: memory, issue 14).
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import re
-import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,9 +128,9 @@ def _gap(rows: list[Sample], span: timedelta) -> timedelta:
     """How far apart two samples may be and still be joined by a line: three
     reporting intervals (the median step), or 1/100 of the plot (a week's
     history is hourly means, older than a day, followed by raw samples)."""
-    steps = [b.time - a.time for a, b in pairwise(rows)]
-    # median() only sorts, adds and halves, which timedelta does; typeshed admits numbers alone.
-    typical = statistics.median(steps) if steps else timedelta(0)  # type: ignore[type-var]
+    steps = sorted(b.time - a.time for a, b in pairwise(rows))
+    mid = len(steps) // 2
+    typical = timedelta(0) if not steps else steps[mid] if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
     return max(3 * typical, span / 100)
 
 

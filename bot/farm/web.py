@@ -30,7 +30,6 @@ from aiohttp import web
 
 from bot.config.model import Config, ConfigError, Secret, Team
 from bot.farm import ci, service
-from bot.farm.bundle import agent_zipapp
 from bot.farm.config import FarmSettings
 from bot.farm.host.report import HostReport
 from bot.farm.host.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
@@ -71,6 +70,8 @@ def _refuse(status: int, why: str) -> web.Response:
 
 async def agent_file(request: web.Request) -> web.Response:
     """The single-file agent (bundle.py) for farm hosts: public, it holds no secret."""
+    from bot.farm.bundle import agent_zipapp  # here: zipfile only when a host downloads the agent
+
     return web.Response(body=agent_zipapp(), content_type="application/zip",
                         headers={"Content-Disposition": 'attachment; filename="sigbot-farm-agent.pyz"'})
 
