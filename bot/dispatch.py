@@ -460,7 +460,7 @@ def _published(effects: list[Effect]) -> list[Effect]:
         if isinstance(effect, Publish):
             try:
                 effect.write()
-            except OSError:
+            except (OSError, RuntimeError):  # RuntimeError: a child process writing it failed (bot/core/apart.py)
                 log.exception("could not write %s; it is written again at the next change", effect.what)
         else:
             out.append(effect)

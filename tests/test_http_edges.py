@@ -78,7 +78,7 @@ class Bot:
         (site / "index.html").write_text("<p>the archive</p>")
         (site / ".manifest.json").write_text("HIDDEN")
         self.config = parse_config({
-            "bot": {"data_dir": str(tmp_path)}, "site": {"out": str(site)},
+            "bot": {"data_dir": str(tmp_path), "notes_dir": str(tmp_path / "notes")}, "site": {"out": str(site)},
             "teams": [{"name": "ml", "matrix_room": "#ml:example.org", "farm": {
                 "github_secret_env": "T_EDGE_GH", "ci_token_env": "T_EDGE_CI",
                 "testing_farm_artifacts": [self.prefix],
@@ -384,3 +384,17 @@ def test_xunit_urls_and_redirects_leaving_the_allowed_folder_are_never_fetched(b
         [run] = bot.store.runs("ml", f"redirect-{n}")
         # With the xunit: one passed, one failed test. Without: the overall result alone.
         assert run.passed + run.failed == cases_counted, n
+
+
+def test_a_calendar_feed_is_the_file_the_schedule_published_and_none_is_a_404(bot):
+    """/calendar/<team>.ics serves notes/<team>/calendar.ics as written (bot/schedule/web.py): nothing built."""
+    assert bot.get("/calendar/ml.ics")[0] == 404  # team ml has no schedule: nothing published
+    assert bot.get("/calendar.ics")[0] == 404
+    assert bot.get("/calendar/nobody.ics") == (404, "no such team")
+    published = bot.config.team("ml").notes_dir / "calendar.ics"
+    published.parent.mkdir(parents=True, exist_ok=True)
+    published.write_bytes(b"BEGIN:VCALENDAR\r\nX-WR-CALNAME:ml meetings\r\nEND:VCALENDAR\r\n")
+    try:
+        assert bot.get("/calendar/ml.ics") == (200, published.read_bytes().decode())
+    finally:
+        published.unlink()

@@ -23,6 +23,7 @@ bottom up (docs/extending.md):
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -183,3 +184,27 @@ def test_the_rules_see_what_they_claim_to_see():
     # An import inside a function counts; one under TYPE_CHECKING does not.
     assert "bot.runtime" not in bot_imports("bot.meeting.timers")
     assert "prometheus_client.parser" in MODULES["bot.farm.prometheus"]  # why it is not in bot.farm.host
+
+
+# Libraries the resident bot does without (issue 14: memory). Each is imported where it is used, by a
+# command line (jinja2 for `notes replay`), a child process (the site build), a first use (icalendar when
+# a feed changes, the Prometheus parser when a farm scrapes exporters, XML when a CI result is uploaded),
+# or not at all (the version is a literal; /metrics is written by bot/metrics.py).
+NOT_RESIDENT = ("prometheus_client", "importlib.metadata", "jinja2", "icalendar", "xml.etree", "defusedxml",
+                "matplotlib", "bot.site.build", "http.server", "wsgiref")
+
+
+def test_the_resident_bot_does_not_import_what_it_does_not_use():
+    """What `sigbot run` loads before its first line: its modules, every command, hook, service and route."""
+    probe = ("import sys, bot.run\n"
+             "from bot.core.feature import HOOKS\n"
+             "from bot.core.targets import load\n"
+             "from bot.features import hooks, targets\n"
+             "from bot.registry import build_registry\n"
+             "build_registry()\n"
+             "[hooks(name) for name in HOOKS]\n"
+             "[load(t) for kind in ('services', 'web_routes', 'config_checks') for t in targets(kind)]\n"
+             f"print(' '.join(m for m in {NOT_RESIDENT!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=BOT.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [], f"the resident bot imports {done.stdout.strip()}"

@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 
 import icalendar
@@ -10,7 +12,8 @@ from hypothesis import strategies as st
 from schedule_helpers import STAMP, announced, cancel, expanded_by_ical, extra, feed_of, monthly, move, weekly
 
 from bot.schedule.expand import occurrences
-from bot.schedule.model import Change, ChangeKind, Monthly
+from bot.schedule.feed import build_calendar
+from bot.schedule.model import Change, ChangeKind, FeedStamp, Monthly, TeamSchedule
 from bot.schedule.store import ScheduleStore
 from bot.storage import open_store
 
@@ -195,3 +198,39 @@ def test_a_series_running_to_the_last_day_of_the_calendar_still_gives_a_feed():
     assert {str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")} == {"America/New_York", "Europe/Berlin"}
     assert all("2400-12-31" in str(tz["COMMENT"]) for tz in cal.walk("VTIMEZONE"))  # bounded, not 8,000 years
     same_meetings(series[:1], [], datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC))
+
+
+def test_a_feed_written_by_the_child_process_is_the_same_file():
+    """The running bot writes feeds in a child (bot/schedule/ical.py); the command line in process."""
+    series = [weekly("wg", "2025-09-04T15:00", every=2, until="2025-10-30", location="https://meet.example/wg"),
+              monthly("mo", "2025-09-05T17:00", "first friday", zone="America/New_York"),
+              weekly("utc", "2025-09-01T09:00", zone="UTC")]
+    changes = [cancel(1, "wg", "2025-09-18"), move(2, "wg", "2025-10-02", "2025-10-03T11:00"),
+               extra(3, "wg", "2025-10-22T08:00", "Temporary \u202e\"quoted\", ;semi"), cancel(4, "mo", "2025-10-03")]
+    schedules = [TeamSchedule("wg", tuple(series), tuple(changes))]
+    here = build_calendar(schedules, lambda t, hashes: {uid: FeedStamp(t != "wg", STAMP) for uid in hashes}, "wg")
+    apart = build_calendar(schedules, lambda t, hashes: {uid: FeedStamp(t != "wg", STAMP) for uid in hashes}, "wg",
+                           apart=True)
+    assert apart == here and b"RECURRENCE-ID" in here and b"America/New_York" in here
+
+
+def test_the_running_schedule_writes_its_feeds_without_holding_icalendar(tmp_path):
+    probe = f"""
+import sys
+from datetime import datetime, timezone
+from bot.config import parse_config
+from bot.schedule.publish import feeds_apart, publish
+from bot.schedule.store import ScheduleStore
+from bot.storage import open_store
+config = parse_config({{"bot": {{"data_dir": {str(tmp_path / "var")!r}, "notes_dir": {str(tmp_path / "notes")!r}}},
+    "teams": [{{"name": "wg", "matrix_room": "!wg:x", "schedule": {{"series": [
+        {{"id": "wg", "title": "WG", "first": "2025-09-04T15:00", "every_weeks": 2}}]}}}}]}})
+store = open_store({str(tmp_path / "var" / "sigbot.db")!r})
+with feeds_apart():
+    written = publish(config, ScheduleStore(store.db), datetime(2025, 9, 1, tzinfo=timezone.utc))
+print(len(written), "icalendar" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stdout.split() == ["3", "False"], done.stderr  # two feeds and schedule.json
+    events = icalendar.Calendar.from_ical((tmp_path / "notes" / "wg" / "calendar.ics").read_bytes()).walk("VEVENT")
+    assert [str(e["UID"]) for e in events] == ["wg.wg@sigbot"]

@@ -7,23 +7,26 @@ VTIMEZONE of each zone used, covering the dates the feed spans. UIDs derive from
 they never change between rebuilds (yaml2ical's fault, not repeated). SEQUENCE
 and DTSTAMP come from the caller: the store raises an event's SEQUENCE when
 its content changes (RFC 5545 §3.8.7.4).
+
+This module plans the events as plain data (`EventPlan`), hashes them and
+pairs them with their stamps, without icalendar; bot/schedule/ical.py writes
+the file. The running bot has ical.py do that in a short-lived child process
+(`apart=True`), so that icalendar is never resident in it (memory, issue 14);
+the command line and the tests write in process. Both give the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from icalendar import Calendar, Event, Timezone
-
+from bot.core.apart import run_apart
 from bot.schedule.expand import latest_changes, rule_start_on
-from bot.schedule.model import ChangeKind, Series, TeamSchedule
-
-if TYPE_CHECKING:  # a type only: the feed is built without the database
-    from bot.schedule.store import FeedStamp
+from bot.schedule.model import ChangeKind, FeedStamp, Series, TeamSchedule
 
 PRODID = "-//sigbot//schedule//EN"
 _WEEKDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -36,6 +39,28 @@ OPEN_ENDED_YEARS = 30
 VTIMEZONE_YEARS = (date(1900, 1, 2), date(2400, 12, 31))
 
 
+@dataclass(frozen=True)
+class EventPlan:
+    """One VEVENT, as data; its properties are written in this order (see ical.py)."""
+    uid: str
+    summary: str
+    start: datetime  # local time with its zone
+    end: datetime
+    location: str
+    description: str
+    rule: tuple[tuple[str, Any], ...] = ()  # RRULE parts (FREQ, INTERVAL or BYDAY, UNTIL); () for none
+    exdates: tuple[datetime, ...] = ()
+    recurrence_id: datetime | None = None  # an override of one occurrence of the series `uid`
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """Everything ical.py needs to write one file: handed to the child whole (pickled)."""
+    name: str
+    events: tuple[tuple[EventPlan, FeedStamp], ...]
+    zones: tuple[tuple[str, date, date], ...]  # (zone, first, last): the VTIMEZONEs and the dates they cover
+
+
 def series_uid(team: str, series_id: str) -> str:
     return f"{team}.{series_id}@sigbot"
 
@@ -44,32 +69,28 @@ def extra_uid(team: str, series_id: str, extra_id: int) -> str:
     return f"{team}.{series_id}.extra-{extra_id}@sigbot"
 
 
-def build_events(schedule: TeamSchedule) -> list[Event]:
-    """The team's VEVENTs, without SEQUENCE and DTSTAMP (see `build_calendar`)."""
+def plan_events(schedule: TeamSchedule) -> list[EventPlan]:
+    """The team's VEVENTs, without SEQUENCE and DTSTAMP (see `stamped`)."""
     regular, of_extra, extras = latest_changes(schedule.changes)
     by_id = {s.id: s for s in schedule.series}
     events = []
     for s in schedule.series:
-        master = _event(schedule, s, series_uid(schedule.team, s.id), s.title, s.first)
         rule = _rule(s)
         if s.until:
             # With a TZID'd DTSTART, UNTIL must be in UTC (RFC 5545 §3.3.10): the end of the last local day.
             # (A day short of the calendar's end at most, so that the shift to UTC cannot overflow.)
             last = datetime.combine(min(s.until, date.max - timedelta(days=1)), time(23, 59, 59), tzinfo=s.zone)
-            rule["UNTIL"] = last.astimezone(timezone.utc)
-        master.add("rrule", rule)
+            rule += (("UNTIL", last.astimezone(timezone.utc)),)
         cancelled = [(day, ch) for (sid, day), ch in regular.items() if sid == s.id and ch.kind is ChangeKind.CANCEL]
-        exdates = [start.replace(tzinfo=s.zone) for day, _ in sorted(cancelled)
-                   if (start := rule_start_on(s, day)) is not None]
-        if exdates:
-            master.add("exdate", exdates)
-        events.append(master)
+        exdates = tuple(start.replace(tzinfo=s.zone) for day, _ in sorted(cancelled)
+                        if (start := rule_start_on(s, day)) is not None)
+        events.append(_event(schedule, s, series_uid(schedule.team, s.id), s.title, s.first, rule=rule,
+                             exdates=exdates))
         for (sid, day), ch in sorted(regular.items()):
             original = rule_start_on(s, day) if sid == s.id else None
             if ch.kind is ChangeKind.MOVE and original is not None and ch.start is not None:
-                override = _event(schedule, s, series_uid(schedule.team, s.id), s.title, ch.start)
-                override.add("recurrence-id", original.replace(tzinfo=s.zone))
-                events.append(override)
+                events.append(_event(schedule, s, series_uid(schedule.team, s.id), s.title, ch.start,
+                                     recurrence_id=original.replace(tzinfo=s.zone)))
     for extra in extras:
         of_extra_series = by_id.get(extra.series)
         change = of_extra.get(extra.id)
@@ -81,63 +102,54 @@ def build_events(schedule: TeamSchedule) -> list[Event]:
     return events
 
 
-def _rule(s: Series) -> dict[str, Any]:
+def _rule(s: Series) -> tuple[tuple[str, Any], ...]:
     """The series' RRULE, without its UNTIL."""
     if s.every_weeks:
-        return {"FREQ": "WEEKLY", "INTERVAL": s.every_weeks}
+        return (("FREQ", "WEEKLY"), ("INTERVAL", s.every_weeks))
     assert s.monthly is not None, "a series is weekly or monthly: series_from_dict() refuses one that is neither"
-    return {"FREQ": "MONTHLY", "BYDAY": f"{s.monthly.nth}{_WEEKDAY[s.monthly.weekday]}"}
+    return (("FREQ", "MONTHLY"), ("BYDAY", f"{s.monthly.nth}{_WEEKDAY[s.monthly.weekday]}"))
 
 
-def _event(schedule: TeamSchedule, s: Series, uid: str, title: str, local: datetime) -> Event:
-    event = Event()
-    event.add("uid", uid)
-    event.add("summary", title)
+def _event(schedule: TeamSchedule, s: Series, uid: str, title: str, local: datetime, **more: Any) -> EventPlan:
     begin = local.replace(tzinfo=s.zone)
-    event.add("dtstart", begin)
-    event.add("dtend", begin + timedelta(minutes=s.duration_minutes))
-    if s.location:
-        event.add("location", s.location)
     description = [f"Join: {s.location}" if s.location else "", f"Agenda and minutes: {schedule.agenda_url}"
                    if schedule.agenda_url else "", f"Series {s.id} of team {schedule.team} (sigbot)"]
-    event.add("description", "\n".join(line for line in description if line))
-    return event
+    return EventPlan(uid, title, begin, begin + timedelta(minutes=s.duration_minutes), s.location or "",
+                     "\n".join(line for line in description if line), **more)
 
 
-def content_hash(events: Iterable[Event]) -> str:
-    return hashlib.sha256(b"".join(e.to_ical() for e in events)).hexdigest()[:32]
+def content_hash(events: Iterable[EventPlan]) -> str:
+    """What an event's SEQUENCE follows: a digest of everything written for its UID (its overrides too)."""
+    return hashlib.sha256(repr(tuple(events)).encode()).hexdigest()[:32]
 
 
-Stamper = Callable[[str, dict[str, str]], dict[str, "FeedStamp"]]  # (team, {uid: hash}) -> {uid: FeedStamp}
+Stamper = Callable[[str, dict[str, str]], dict[str, FeedStamp]]  # (team, {uid: hash}) -> {uid: FeedStamp}
 
 
-def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str) -> bytes:
-    """The whole feed; `stamps` gives each UID its SEQUENCE and DTSTAMP (see ScheduleStore.feed_stamps)."""
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
+def feed_job(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str) -> FeedJob:
+    """The whole feed as data: each event with the SEQUENCE and DTSTAMP `stamps` gives its UID
+    (see ScheduleStore.feed_stamps), and the zones to describe."""
     schedules = list(schedules)
+    events: list[tuple[EventPlan, FeedStamp]] = []
     for schedule in schedules:
-        events = build_events(schedule)
-        by_uid: dict[str, list[Event]] = {}
-        for event in events:
-            by_uid.setdefault(str(event["uid"]), []).append(event)
+        plans = plan_events(schedule)
+        by_uid: dict[str, list[EventPlan]] = {}
+        for plan in plans:
+            by_uid.setdefault(plan.uid, []).append(plan)
         given = stamps(schedule.team, {uid: content_hash(group) for uid, group in by_uid.items()})
-        for event in events:
-            stamp = given[str(event["uid"])]
-            event.add("sequence", stamp.sequence)
-            event.add("dtstamp", stamp.stamp.astimezone(timezone.utc))
-            cal.add_component(event)
-    # The zones the events name (UTC ones are written with Z and need none, RFC 5545 §3.2.19),
-    # in sorted order ahead of the events: icalendar's add_missing_timezones() walks a set,
-    # so the order, and the file's bytes, changed with PYTHONHASHSEED.
-    spans = zone_spans(schedules)
-    for zone in sorted(cal.get_missing_tzids(), reverse=True):
-        cal.subcomponents.insert(0, Timezone.from_tzinfo(ZoneInfo(zone), zone, *spans[zone]))
-    ical: bytes = cal.to_ical()  # icalendar leaves to_ical() unannotated; it returns the file's bytes
-    return ical
+        events += [(plan, given[plan.uid]) for plan in plans]
+    zones = tuple((zone, first, last) for zone, (first, last) in sorted(zone_spans(schedules).items()))
+    return FeedJob(name, tuple(events), zones)
+
+
+def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str, apart: bool = False) -> bytes:
+    """The feed's bytes: written here, or (`apart`) by a child process that imports icalendar and exits."""
+    job = feed_job(schedules, stamps, name)
+    if apart:
+        return run_apart("bot.schedule.ical", pickle.dumps(job), what="the calendar feed")
+    from bot.schedule.ical import write_calendar
+
+    return write_calendar(job)
 
 
 def zone_spans(schedules: Iterable[TeamSchedule]) -> dict[str, tuple[date, date]]:

@@ -204,3 +204,10 @@ class TeamSchedule:
     series: tuple[Series, ...]
     changes: tuple[Change, ...]
     agenda_url: str | None = None  # where the team's agenda and minutes are published
+
+
+@dataclass(frozen=True)
+class FeedStamp:
+    """An event's SEQUENCE and DTSTAMP in the feed (bot/schedule/store.py raises them on each change)."""
+    sequence: int
+    stamp: datetime

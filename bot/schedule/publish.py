@@ -4,11 +4,12 @@ Written at start and after every change, each atomically (temporary file and
 rename) and only when its content changed, so a static copy of notes/ always
 carries a whole feed. The web server serves the same bytes.
 
-A feed is built (with icalendar) only when what it is made from changed: the
-digest of its inputs (series, changes, its URL and name) is kept per file in
-`<data_dir>/feeds.json`, so the minute's check, and a restart, cost a digest,
-and a bot whose schedule does not change does not keep icalendar in memory
-(issue 14). A feed file that is missing is written again.
+A feed is built only when what it is made from changed: the digest of its
+inputs (series, changes, its URL and name) is kept per file in
+`<data_dir>/feeds.json`, so the minute's check, and a restart, cost a digest.
+A feed file that is missing is written again. While the schedule's service
+runs (`sigbot run`), the file is written by a child process (bot/schedule/feed.py),
+so the bot never holds icalendar (memory, issue 14).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from typing import Any
 from bot.config import Config, Team
 from bot.core.files import write_if_changed, write_json_if_changed
 from bot.schedule.changes import TeamState, settings, team_state
+from bot.schedule.feed import build_calendar
 from bot.schedule.model import TeamSchedule
 from bot.schedule.store import ScheduleStore
 
@@ -44,10 +48,22 @@ def _feed_name(team: Team | None) -> str:
     return f"{team.name} meetings" if team is not None else "sigbot meetings"
 
 
-def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: datetime) -> bytes:
-    from bot.schedule.feed import build_calendar  # icalendar: only when a feed is built
+_apart = False  # feeds are written in this process (the command line, tests) unless the service runs
 
-    return build_calendar(schedules, lambda t, hashes: store.feed_stamps(t, hashes, now), name)
+
+@contextmanager
+def feeds_apart() -> Iterator[None]:
+    """While the schedule's service runs (`sigbot run`), every feed is written by a child process."""
+    global _apart
+    before, _apart = _apart, True
+    try:
+        yield
+    finally:
+        _apart = before
+
+
+def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: datetime) -> bytes:
+    return build_calendar(schedules, lambda t, hashes: store.feed_stamps(t, hashes, now), name, apart=_apart)
 
 
 def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime) -> bytes:

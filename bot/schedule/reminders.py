@@ -30,7 +30,7 @@ from bot.features import provided
 from bot.runtime import Runtime, sleep_or_stop
 from bot.schedule.changes import TeamState, settings, team_state
 from bot.schedule.model import Occurrence, format_offset
-from bot.schedule.publish import publish, scheduled_teams
+from bot.schedule.publish import feeds_apart, publish, scheduled_teams
 from bot.schedule.store import ScheduleStore
 from bot.schedule.text import agenda_lines, how_far, title_of, when_line
 
@@ -137,16 +137,17 @@ def remind(rt: Runtime, now: datetime) -> datetime | None:
 
 
 async def reminder_service(rt: Runtime, stop: asyncio.Event) -> None:
-    """Wake at each planned notice and at least once a minute; post what is due."""
-    publish(rt.config, ScheduleStore(rt.store.db), rt.now())
-    while not stop.is_set():
-        now = rt.now()
-        try:
-            planned = remind(rt, now)
-            publish(rt.config, ScheduleStore(rt.store.db), now)
-        except Exception:
-            log.exception("schedule reminders failed; trying again in a minute")
-            planned = None
-        # rt.now() may be an injected clock: wake after the same span of real time.
-        delay = min(planned - now, POLL) if planned is not None else POLL
-        await sleep_or_stop(stop, max(delay.total_seconds(), 0.05))
+    """Wake at each planned notice and at least once a minute; post what is due. Meanwhile the
+    feeds are written by a child process (bot/schedule/publish.py), after commands too."""
+    with feeds_apart():
+        while not stop.is_set():
+            now = rt.now()
+            try:
+                planned = remind(rt, now)
+                publish(rt.config, ScheduleStore(rt.store.db), now)
+            except Exception:
+                log.exception("schedule reminders failed; trying again in a minute")
+                planned = None
+            # rt.now() may be an injected clock: wake after the same span of real time.
+            delay = min(planned - now, POLL) if planned is not None else POLL
+            await sleep_or_stop(stop, max(delay.total_seconds(), 0.05))

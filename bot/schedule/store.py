@@ -8,7 +8,6 @@ the config's on reading. Every query is parameterised.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from bot.schedule.config import series_from_dict, series_to_dict
-from bot.schedule.model import Change, ChangeKind, ScheduleError, Series
+from bot.schedule.model import Change, ChangeKind, FeedStamp, ScheduleError, Series
 from bot.storage.db import inserted_id
 
 MIGRATIONS = Migrations("sigbot-schedule")
@@ -37,12 +36,6 @@ def m001_schedule(db: Database) -> None:
     # The feed's SEQUENCE per UID, raised whenever that event's content changes.
     db.table("schedule_feed").create({"team": str, "uid": str, "hash": str, "sequence": int, "stamp": str},
                                pk=("team", "uid"))
-
-
-@dataclass(frozen=True)
-class FeedStamp:
-    sequence: int
-    stamp: datetime
 
 
 class ScheduleStore:

@@ -1,27 +1,38 @@
-"""The calendar feeds on sigbot's web server: /calendar.ics (every team) and /calendar/<team>.ics."""
+"""The calendar feeds on sigbot's web server: /calendar.ics (every team) and /calendar/<team>.ics.
+
+They are the files the schedule publishes (bot/schedule/publish.py: at start, after every change
+and every minute), served as they are: a calendar client polling the feed costs a file read, and
+the bot builds nothing (nor imports icalendar) to answer it.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from aiohttp import web
 
 from bot.runtime import Runtime
-from bot.schedule.publish import feed
-from bot.schedule.store import ScheduleStore
 
 ICS = "text/calendar"
 
 
+def _serve(path: Path) -> web.Response:
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise web.HTTPNotFound(text="no schedule is published here") from None
+    return web.Response(body=body, content_type=ICS, charset="utf-8")
+
+
 def add_routes(rt: Runtime, app: web.Application) -> None:
     async def all_teams(request: web.Request) -> web.Response:
-        return web.Response(body=feed(rt.config, ScheduleStore(rt.store.db), None, rt.now()), content_type=ICS,
-                            charset="utf-8")
+        return _serve(rt.config.notes_dir / "calendar.ics")
 
     async def one_team(request: web.Request) -> web.Response:
         team = rt.config.team(request.match_info["team"])
         if team is None:
             raise web.HTTPNotFound(text="no such team")
-        return web.Response(body=feed(rt.config, ScheduleStore(rt.store.db), team, rt.now()), content_type=ICS,
-                            charset="utf-8")
+        return _serve(team.notes_dir / "calendar.ics")
 
     app.router.add_get("/calendar.ics", all_teams)
     app.router.add_get("/calendar/{team}.ics", one_team)

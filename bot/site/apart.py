@@ -3,40 +3,32 @@
 A build imports jinja2, markdown-it's renderers and the site's templates and
 holds every page in memory while it writes; in a long-running bot that would
 stay resident for good (memory is a figure of issue 14). The running bot
-therefore builds in a short-lived child (`python -P -m bot.site.apart`), which
-is as incremental as a build in process: what was built is in the manifest
-on disk (bot/site/build.py). `sigbot site build` and the tests build in
-process. The child prints its BuildReport as one JSON line; what it logs
-(a folder refused, a file too large to show) comes back on its stderr and is
-logged here, and its failure arrives as the last line of its stderr.
+therefore builds in a short-lived child (bot/core/apart.py), which is as
+incremental as a build in process: what was built is in the manifest on disk
+(bot/site/build.py). `sigbot site build` and the tests build in process. The
+child prints its BuildReport as one JSON line; what it logs (a folder
+refused, a file too large to show) is logged by the bot as a warning.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from bot.core.apart import run_apart
 from bot.site.config import BuildReport, SiteOptions
 
 log = logging.getLogger(__name__)
-TIMEOUT = 600  # seconds: a whole build of a large archive takes seconds, not minutes
 
 
 def build_apart(notes: Path, out: Path, options: SiteOptions) -> BuildReport:
     """build_site(notes, out, options) in a child process; raises RuntimeError with the child's reason."""
-    # -P: the installed package, never a `bot` folder in the working directory.
-    args = [sys.executable, "-P", "-m", "bot.site.apart", str(notes), str(out), json.dumps(asdict(options))]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    lines = result.stderr.strip().splitlines()
-    if result.returncode != 0:
-        raise RuntimeError(f"the site build exited with {result.returncode}: {lines[-1] if lines else 'no message'}")
-    for line in lines:  # the child's warnings, in the bot's log
-        log.warning("site build: %s", line)
-    return BuildReport(**json.loads(result.stdout.strip().splitlines()[-1]))
+    out_text = run_apart("bot.site.apart", args=[str(notes), str(out), json.dumps(asdict(options))],
+                         what="the site build", log=log).decode()
+    return BuildReport(**json.loads(out_text.strip().splitlines()[-1]))
 
 
 def main(argv: list[str]) -> int:
