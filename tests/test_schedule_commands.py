@@ -160,7 +160,8 @@ def test_a_feed_is_built_only_when_its_inputs_change_and_again_when_its_file_is_
 
     built: list[str] = []
     real = pub._build
-    monkeypatch.setattr(pub, "_build", lambda store, name, *rest: built.append(name) or real(store, name, *rest))
+    monkeypatch.setattr(pub, "_build",
+                        lambda store, feeds, now: built.extend(n for n, _ in feeds) or real(store, feeds, now))
     store, team_feed = ScheduleStore(room.bot.store.db), room.config.team("wg").notes_dir / "calendar.ics"
     pub.publish(room.config, store, NOW)
     assert built == ["wg meetings", "sigbot meetings"]

@@ -226,11 +226,15 @@ config = parse_config({{"bot": {{"data_dir": {str(tmp_path / "var")!r}, "notes_d
     "teams": [{{"name": "wg", "matrix_room": "!wg:x", "schedule": {{"series": [
         {{"id": "wg", "title": "WG", "first": "2025-09-04T15:00", "every_weeks": 2}}]}}}}]}})
 store = open_store({str(tmp_path / "var" / "sigbot.db")!r})
+import bot.schedule.feed as feed
+children, real = [], feed.run_apart
+feed.run_apart = lambda *args, **kw: children.append(args[0]) or real(*args, **kw)
 with feeds_apart():
     written = publish(config, ScheduleStore(store.db), datetime(2025, 9, 1, tzinfo=timezone.utc))
-print(len(written), "icalendar" in sys.modules)
+print(len(written), len(children), "icalendar" in sys.modules)
 """
     done = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, cwd=tmp_path)
-    assert done.stdout.split() == ["3", "False"], done.stderr  # two feeds and schedule.json
+    # Two feeds and schedule.json; both feeds from one child process, which imported icalendar in our place.
+    assert done.stdout.split() == ["3", "1", "False"], done.stderr
     events = icalendar.Calendar.from_ical((tmp_path / "notes" / "wg" / "calendar.ics").read_bytes()).walk("VEVENT")
     assert [str(e["UID"]) for e in events] == ["wg.wg@sigbot"]

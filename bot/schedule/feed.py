@@ -142,14 +142,23 @@ def feed_job(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str) -> F
     return FeedJob(name, tuple(events), zones)
 
 
-def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str, apart: bool = False) -> bytes:
-    """The feed's bytes: written here, or (`apart`) by a child process that imports icalendar and exits."""
-    job = feed_job(schedules, stamps, name)
+def write_feeds(jobs: list[FeedJob], apart: bool = False) -> list[bytes]:
+    """Each feed's bytes: written here, or (`apart`) by one child process that imports icalendar and exits."""
     if apart:
-        return run_apart("bot.schedule.ical", pickle.dumps(job), what="the calendar feed")
+        answer = run_apart("bot.schedule.ical", pickle.dumps(jobs), what="the calendar feeds")
+        try:
+            out: list[bytes] = pickle.loads(answer)  # our own child's answer, never the network's
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            raise RuntimeError(f"the calendar feeds: the child's answer is unreadable ({exc})") from None
+        return out
     from bot.schedule.ical import write_calendar
 
-    return write_calendar(job)
+    return [write_calendar(job) for job in jobs]
+
+
+def build_calendar(schedules: Iterable[TeamSchedule], stamps: Stamper, name: str, apart: bool = False) -> bytes:
+    """One feed's bytes (see write_feeds)."""
+    return write_feeds([feed_job(schedules, stamps, name)], apart)[0]
 
 
 def zone_spans(schedules: Iterable[TeamSchedule]) -> dict[str, tuple[date, date]]:

@@ -1,7 +1,8 @@
 """Writes a planned feed (bot/schedule/feed.py's FeedJob) as iCalendar bytes, with icalendar.
 
 The running bot runs this module as a child process (`python -P -m
-bot.schedule.ical`: the job pickled on stdin, the file's bytes on stdout), so
+bot.schedule.ical`: a list of jobs pickled on stdin, the list of the files'
+bytes pickled on stdout), so
 that icalendar never stays in its memory; the command line and the tests call
 `write_calendar` directly.
 """
@@ -53,8 +54,8 @@ def write_calendar(job: FeedJob) -> bytes:
 
 
 def main() -> int:
-    job = pickle.load(sys.stdin.buffer)  # from the parent process (bot/core/apart.py), never from the network
-    sys.stdout.buffer.write(write_calendar(job))
+    jobs = pickle.load(sys.stdin.buffer)  # from the parent process (bot/core/apart.py), never from the network
+    sys.stdout.buffer.write(pickle.dumps([write_calendar(job) for job in jobs]))
     return 0
 
 

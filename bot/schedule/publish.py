@@ -26,8 +26,8 @@ from typing import Any
 from bot.config import Config, Team
 from bot.core.files import write_if_changed, write_json_if_changed
 from bot.schedule.changes import TeamState, settings, team_state
-from bot.schedule.feed import build_calendar
-from bot.schedule.model import TeamSchedule
+from bot.schedule.feed import feed_job, write_feeds
+from bot.schedule.model import FeedStamp, TeamSchedule
 from bot.schedule.store import ScheduleStore
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,19 @@ def feeds_apart() -> Iterator[None]:
         _apart = before
 
 
-def _build(store: ScheduleStore, name: str, schedules: list[TeamSchedule], now: datetime) -> bytes:
-    return build_calendar(schedules, lambda t, hashes: store.feed_stamps(t, hashes, now), name, apart=_apart)
+def _build(store: ScheduleStore, feeds: list[tuple[str, list[TeamSchedule]]], now: datetime) -> list[bytes]:
+    """The bytes of each (name, schedules) feed: all of them by one child process while the service runs."""
+    def stamps(team: str, hashes: dict[str, str]) -> dict[str, FeedStamp]:
+        return store.feed_stamps(team, hashes, now)
+
+    return write_feeds([feed_job(schedules, stamps, name) for name, schedules in feeds], apart=_apart)
 
 
 def feed(config: Config, store: ScheduleStore, team: Team | None, now: datetime) -> bytes:
     """The .ics of one team, or of every team with a schedule (team None)."""
     teams = [team] if team is not None else scheduled_teams(config, store)
-    return _build(store, _feed_name(team), [team_schedule(config, t, team_state(store, t)) for t in teams], now)
+    schedules = [team_schedule(config, t, team_state(store, t)) for t in teams]
+    return _build(store, [(_feed_name(team), schedules)], now)[0]
 
 
 def schedule_json(team: Team, state: TeamState, now: datetime) -> dict[str, Any]:
@@ -87,12 +92,14 @@ def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
     built_from = _read_digests(config)
     digests = dict(built_from)
 
-    def write_feed(path: Path, name: str, schedules: list[TeamSchedule]) -> bool:
+    stale: list[tuple[Path, str, list[TeamSchedule]]] = []
+
+    def check_feed(path: Path, name: str, schedules: list[TeamSchedule]) -> None:
         digest = hashlib.sha256(repr((name, schedules)).encode()).hexdigest()
         if built_from.get(str(path)) == digest and path.is_file():
-            return False  # made from the same inputs: the same bytes
+            return  # made from the same inputs: the same bytes
         digests[str(path)] = digest
-        return write_if_changed(path, _build(store, name, schedules, now))
+        stale.append((path, name, schedules))
 
     written = []
     teams = scheduled_teams(config, store)
@@ -100,13 +107,15 @@ def publish(config: Config, store: ScheduleStore, now: datetime) -> list[Path]:
     for team in teams:  # each team's state read once, for its feed, its schedule.json and the all-teams feed
         state = team_state(store, team)
         schedules.append(team_schedule(config, team, state))
-        if write_feed(team.notes_dir / "calendar.ics", _feed_name(team), schedules[-1:]):
-            written.append(team.notes_dir / "calendar.ics")
+        check_feed(team.notes_dir / "calendar.ics", _feed_name(team), schedules[-1:])
         path = team.notes_dir / "schedule.json"
         if write_json_if_changed(path, schedule_json(team, state, now)):
             written.append(path)
-    if teams and write_feed(config.notes_dir / "calendar.ics", _feed_name(None), schedules):
-        written.append(config.notes_dir / "calendar.ics")
+    if teams:
+        check_feed(config.notes_dir / "calendar.ics", _feed_name(None), schedules)
+    if stale:  # built together: one child process for all of them
+        built = _build(store, [(name, feed_schedules) for _, name, feed_schedules in stale], now)
+        written += [path for (path, _, _), data in zip(stale, built, strict=True) if write_if_changed(path, data)]
     if digests != built_from:
         write_json_if_changed(config.data_dir / "feeds.json", {"built_from": digests}, volatile=())
     return written
