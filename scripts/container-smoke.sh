@@ -21,7 +21,7 @@ IMAGE=${IMAGE:-localhost/sigbot:smoke}
 OFFICIAL=$(sed -n 's/^ARG BASE=//p' Containerfile)
 LOCAL_BASE=localhost/sigbot-base:bookworm
 BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE-${PIP_CERT:-}}
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' bot/__init__.py)  # the one place it is written
 
 b() { buildah ${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"} "$@"; }
 say() { echo "container-smoke: $*" >&2; }
