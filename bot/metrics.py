@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import __version__
@@ -96,11 +97,11 @@ REMINDERS = Counter("sigbot_reminders_sent", "Reminders posted or sent, by kind"
 def _process() -> Iterator[str]:
     """The standard process_* metrics (as every Prometheus client library names them), read from /proc."""
     try:
-        stat = open("/proc/self/stat", encoding="ascii").read().rsplit(")", 1)[1].split()
-        boot = next(float(line.split()[1]) for line in open("/proc/stat", encoding="ascii")
+        stat = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text(encoding="ascii").splitlines()
                     if line.startswith("btime "))
         fds = len(os.listdir("/proc/self/fd"))
-        limits = open("/proc/self/limits", encoding="ascii").read().splitlines()
+        limits = Path("/proc/self/limits").read_text(encoding="ascii").splitlines()
     except (OSError, StopIteration, IndexError):  # not Linux: no process metrics rather than wrong ones
         return
     ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")

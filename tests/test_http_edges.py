@@ -394,7 +394,15 @@ def test_a_calendar_feed_is_the_file_the_schedule_published_and_none_is_a_404(bo
     published = bot.config.team("ml").notes_dir / "calendar.ics"
     published.parent.mkdir(parents=True, exist_ok=True)
     published.write_bytes(b"BEGIN:VCALENDAR\r\nX-WR-CALNAME:ml meetings\r\nEND:VCALENDAR\r\n")
+    async def conditional() -> tuple[str, int]:
+        async with bot.http.get(bot.url + "/calendar/ml.ics") as first:
+            kind, etag = first.headers["Content-Type"], first.headers["ETag"]
+        async with bot.http.get(bot.url + "/calendar/ml.ics", headers={"If-None-Match": etag}) as again:
+            return kind, again.status
+
     try:
         assert bot.get("/calendar/ml.ics") == (200, published.read_bytes().decode())
+        # A calendar client polling an unchanged feed is told so, not sent it again.
+        assert bot.loop.run_until_complete(conditional()) == ("text/calendar; charset=utf-8", 304)
     finally:
         published.unlink()

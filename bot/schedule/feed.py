@@ -70,7 +70,7 @@ def extra_uid(team: str, series_id: str, extra_id: int) -> str:
 
 
 def plan_events(schedule: TeamSchedule) -> list[EventPlan]:
-    """The team's VEVENTs, without SEQUENCE and DTSTAMP (see `stamped`)."""
+    """The team's VEVENTs, without SEQUENCE and DTSTAMP (see `feed_job`)."""
     regular, of_extra, extras = latest_changes(schedule.changes)
     by_id = {s.id: s for s in schedule.series}
     events = []

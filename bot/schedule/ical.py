@@ -2,9 +2,8 @@
 
 The running bot runs this module as a child process (`python -P -m
 bot.schedule.ical`: a list of jobs pickled on stdin, the list of the files'
-bytes pickled on stdout), so
-that icalendar never stays in its memory; the command line and the tests call
-`write_calendar` directly.
+bytes pickled on stdout), so that icalendar never stays in its memory; the
+command line and the tests call `write_calendar` directly.
 """
 
 from __future__ import annotations

@@ -13,22 +13,22 @@ from aiohttp import web
 
 from bot.runtime import Runtime
 
-ICS = "text/calendar"
+ICS = "text/calendar; charset=utf-8"
 
 
-def _serve(path: Path) -> web.Response:
-    try:
-        body = path.read_bytes()
-    except FileNotFoundError:
-        raise web.HTTPNotFound(text="no schedule is published here") from None
-    return web.Response(body=body, content_type=ICS, charset="utf-8")
+def _serve(path: Path) -> web.StreamResponse:
+    """The published file, as the site's route serves its files (aiohttp's FileResponse: read off the
+    event loop, with Last-Modified and ETag, so a polling calendar client gets 304 when nothing changed)."""
+    if not path.is_file():
+        raise web.HTTPNotFound(text="no schedule is published here")
+    return web.FileResponse(path, headers={"Content-Type": ICS})
 
 
 def add_routes(rt: Runtime, app: web.Application) -> None:
-    async def all_teams(request: web.Request) -> web.Response:
+    async def all_teams(request: web.Request) -> web.StreamResponse:
         return _serve(rt.config.notes_dir / "calendar.ics")
 
-    async def one_team(request: web.Request) -> web.Response:
+    async def one_team(request: web.Request) -> web.StreamResponse:
         team = rt.config.team(request.match_info["team"])
         if team is None:
             raise web.HTTPNotFound(text="no such team")
