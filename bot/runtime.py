@@ -7,7 +7,7 @@ them in their feature.py (bot/features.py lists the features):
 - services: "module:function", an `async def service(rt: Runtime, stop: asyncio.Event)`
   that runs until `stop` is set (timers, reminders, scrapers). Effects it
   produces go to `rt.deliver(effects)`; time comes from `rt.now()`.
-- web_routes: "module:function", a `def add_routes(rt: Runtime, app: web.Application)`
+- web_routes: "module:function", a `def add_routes(rt: Runtime, app: App)` (bot/web/app.py)
   that adds the feature's pages and endpoints to sigbot's one web server.
 """
 

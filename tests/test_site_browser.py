@@ -11,14 +11,14 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from site_browser import Browser
 from site_samples import publish_feature_files, replay_samples, simple_meeting, write_meeting
 
 from bot.runtime import Runtime
 from bot.site.build import build_site
 from bot.site.routes import add_site
-from bot.web.server import build_app
+from bot.web.app import App
+from bot.web.server import Listening, build_app, start_web
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -45,14 +45,12 @@ INJECTION_LINES = [
 ]
 
 
-async def _serve(site: Path, csp: bool = True) -> tuple[web.AppRunner, str]:
+async def _serve(site: Path, csp: bool = True) -> tuple[Listening, str]:
     """The site over HTTP: with sigbot's web server (CSP) or as a plain static host would (no CSP)."""
-    app = build_app(Runtime(None, None), routes=[]) if csp else web.Application()  # type: ignore[arg-type]
+    app = build_app(Runtime(None, None), routes=[]) if csp else App()  # type: ignore[arg-type]
     add_site(app, site)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner = await start_web(app, "127.0.0.1:0")
+    return runner, runner.url
 
 
 @pytest.fixture

@@ -353,11 +353,10 @@ def test_the_web_server_serves_the_site_with_its_csp_and_nothing_hidden_or_outsi
     import asyncio
 
     import aiohttp
-    from aiohttp import web
 
     from bot.runtime import Runtime
     from bot.site.routes import add_site
-    from bot.web.server import build_app
+    from bot.web.server import build_app, start_web
 
     site = tmp_path / "site"
     build_site(notes, site)
@@ -366,10 +365,8 @@ def test_the_web_server_serves_the_site_with_its_csp_and_nothing_hidden_or_outsi
     async def scenario():
         app = build_app(Runtime(None, None), routes=[])  # type: ignore[arg-type]
         add_site(app, site)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        runner = await start_web(app, "127.0.0.1:0")
+        base = runner.url
         try:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{base}/") as r:

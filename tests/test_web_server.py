@@ -42,8 +42,8 @@ async def serve(rt, routes, body):
 
         async def broken(request):
             raise KeyError("a bug")
-        app.router.add_post("/echo", post)
-        app.router.add_get("/broken", broken)
+        app.add_post("/echo", post)
+        app.add_get("/broken", broken)
 
     app = build_app(rt, routes=routes)
     echo_routes(rt, app)
@@ -252,7 +252,7 @@ from bot.web.server import build_app, start_web
 
 async def main():
     runner = await start_web(build_app(Runtime(None, None), routes=[]), "127.0.0.1:0")
-    print(runner.addresses[0][1], flush=True)
+    print(runner.url.rsplit(":", 1)[1], flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the test closes stdin
     await runner.cleanup()
 asyncio.run(main())
@@ -294,3 +294,90 @@ def test_a_bot_out_of_open_files_logs_its_failing_accepts_once_and_recovers():
     accept = [line for line in lines if "accept()" in line]
     assert accept == ["ERROR asyncio: socket.accept() failed (out of open files?)"], lines[:5]
     assert len(lines) <= 4, lines
+
+
+def test_routes_are_matched_by_their_longest_literal_start_whatever_order_they_were_added_in(tmp_path):
+    """The router is sigbot's own (bot/web/app.py): what aiohttp's dispatcher did for us is attacked here."""
+    rt = runtime(tmp_path)
+
+    async def body(http, url):
+        app_url = url
+        async with http.get(app_url + "/farm/agent.pyz") as r:
+            assert (r.status, await r.text()) == (200, "agent")  # the catch-alls were added first
+        async with http.get(app_url + "/farm/wg/x.svg") as r:
+            assert await r.text() == "team wg file x.svg"
+        async with http.get(app_url + "/farm/a%2Fb/x.svg") as r:
+            assert await r.text() == "anything farm/a/b/x.svg"  # %2F is a slash: no `{team}` holds one
+        async with http.get(app_url + "/deep/er/path") as r:
+            assert await r.text() == "anything deep/er/path"
+        async with http.head(app_url + "/farm/agent.pyz") as r:
+            assert r.status == 200 and r.headers["Content-Length"] == "5" and await r.read() == b""
+        async with http.post(app_url + "/farm/wg/x.svg", data=b"") as r:
+            assert r.status == 405 and r.headers["Allow"] == "GET,HEAD"
+            assert r.headers["Content-Security-Policy"] == CSP  # a raised refusal is dressed like any answer
+        async with http.delete(app_url + "/healthz") as r:
+            assert r.status == 405
+        async with http.get(app_url + "/redirect", allow_redirects=False) as r:
+            assert r.status == 302 and r.headers["Location"] == "/farm/agent.pyz"
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+    async def scenario():
+        app = build_app(rt, routes=[])
+
+        def text(value):
+            async def handler(request):
+                return web.Response(text=value.format(**request.match_info))
+            return handler
+
+        async def redirect(request):
+            raise web.HTTPFound("/farm/agent.pyz")
+
+        app.add_get("/{path:.*}", text("anything {path}"))
+        app.add_get("/farm/{team}/{name}", text("team {team} file {name}"))
+        app.add_get("/farm/agent.pyz", text("agent"))
+        app.add_get("/redirect", redirect)
+        runner = await start_web(app, "127.0.0.1:0")
+        try:
+            async with aiohttp.ClientSession() as http:
+                await body(http, runner.url)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_a_served_file_is_answered_304_while_the_client_has_it_and_404_once_it_is_gone(tmp_path):
+    from bot.web.app import App, file_response
+
+    page = tmp_path / "page.html"
+    page.write_text("<p>one</p>")
+
+    async def scenario():
+        app = App()
+
+        async def serve(request):
+            return await file_response(request, page, "text/html; charset=utf-8", {"Cache-Control": "no-cache"})
+        app.add_get("/page.html", serve)
+        runner = await start_web(app, "127.0.0.1:0")
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(runner.url + "/page.html") as r:
+                    assert (r.status, await r.text()) == (200, "<p>one</p>")
+                    assert r.headers["Cache-Control"] == "no-cache"
+                    etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+                async with http.get(runner.url + "/page.html", headers={"If-None-Match": etag}) as r:
+                    assert r.status == 304 and await r.read() == b""
+                async with http.get(runner.url + "/page.html", headers={"If-Modified-Since": modified}) as r:
+                    assert r.status == 304
+                page.write_text("<p>two</p>")
+                os.utime(page, (page.stat().st_atime, page.stat().st_mtime + 5))  # a later second
+                for stale in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+                    async with http.get(runner.url + "/page.html", headers=stale) as r:
+                        assert (r.status, await r.text()) == (200, "<p>two</p>")
+                page.unlink()
+                async with http.get(runner.url + "/page.html") as r:
+                    assert r.status == 404
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())

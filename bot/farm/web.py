@@ -26,7 +26,6 @@ from pathlib import Path
 
 import aiohttp
 import yarl
-from aiohttp import web
 
 from bot.config.model import Config, ConfigError, Secret, Team
 from bot.farm import ci, service
@@ -38,6 +37,7 @@ from bot.farm.publish import farm_dir
 from bot.farm.store import CiJob, CiRun, FarmStore
 from bot.features import provided
 from bot.runtime import Runtime
+from bot.web import app as web
 from bot.web import urls
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ async def agent_file(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": 'attachment; filename="sigbot-farm-agent.pyz"'})
 
 
-def add_routes(rt: Runtime, app: web.Application) -> None:
+def add_routes(rt: Runtime, app: web.App) -> None:
     verifier = ReportVerifier()
     store = FarmStore(rt.store.db)
 
@@ -224,13 +224,13 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
             raise web.HTTPNotFound(text="no such file\n")
         return web.Response(body=(folder / name).read_bytes(), content_type=_TYPES[m.group(1)])
 
-    app.router.add_post("/farm/report", report)
-    app.router.add_post("/farm/github", github)
-    app.router.add_post("/farm/junit", junit)
-    app.router.add_post("/farm/testing-farm", testing_farm)
-    app.router.add_get("/farm/agent.pyz", agent_file)  # before /farm/{team}/...: a team cannot shadow it
-    app.router.add_get("/farm/{team}/", page)
-    app.router.add_get("/farm/{team}/{name}", file)
+    app.add_post("/farm/report", report)
+    app.add_post("/farm/github", github)
+    app.add_post("/farm/junit", junit)
+    app.add_post("/farm/testing-farm", testing_farm)
+    app.add_get("/farm/agent.pyz", agent_file)  # before /farm/{team}/...: a team cannot shadow it
+    app.add_get("/farm/{team}/", page)
+    app.add_get("/farm/{team}/{name}", file)
 
 
 async def _fetch_xunit(url: str, prefixes: list[str]) -> bytes | None:

@@ -28,8 +28,6 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from aiohttp import web
-
 from bot.core.resources import data_dir
 from bot.loans.config import settings_of
 from bot.loans.desk import Desk, Refused
@@ -37,6 +35,7 @@ from bot.loans.links import FORM_PATH, LINK_MINUTES, form_base, form_origin, tok
 from bot.loans.model import Actor
 from bot.loans.store import AddressLink, LoanStore
 from bot.runtime import Runtime
+from bot.web import app as web
 
 if TYPE_CHECKING:
     import jinja2
@@ -91,7 +90,7 @@ class _Page(Protocol):
     def __call__(self, status: int, message: str, **form: object) -> web.Response: ...
 
 
-def add_routes(rt: Runtime, app: web.Application) -> None:
+def add_routes(rt: Runtime, app: web.App) -> None:
     key = secrets.token_bytes(32)  # signs the CSRF field; a restart only means reopening the link
     per_link, per_client = RateLimit(PER_LINK, WINDOW), RateLimit(PER_CLIENT, WINDOW)
 
@@ -153,8 +152,8 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         details = fields.get("details", "")
         return _store(rt, link, details if isinstance(details, str) else "", now, page)
 
-    app.router.add_get(FORM_PATH + "{loan}/{token}", show)
-    app.router.add_post(FORM_PATH + "{loan}/{token}", give)
+    app.add_get(FORM_PATH + "{loan}/{token}", show)
+    app.add_post(FORM_PATH + "{loan}/{token}", give)
 
 
 def _store(rt: Runtime, link: AddressLink, details: str, now: datetime, page: _Page) -> web.Response:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from bot.relay.store import get_paste
 from bot.runtime import Runtime
+from bot.web import app as web
 
 PASTE_PATH = "/relay/paste/"
 
 
-def add_routes(rt: Runtime, app: web.Application) -> None:
+def add_routes(rt: Runtime, app: web.App) -> None:
     async def paste(request: web.Request) -> web.Response:
         found = get_paste(rt.store.db, request.match_info["paste_id"])
         if found is None:
@@ -18,7 +17,7 @@ def add_routes(rt: Runtime, app: web.Application) -> None:
         head = f"{found.author} in {found.team}, {found.created:%Y-%m-%d %H:%M} UTC\n\n"
         return web.Response(text=head + found.text + "\n", content_type="text/plain", charset="utf-8")
 
-    app.router.add_get(PASTE_PATH + "{paste_id}", paste)
+    app.add_get(PASTE_PATH + "{paste_id}", paste)
 
 
 def paste_url(rt: Runtime, paste_id: str) -> str:

@@ -1,7 +1,7 @@
 """The built site on sigbot's web server: `sigbot run` (WEB_ROUTES) and `sigbot serve`.
 
-A catch-all GET route under "/", which aiohttp tries after every more specific
-route of the other features. Paths are resolved inside the site folder only;
+A catch-all GET route under "/", which the server tries after every more specific
+route of the other features (bot/web/app.py). Paths are resolved inside the site folder only;
 hidden files (the build manifest, temporary files) are never served.
 """
 
@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from bot.meeting.paths import contained
 from bot.site.config import site_settings
+from bot.web import app as web
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -25,11 +24,11 @@ TYPES = {".html": "text/html", ".xml": "application/atom+xml", ".ics": "text/cal
          ".webp": "image/webp", ".gif": "image/gif"}
 
 
-def add_routes(rt: Runtime, app: web.Application) -> None:
+def add_routes(rt: Runtime, app: web.App) -> None:
     add_site(app, site_settings(rt.config).out)
 
 
-def add_site(app: web.Application, out: Path) -> None:
+def add_site(app: web.App, out: Path) -> None:
     async def serve(request: web.Request) -> web.StreamResponse:
         path = site_file(out, request.match_info["path"])
         if path is None:
@@ -39,9 +38,9 @@ def add_site(app: web.Application, out: Path) -> None:
         kind = TYPES.get(path.suffix, "application/octet-stream")
         if kind.startswith("text/") or kind.endswith(("json", "xml")):
             kind += "; charset=utf-8"
-        return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+        return await web.file_response(request, path, kind, {"Cache-Control": "no-cache"})
 
-    app.router.add_get("/{path:.*}", serve)
+    app.add_get("/{path:.*}", serve)
 
 
 def built_page(config: Config, rel: str) -> str | None:

@@ -4,7 +4,7 @@ aiohttp by itself accepts every connection and waits for each for an hour:
 1,100 slow clients against a bot allowed 1,024 open files left asyncio
 failing `accept()` (EMFILE) and logging it tens of thousands of times.  So:
 
-* `CappedSite` listens like aiohttp's TCPSite, but past `max_connections`
+* `CappedServer` listens like `loop.create_server`, but past `max_connections`
   open connections a new one is answered ``503`` and closed at once, before
   a byte of its request is read.  The cap is what keeps the bot below its
   open-file limit, which `check_open_files` compares it with at start.
@@ -26,9 +26,9 @@ import resource
 import time
 from collections.abc import Callable
 
-from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
+from aiohttp.web_server import Server
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,16 @@ class QuietRefusals(logging.Filter):
 
 
 class QuietAccept(logging.Filter):
-    """On asyncio's logger: its accept() failures (EMFILE) once a minute, with the count."""
+    """On asyncio's logger: its accept() failures (EMFILE) once a minute, with the count; its retries
+    of accept() that fire after the server closed, not at all."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tally = Tally("socket.accept() failed (out of open files?)")
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _late_retry(record):
+            return False
         if not str(record.msg).startswith("socket.accept() out of system resource"):
             return True
         text = self.tally.line()
@@ -105,6 +108,17 @@ class QuietAccept(logging.Filter):
             return False
         record.msg, record.args, record.exc_info, record.exc_text = "%s", (text,), None, None
         return True
+
+
+def _late_retry(record: logging.LogRecord) -> bool:
+    """asyncio's retry of accept() firing after the server closed (ValueError: the socket's fd is -1).
+
+    After EMFILE, asyncio (3.11) schedules a retry a second later for each failed accept of the
+    burst, up to the backlog; those still pending when the bot stops its web server each log a
+    traceback. Nothing is lost: the server is closed on purpose."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return isinstance(exc, ValueError) and str(record.msg).startswith(
+        "Exception in callback BaseSelectorEventLoop._start_serving")
 
 
 def quiet_accept_failures() -> None:
@@ -117,17 +131,17 @@ def quiet_accept_failures() -> None:
 class _Busy(asyncio.Protocol):
     """A connection past the cap: 503, end of our side, closed once the client ends its side or after LINGER."""
 
-    def __init__(self, site: CappedSite):
-        self.site = site
+    def __init__(self, capped: CappedServer):
+        self.capped = capped
         self.closer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.site.refused.note(f"over the cap of {self.site.max_connections}")
-        if self.site.lingering >= MAX_LINGERING:
+        self.capped.refused.note(f"over the cap of {self.capped.max_connections}")
+        if self.capped.lingering >= MAX_LINGERING:
             transport.abort()
             return
-        self.site.lingering += 1
+        self.capped.lingering += 1
         transport.write(BUSY)
         if transport.can_write_eof():
             transport.write_eof()
@@ -143,33 +157,38 @@ class _Busy(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closer is not None:
             self.closer.cancel()
-            self.site.lingering -= 1
+            self.capped.lingering -= 1
 
 
-class CappedSite(web.BaseSite):
-    """aiohttp's TCPSite with a cap on open connections (aiohttp has none)."""
+class CappedServer:
+    """Listens for aiohttp's low-level `Server` with a cap on open connections (aiohttp has none)."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, max_connections: int):
-        super().__init__(runner)
-        self.host, self.port, self.max_connections = host, port, max_connections
+    def __init__(self, server: Server, max_connections: int):
+        self.server, self.max_connections = server, max_connections
         self.refused = Tally("connections refused with 503")
         self.lingering = 0  # refused connections not closed yet
-
-    @property
-    def name(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        self.listener: asyncio.Server | None = None
 
     def _protocol(self) -> asyncio.Protocol:
-        server = self._runner.server
-        assert server is not None
-        if len(server.connections) >= self.max_connections:
+        if len(self.server.connections) >= self.max_connections:
             return _Busy(self)
-        return server()
+        return self.server()
 
-    async def start(self) -> None:
-        await super().start()
-        self._server = await asyncio.get_running_loop().create_server(
-            self._protocol, self.host, self.port, reuse_address=True)
+    async def start(self, host: str, port: int) -> int:
+        """Listen on host:port; the port bound (port 0 picks a free one)."""
+        self.listener = await asyncio.get_running_loop().create_server(
+            self._protocol, host, port, reuse_address=True)
+        return int(self.listener.sockets[0].getsockname()[1])
+
+    async def stop(self, timeout: float) -> None:
+        """Stop listening, let requests in progress finish within `timeout`, close every connection."""
+        if self.listener is None:
+            return
+        self.listener.close()
+        self.server.pre_shutdown()
+        await self.server.shutdown(timeout)
+        await self.listener.wait_closed()
+        self.listener = None
 
 
 def check_open_files(max_connections: int) -> None:
