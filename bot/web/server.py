@@ -8,7 +8,8 @@ A handler answers bad input with a 4xx and a short reason itself. Anything it
 did not expect is caught here, once: the log gets the traceback, the client
 one line (500). The body is read before any handler runs, within
 `[web] body_timeout` (else 408); a client that hangs up halfway is not an
-error. Slow and numerous clients: see limits.py.
+error. Slow and numerous clients: see limits.py. Routes, the middleware chain
+and file responses on aiohttp's low-level server: see app.py.
 """
 
 from __future__ import annotations
