@@ -388,7 +388,7 @@ def test_xunit_urls_and_redirects_leaving_the_allowed_folder_are_never_fetched(b
 
 def test_a_calendar_feed_is_the_file_the_schedule_published_and_none_is_a_404(bot):
     """/calendar/<team>.ics serves notes/<team>/calendar.ics as written (bot/schedule/web.py): nothing built."""
-    assert bot.get("/calendar/ml.ics")[0] == 404  # team ml has no schedule: nothing published
+    assert bot.get("/calendar/ml.ics") == (404, "no schedule is published here")  # ml has no schedule
     assert bot.get("/calendar.ics")[0] == 404
     assert bot.get("/calendar/nobody.ics") == (404, "no such team")
     published = bot.config.team("ml").notes_dir / "calendar.ics"

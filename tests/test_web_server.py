@@ -377,6 +377,9 @@ def test_a_served_file_is_answered_304_while_the_client_has_it_and_404_once_it_i
                 page.unlink()
                 async with http.get(runner.url + "/page.html") as r:
                     assert r.status == 404
+                page.mkdir()  # a folder where the file was is no file, even to a client that says "any version"
+                async with http.get(runner.url + "/page.html", headers={"If-None-Match": "*"}) as r:
+                    assert (r.status, await r.text()) == (404, "Not found.\n")
         finally:
             await runner.cleanup()
 

@@ -228,7 +228,7 @@ def add_routes(rt: Runtime, app: web.App) -> None:
     app.add_post("/farm/github", github)
     app.add_post("/farm/junit", junit)
     app.add_post("/farm/testing-farm", testing_farm)
-    app.add_get("/farm/agent.pyz", agent_file)  # before /farm/{team}/...: a team cannot shadow it
+    app.add_get("/farm/agent.pyz", agent_file)  # a longer literal start than /farm/{team}/...: tried first
     app.add_get("/farm/{team}/", page)
     app.add_get("/farm/{team}/{name}", file)
 

@@ -18,9 +18,7 @@ ICS = "text/calendar; charset=utf-8"
 async def _serve(request: web.Request, path: Path) -> web.StreamResponse:
     """The published file, as the site's route serves its files (read off the event loop, with
     Last-Modified and ETag, so a polling calendar client gets 304 when nothing changed)."""
-    if not path.is_file():
-        raise web.HTTPNotFound(text="no schedule is published here")
-    return await web.file_response(request, path, ICS)
+    return await web.file_response(request, path, ICS, missing="no schedule is published here")
 
 
 def add_routes(rt: Runtime, app: web.App) -> None:

@@ -25,6 +25,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from email.utils import formatdate
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from aiohttp import hdrs
@@ -136,16 +137,19 @@ async def _refuse(refusal: Exception, request: Request) -> StreamResponse:
 
 
 async def file_response(request: BaseRequest, path: Path, content_type: str,
-                        headers: dict[str, str] | None = None) -> Response:
+                        headers: dict[str, str] | None = None, missing: str = "Not found.\n") -> Response:
     """A file of the site or a published feed: read off the event loop, with ETag and Last-Modified,
     answered 304 when the client's copy (If-None-Match, else If-Modified-Since) is current.
 
+    A path that is not a regular file (none, or a folder) answers 404 with `missing`.
     Whole files only: sigbot serves pages and feeds, not media, so Range is not offered."""
     try:
         stat = await asyncio.to_thread(os.stat, path)
+        if not S_ISREG(stat.st_mode):  # a folder, a FIFO (whose read would wait forever): no file to send
+            raise HTTPNotFound(text=missing)
         body = None if _current(request, stat) else await asyncio.to_thread(path.read_bytes)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):  # gone since the handler looked
-        raise HTTPNotFound(text="Not found.\n") from None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):  # none, or gone since the stat
+        raise HTTPNotFound(text=missing) from None
     head = {**(headers or {}), "Content-Type": content_type, "ETag": f'"{_etag(stat)}"',
             "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
     return Response(status=304, headers=head) if body is None else Response(body=body, headers=head)
