@@ -10,7 +10,8 @@ Builds the wheel from this checkout and installs it into a clean venv (what
 - the resident memory (VmRSS) of `sigbot run` serving the demo's team (schedule,
   loans, farm, relayed to an IRC channel), beside the echo client
   (bench/echo_client.py: a minimal matrix-nio bot), both in the same venv, both
-  after answering the same number of commands: at the first start, and after
+  after answering the same number of commands, sigbot also after holding a
+  meeting (minutes written, as in every two weeks of its life): at the first start, and after
   a restart over its own data (how it runs most of its life: feeds written).
   Goal: sigbot at most 60 MiB.
 
@@ -38,6 +39,8 @@ from servers.ircd import IrcServer  # noqa: E402
 
 GOAL_RSS_MIB = 60.0
 COMMANDS = ("!help", "!next", "!hw list", "!farm", "!agenda", "!actions")
+MEETING = ("#startmeeting Demo WG", "#topic Farm", "#info gpu1 is back", "#action alice to check the runners",
+           "#agreed ship it", "#endmeeting")
 
 
 def install(tmp: Path) -> Path:
@@ -141,6 +144,12 @@ secret_env = "SIGBOT_TEST_PASSWORD"
         """Each bot answers `n` commands; then the medians of 5 readings of their VmRSS."""
         await bot.wait_ready(timeout=120)
         await alice.client.sync(timeout=0)
+        # A meeting, as every two weeks of the bot's life: minutes rendered and written, the agenda and
+        # actions carried. Memory after it is what a running bot holds, not only before its first meeting.
+        for line in MEETING:
+            await alice.send(room, line)
+            if line.startswith(("#startmeeting", "#endmeeting")):
+                await alice.wait_for_notice(room, "started" if line.startswith("#start") else "Minutes:", timeout=60)
         for i in range(n):
             await alice.send(room, COMMANDS[i % len(COMMANDS)])
             await alice.wait_for(room, lambda s: s.get("sender") == bot.user_id, timeout=60)

@@ -44,7 +44,7 @@ from bot.meeting import engine
 from bot.meeting.minutes import Minutes, build_minutes
 from bot.meeting.model import LogLine, MeetingState
 from bot.meeting.paths import meeting_dir
-from bot.meeting.render import team_context, write_notes
+from bot.meeting.render import Renderer, render_markdown, team_context, write_notes
 from bot.storage import LineRecord, MeetingRecord, Store
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ class Dispatcher:
         self.notes_written: list[Callable[[str, Path, Minutes], None]] = []
         # The name people know a room by (the Matrix adapter's m.room.name), for the minutes' header.
         self.room_title: Callable[[str], str] = lambda room: ""
+        # How the minutes' Markdown is rendered: here, or (`sigbot run`) in a child process (bot/meeting/apart.py).
+        self.render_minutes: Renderer = render_markdown
 
     # --- entry points used by the adapters ----------------------------------
 
@@ -379,7 +381,7 @@ class Dispatcher:
         for hook in self._hooks["minutes_sections"]:
             sections.update(hook(self.store.db, meeting.id, meeting.ended))
         context = team_context(team, room_name=self.room_title(meeting.room), **sections)
-        path = write_notes(minutes, folder, context, team.template_dir)
+        path = write_notes(minutes, folder, context, team.template_dir, self.render_minutes)
         self.store.set_notes_path(meeting.id, str(path))
         for hook in self._hooks["notes_written"]:
             hook(self.store.db, team, meeting.ended or minutes.ended)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from bot.app import build_dispatcher
 from bot.chat.matrix import MatrixAdapter
 from bot.config import Config
+from bot.meeting.apart import render_apart
 from bot.relay.bridge import start_relay
 from bot.runtime import Runtime, start_services
 from bot.web.server import build_app, start_web
@@ -52,6 +53,7 @@ async def run_bot(config: Config, now: Callable[[], datetime] | None = None,
     adapter = MatrixAdapter(config, dispatcher)
     rt.state["matrix"] = adapter
     dispatcher.room_title = adapter.room_title
+    dispatcher.render_minutes = render_apart  # jinja2 is not kept in the long-running process
     if stop is None:  # the real process; in-process tests pass their own `stop`
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

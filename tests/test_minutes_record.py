@@ -5,8 +5,12 @@ comes from a real config."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import pytest
 
 from bot.config import parse_config
 from bot.core.message import LineKind, Message, Network
@@ -86,3 +90,34 @@ def test_a_meeting_through_the_dispatcher_lists_only_people_though_the_bot_answe
     log = next((tmp_path / "notes/wg").rglob("*.log.txt")).read_text().splitlines()
     assert [a["nick"] for a in record["attendees"]] == ["a"]
     assert len(log) > 3 and any("<a>" not in line for line in log)  # the bot's answers are in the log
+
+
+def test_the_running_bot_renders_minutes_in_a_child_the_same_and_holds_no_jinja2(tmp_path):
+    """bot/meeting/apart.py (issue 14: memory): `sigbot run` renders each meeting's Markdown in a child
+    process, so jinja2 is not resident after the first meeting. The child's Markdown is byte for byte the
+    in-process one, with every section a team fills (agenda, earlier actions) and a team's own template;
+    the parent never imports jinja2; a child that fails is one RuntimeError naming why."""
+    from bot.agenda.actions import EarlierAction
+    from bot.agenda.agenda import MinutesAgendaItem
+    from bot.meeting.apart import render_apart
+
+    ctx = team_context(team(tmp_path), room_name="GPU \u202eWG", agenda=(
+        MinutesAgendaItem("Driver *update*", "alice", True, False), MinutesAgendaItem("CI", "bob", False, True)),
+        earlier_actions=(EarlierAction(3, "bob to [fix](x) CI", "2026-11-17", "open"),))
+    minutes = bridged_meeting()
+    assert render_apart(minutes, ctx) == render_markdown(minutes, ctx)
+    own = tmp_path / "templates"
+    own.mkdir()
+    (own / "minutes.md.j2").write_text("# {{ m.name | md }} ({{ ctx.agenda | length }} items)\n")
+    assert render_apart(minutes, ctx, own) == render_markdown(minutes, ctx, own) == "# GPU sync (2 items)\n"
+
+    probe = ("import sys; from bot.meeting.apart import render_apart; from tests.test_minutes_record import *; "
+             f"md = render_apart(bridged_meeting(), team_context(team(Path({str(tmp_path)!r})))); "
+             "print('## Action items' in md, 'jinja2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1]).stdout
+    assert out.split() == ["True", "False"], out
+
+    (own / "minutes.md.j2").write_text("{{ no_such_name }}\n")
+    with pytest.raises(RuntimeError, match="the minutes exited with 1: .*no_such_name"):
+        render_apart(minutes, ctx, own)

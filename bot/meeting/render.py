@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.files import write_atomic
+from bot.core.record import record
 from bot.core.resources import data_dir
 from bot.meeting.minutes import Minutes, RoomJson, log_text, minutes_json
 from bot.meeting.model import Entry, ItemKind
@@ -87,7 +89,7 @@ class EarlierActionLine(Protocol):
     def state(self) -> str: ...
 
 
-@dataclass(frozen=True)
+@record
 class RenderContext:
     team: str
     timezone: str = "UTC"
@@ -158,7 +160,11 @@ def render_markdown(minutes: Minutes, ctx: RenderContext, template_dir: Path | N
                            show_networks=networks_differ(minutes), network_names=NETWORK_NAMES)
 
 
-def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir: Path | None = None) -> Path:
+Renderer = Callable[[Minutes, RenderContext, Path | None], str]  # render_markdown, or bot.meeting.apart's render_apart
+
+
+def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir: Path | None = None,
+                render: Renderer = render_markdown) -> Path:
     """Write `.md`, `.log.txt` and `.json` into `folder`; returns the `.md` path.
 
     The JSON and log are written before the Markdown, each through a temporary
@@ -170,7 +176,7 @@ def write_notes(minutes: Minutes, folder: Path, ctx: RenderContext, template_dir
     outputs = {
         ".log.txt": log_text(minutes.lines),
         ".json": json.dumps(minutes_json(minutes, ctx.room(minutes.room)), indent=2, ensure_ascii=False) + "\n",
-        ".md": render_markdown(minutes, ctx, template_dir),
+        ".md": render(minutes, ctx, template_dir),
     }
     for ext, text in outputs.items():
         write_atomic(contained(folder, stem + ext), text)
