@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from bot.core.commands import number_arg
 from bot.core.files import write_json_if_changed
 from bot.core.identity import named_identity
 from bot.core.message import quoted
+from bot.core.record import record
 from bot.meeting.minutes import Minutes
 from bot.meeting.render import md_escape
 
@@ -34,7 +34,7 @@ LISTED_AT_START = 3  # open actions named at #startmeeting; the rest are counted
 LISTED = 10  # open actions named by !actions
 
 
-@dataclass(frozen=True)
+@record
 class EarlierAction:
     """One line of the minutes' "Action items from earlier meetings" (templates/minutes.md.j2)."""
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.agenda.store import AgendaItem, AgendaStore, ItemStatus, MeetingItem
 from bot.core.call import Speaker
 from bot.core.commands import number_arg
 from bot.core.message import quoted
+from bot.core.record import record
 from bot.meeting.engine import agenda_line
 from bot.meeting.minutes import Minutes
 from bot.meeting.model import ItemKind
@@ -32,7 +32,7 @@ class AgendaError(ValueError):
     """A request that cannot be done; the message is the answer to give."""
 
 
-@dataclass(frozen=True)
+@record
 class MinutesAgendaItem:
     """One line of the minutes' Agenda section (read by templates/minutes.md.j2)."""
 

@@ -14,7 +14,6 @@ actions follow them across networks.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.core.record import record
 from bot.storage.db import inserted_id
 
 AGENDA_MIGRATIONS = Migrations("sigbot-agenda")
@@ -105,7 +105,7 @@ class LinkStatus(StrEnum):
     LINKED = "linked"
 
 
-@dataclass(frozen=True)
+@record
 class IdentityLink:
     matrix_id: str
     irc_account: str
@@ -113,7 +113,7 @@ class IdentityLink:
     since: datetime
 
 
-@dataclass(frozen=True)
+@record
 class AgendaItem:
     id: int
     team: str
@@ -126,7 +126,7 @@ class AgendaItem:
     carried: int
 
 
-@dataclass(frozen=True)
+@record
 class MeetingItem:
     """An item as it stood on one meeting's agenda."""
 
@@ -135,7 +135,7 @@ class MeetingItem:
     covered: bool
 
 
-@dataclass(frozen=True)
+@record
 class ActionRecord:
     id: int
     team: str

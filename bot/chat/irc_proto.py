@@ -16,8 +16,10 @@ import base64
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
+
+from bot.core.record import record
 
 LINE_LIMIT = 512  # bytes, CR LF included
 BODY_LIMIT = LINE_LIMIT - 2  # bytes before CR LF
@@ -39,7 +41,7 @@ _CONTROL = re.compile("[^" + FORMATTING + r"\x20-\x7e\xa0-\ud7ff\ue000-\U0010fff
 _ZWJ = "\u200d"
 
 
-@dataclass(frozen=True)
+@record
 class Line:
     """One parsed line: ``[@tags] [:source] COMMAND params...``."""
 

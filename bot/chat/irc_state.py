@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 
 from bot.chat.irc_handlers import SaslFailed, ServerLines
@@ -36,6 +36,7 @@ from bot.chat.irc_proto import (
     split_utf8,
 )
 from bot.chat.irc_tracker import Tracker
+from bot.core.record import record
 
 log = logging.getLogger("bot.chat.irc")  # one logger for the IRC client, whichever module speaks
 
@@ -44,7 +45,7 @@ MAINTAIN_EVERY = 60.0  # seconds between tries to regain the nick and rejoin los
 KEEPALIVE = "sigbot-keepalive"
 
 
-@dataclass(frozen=True)
+@record
 class IrcEvent:
     """Something said or done on IRC that the relay may care about."""
 
@@ -60,7 +61,7 @@ class IrcEvent:
     other_nick: str | None = None  # "kick": who was kicked; "nick": the new nick
 
 
-@dataclass(frozen=True)
+@record
 class Send:
     """One line to write to the server now (protocol lines; chat lines are paced by the connection)."""
 
@@ -72,7 +73,7 @@ class Send:
         return build_line(self.command, *self.params)
 
 
-@dataclass(frozen=True)
+@record
 class Closed:
     """The session is over: the connection closes the socket and reconnects after its backoff."""
 

@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +42,8 @@ from nio.crypto import ENCRYPTION_ENABLED
 from nio.exceptions import EncryptionError
 from nio.rooms import MatrixRoom
 from nio.store import SqliteStore
+
+from bot.core.record import record
 
 log = logging.getLogger(__name__)
 STORE_DIR = "matrix-crypto"
@@ -91,7 +93,7 @@ def keys_kept(store: Path, user_id: str, device_id: str) -> bool:
 CLIENT_OPTIONS = {"store": SqliteStore, "encryption_enabled": True, "store_sync_tokens": False}
 
 
-@dataclass(frozen=True)
+@record
 class Pending:
     """An event that could not be decrypted yet."""
 

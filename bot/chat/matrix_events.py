@@ -6,7 +6,6 @@ Kept apart from the network code so they are tested without a homeserver.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +13,7 @@ from urllib.parse import quote
 from markdown_it import MarkdownIt
 
 from bot.core.message import LineKind, Message, Network
+from bot.core.record import record
 from bot.core.text import without_surrogates
 
 # Raw HTML in replies is disabled: a reply may quote what a user said.
@@ -24,7 +24,7 @@ KINDS = {"m.text": LineKind.SAID, "m.emote": LineKind.ME, "m.notice": LineKind.N
 MEDIA = {"m.image": "image", "m.file": "file", "m.video": "video", "m.audio": "audio"}
 
 
-@dataclass(frozen=True)
+@record
 class Incoming:
     """What the adapter needs from one m.room.message event."""
 

@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.core.record import record
+
 if TYPE_CHECKING:
     from nio import SyncResponse
 
@@ -38,7 +40,7 @@ CREATOR_DEFAULT_LEVEL = 100
 _DIGITS = re.compile(r"[+-]?[0-9]+")
 
 
-@dataclass(frozen=True)
+@record
 class VersionRules:
     """What a room version changes about reading power."""
 

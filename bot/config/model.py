@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from bot.core.files import MiB, read_named_file
+from bot.core.record import record
 
 
 class ConfigError(Exception):
@@ -19,7 +20,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(errors))
 
 
-@dataclass(frozen=True)
+@record
 class Secret:
     """A password or token, named in the config by where it lives, never by value.
 
@@ -63,7 +64,7 @@ class Secret:
         return f"Secret({self.where()})"
 
 
-@dataclass(frozen=True)
+@record
 class MatrixSettings:
     homeserver: str
     user_id: str
@@ -72,7 +73,7 @@ class MatrixSettings:
     device_name: str = "sigbot"
 
 
-@dataclass(frozen=True)
+@record
 class IrcSettings:
     host: str
     port: int = 6697
@@ -91,7 +92,7 @@ class IrcSettings:
     line_interval: float = 2.0  # then one line per this many seconds (Libera asks for 2)
 
 
-@dataclass(frozen=True)
+@record
 class WebLimits:
     """How the web server protects itself from slow and numerous clients ([web] in the config)."""
 
@@ -103,7 +104,7 @@ class WebLimits:
     max_connections: int = 256  # open connections; one more is answered 503 and closed at once
 
 
-@dataclass(frozen=True)
+@record
 class Team:
     name: str
     matrix_room: str | None
@@ -130,7 +131,7 @@ class Team:
         return ((self.matrix_room,) if self.matrix_room else ()) + self.irc_channels
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     path: Path | None
     data_dir: Path

@@ -17,10 +17,10 @@ Team sections are TOML tables inside a team, `[teams.loans]` under a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.core.record import record
 from bot.core.targets import load
 from bot.features import root_sections, targets, team_sections
 
@@ -32,7 +32,7 @@ ROOT_SECTIONS: dict[str, str] = root_sections()
 CONFIG_CHECKS: list[str] = targets("config_checks")  # check(config) -> [(key path, problem)]
 
 
-@dataclass(frozen=True)
+@record
 class SectionContext:
     base: Path  # the config file's folder: relative paths are relative to it
     team: str | None  # the team's name, None for a root section

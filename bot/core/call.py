@@ -11,11 +11,11 @@ written after the line's transaction has committed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core.message import Message
+from bot.core.record import record
 
 if TYPE_CHECKING:  # types only: the core imports no feature and no storage library
     from sqlite_utils import Database
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # types only: the core imports no feature and no storage libr
     from bot.config import Config, Team
 
 
-@dataclass(frozen=True)
+@record
 class Speaker:
     """Who said a line, as the dispatcher decided it. Rights rest on `id`, never on a shown name.
 
@@ -50,7 +50,7 @@ class Speaker:
         return self.linked | {self.id}
 
 
-@dataclass(frozen=True)
+@record
 class Call:
     """A room-scope command's arguments and context. `team` is None in a direct message."""
 
@@ -71,7 +71,7 @@ class Call:
         return self.speaker.privileged
 
 
-@dataclass(frozen=True)
+@record
 class Publish:
     """Write files others read (JSON, calendars) once the line's changes are committed.
 

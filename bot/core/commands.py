@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
+
+from bot.core.record import record
 
 PREFIXES = "#!"
 # MeetBot's own pattern is `#(\w+)[ \t]*(.*)`: the word is \w+, the rest follows
@@ -37,7 +38,7 @@ class Scope(StrEnum):
     ROOM = "room"  # works at any time
 
 
-@dataclass(frozen=True)
+@record
 class Command:
     name: str
     aliases: tuple[str, ...]
@@ -67,7 +68,7 @@ class Command:
         return (self.name, *self.aliases)
 
 
-@dataclass(frozen=True)
+@record
 class CommandCall:
     command: Command
     prefix: str

@@ -9,7 +9,7 @@ list of features; adding one is a new folder plus one line there
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bot.core.record import record
 
 # The moments a feature can act on, with the signature of its function:
 HOOKS = {
@@ -27,7 +27,7 @@ HOOKS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Feature:
     name: str
     commands: str | None = None  # a bot.core.commands.Registry of chat commands

@@ -7,9 +7,11 @@ the adapters carry out. Nothing here touches the network, the clock or SQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
+
+from bot.core.record import record
 
 
 class Network(StrEnum):
@@ -27,7 +29,7 @@ class LineKind(StrEnum):
     TIMEOUT = "timeout"  # sigbot ended a forgotten meeting
 
 
-@dataclass(frozen=True)
+@record
 class Message:
     """One line (or multi-line message) said in a room, as the core sees it."""
 
@@ -62,7 +64,7 @@ def quoted(text: str, limit: int = QUOTED) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-@dataclass(frozen=True)
+@record
 class Reply:
     """Words said in the room (Markdown; adapters render it for their network)."""
 
@@ -71,7 +73,7 @@ class Reply:
     whole: bool = False  # never cut to a paste link on IRC, however long (the agenda at #startmeeting)
 
 
-@dataclass(frozen=True)
+@record
 class React:
     """A quiet acknowledgement of one message (a reaction on Matrix)."""
 
@@ -80,7 +82,7 @@ class React:
     key: str = "✅"
 
 
-@dataclass(frozen=True)
+@record
 class DirectMessage:
     """Words for one person only: `user` is a Matrix ID or `irc:ACCOUNT`.
 
@@ -91,7 +93,7 @@ class DirectMessage:
     text: str
 
 
-@dataclass(frozen=True)
+@record
 class Relay:
     """Carry a line said in a team room to the team's other network (bot/relay/bridge.py).
 
@@ -103,7 +105,7 @@ class Relay:
     message: Message
 
 
-@dataclass(frozen=True)
+@record
 class Redact:
     """Remove a message the bot may not keep public (Matrix only; needs the power to redact)."""
 
@@ -112,7 +114,7 @@ class Redact:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class MeetingEnded:
     """The meeting in `room` has ended: its notes are to be written."""
 
@@ -123,7 +125,7 @@ class MeetingEnded:
 Effect = Reply | React | DirectMessage | MeetingEnded | Relay | Redact
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """What handling one message led to."""
 

@@ -22,30 +22,30 @@ The state is plain JSON (stored by store.py), times as ISO 8601 strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.record import record
 from bot.farm.config import FarmSettings, Machine
 from bot.farm.host.report import Gpu, HostReport
 
 FAILED = frozenset({"failed", "error", "timed_out"})
 
 
-@dataclass(frozen=True)
+@record
 class HostSnapshot:
     machine: Machine
     last_seen: datetime | None
     report: HostReport | None
 
 
-@dataclass(frozen=True)
+@record
 class Snapshot:
     hosts: tuple[HostSnapshot, ...] = ()
     ci_main: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (platform, results on main, newest first)
 
 
-@dataclass(frozen=True)
+@record
 class AlertEvent:
     kind: str  # offline | gpus | temperature | ecc | baseline | ci | suppressed
     subject: str  # host or platform
@@ -54,7 +54,7 @@ class AlertEvent:
     since: str  # ISO time the condition began
 
 
-@dataclass(frozen=True)
+@record
 class _Decision:
     on: bool | None  # None: keep the current state (inside the hysteresis band, or unknown)
     kind: str

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from bot.core.record import record
 from bot.farm.host import values
 from bot.farm.store import JOB_STATES, CiJob, CiRun
 
@@ -125,7 +125,7 @@ def _time(raw: Any, now: datetime) -> datetime:
     return now
 
 
-@dataclass(frozen=True)
+@record
 class Counts:
     passed: int
     failed: int

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from bot.core.files import READ_LIMIT, read_named_file, write_atomic
+from bot.core.record import record
 from bot.farm.bundle import agent_zipapp
 from bot.farm.host import cli as agent_cli
 from bot.farm.parsers import FORMATS as FARM_FORMATS
@@ -21,7 +21,7 @@ def farm() -> None:
     """The GPU test farm: read captures of nvidia-smi, amd-smi, rocm-smi, xpu-smi and exporters."""
 
 
-@dataclass(frozen=True)
+@record
 class _Named:
     name: str
     text: str

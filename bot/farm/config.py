@@ -31,12 +31,12 @@ Prometheus.  Secrets are only ever named, never written (see bot/config).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config.model import Secret
+from bot.core.record import record
 from bot.web import urls
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ TESTING_FARM_ARTIFACTS = ("https://artifacts.testing-farm.io/", "https://artifac
                           "https://artifacts.osci.redhat.com/")
 
 
-@dataclass(frozen=True)
+@record
 class Machine:
     name: str
     gpus: int | None = None
@@ -73,7 +73,7 @@ class Machine:
         return self.prometheus is not None or self.prometheus_server is not None
 
 
-@dataclass(frozen=True)
+@record
 class FarmSettings:
     machines: tuple[Machine, ...] = ()
     interval_seconds: int = 60

@@ -24,10 +24,10 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
+from bot.core.record import record
 from bot.farm.store import CiRun, Sample
 
 WIDTH = 640  # a phone shows it at about half size: text stays legible
@@ -47,7 +47,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-@dataclass(frozen=True)
+@record
 class _Panel:
     label: str
     top: float

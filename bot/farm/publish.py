@@ -6,13 +6,13 @@ beside it.  Files are written atomically and only when their content changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.config.model import Team
 from bot.core.files import write_json_if_changed
+from bot.core.record import record
 from bot.farm.alerts import HostSnapshot, Snapshot
 from bot.farm.config import FarmSettings, Machine
 from bot.farm.host.report import HostReport
@@ -30,7 +30,7 @@ def plot_name(host: str, span: str) -> str:
     return f"{host}-{span}.svg"
 
 
-@dataclass(frozen=True)
+@record
 class HostView:
     machine: Machine
     last_seen: datetime | None
@@ -57,7 +57,7 @@ def runs_on(job: CiJob, machine: Machine) -> bool:
     return runner == name or (runner.startswith(name) and not runner[len(name)].isalnum())
 
 
-@dataclass(frozen=True)
+@record
 class QueueView:
     """The CI queue: jobs waiting for a runner, jobs running, per platform."""
 
@@ -84,7 +84,7 @@ class QueueView:
         return sorted(rows, key=lambda r: (-r[1], -r[2], r[0]))
 
 
-@dataclass(frozen=True)
+@record
 class PlatformView:
     platform: str
     runs: tuple[CiRun, ...]  # newest first
@@ -94,7 +94,7 @@ class PlatformView:
         return self.runs[0]
 
 
-@dataclass(frozen=True)
+@record
 class FarmView:
     team: str
     settings: FarmSettings

@@ -9,13 +9,13 @@ the jobs of the CI queue until a day after they finish.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.core.record import record
 from bot.farm.host.report import HostReport
 
 MIGRATIONS = Migrations("sigbot-farm")
@@ -64,7 +64,7 @@ def _iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
+@record
 class HostSeen:
     host: str
     last_seen: datetime
@@ -72,7 +72,7 @@ class HostSeen:
     report: HostReport
 
 
-@dataclass(frozen=True)
+@record
 class Sample:
     host: str
     gpu: int
@@ -84,7 +84,7 @@ class Sample:
     power: float | None
 
 
-@dataclass(frozen=True)
+@record
 class CiRun:
     platform: str
     source: str  # github | junit | testing-farm
@@ -104,7 +104,7 @@ class CiRun:
 JOB_STATES = {"waiting": 0, "queued": 0, "in_progress": 1, "completed": 2}
 
 
-@dataclass(frozen=True)
+@record
 class CiJob:
     """One GitHub Actions job as the CI queue sees it."""
 

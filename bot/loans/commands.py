@@ -24,13 +24,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from bot.config import Team
 from bot.core.call import Call, Publish
 from bot.core.commands import Registry, Role, Scope
 from bot.core.message import Effect, Reply
 from bot.core.privacy import HINT, looks_private
+from bot.core.record import record
 from bot.core.text import clean_text, without_surrogates
 from bot.loans import inventory, views
 from bot.loans.config import settings_of
@@ -43,7 +43,7 @@ from bot.loans.store import LoanStore
 LOAN_COMMANDS = Registry()
 
 
-@dataclass(frozen=True)
+@record
 class Args:
     """A subcommand's arguments: the text after it as said in chat, or the words of a command line.
 

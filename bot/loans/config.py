@@ -15,9 +15,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import time
 from typing import TYPE_CHECKING, Any
+
+from bot.core.record import record
 
 if TYPE_CHECKING:
     from bot.config.load import Checker
@@ -34,7 +35,7 @@ def is_identity(who: str) -> bool:
     return bool(_IDENTITY.fullmatch(who)) and who.isprintable()
 
 
-@dataclass(frozen=True)
+@record
 class LoanSettings:
     admins: tuple[str, ...] = ()
     default_weeks: int = 8

@@ -14,9 +14,10 @@ Overdue is derived from the due date (`is_overdue`), never stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from bot.core.record import record
 
 
 class Kind(StrEnum):
@@ -86,7 +87,7 @@ class Who(StrEnum):
     SYSTEM = "system"  # sigbot itself (closing finished loans)
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     sources: frozenset[State]
     who: Who
@@ -118,7 +119,7 @@ COMMAND_OF: dict[Step, str] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Asset:
     id: int
     team: str
@@ -145,7 +146,7 @@ class Asset:
         return f"{self.tag} ({self.kind}: {' '.join(p for p in parts if p) or 'no details'})"
 
 
-@dataclass(frozen=True)
+@record
 class Loan:
     n: int
     team: str
@@ -172,7 +173,7 @@ class Loan:
         return (now - self.due).days if self.is_overdue(now) and self.due else 0
 
 
-@dataclass(frozen=True)
+@record
 class Actor:
     id: str  # Matrix ID, irc:ACCOUNT, nick!user@host, or "sigbot"
     name: str
@@ -185,7 +186,7 @@ class Actor:
         return identity == self.id or identity in self.linked
 
 
-@dataclass(frozen=True)
+@record
 class Refusal:
     text: str
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot import metrics
 from bot.core.message import DirectMessage, Effect
+from bot.core.record import record
 from bot.loans.config import LoanSettings, settings_of
 from bot.loans.desk import Desk
 from bot.loans.model import OUT, Loan, State
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 WAKE_SECONDS = 60.0  # how often the service looks; tests running in-process may lower it
 
 
-@dataclass(frozen=True)
+@record
 class Notice:
     user: str
     text: str

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.core.record import record
 from bot.loans.model import HOLDING, Asset, AssetStatus, Kind, Loan, State
 from bot.storage.db import inserted_id
 
@@ -72,7 +72,7 @@ def m002_address_links(db: Database) -> None:
     db.execute("CREATE INDEX loan_address_links_loan ON loan_address_links (loan)")
 
 
-@dataclass(frozen=True)
+@record
 class AddressLink:
     token_hash: str
     loan: int
@@ -81,7 +81,7 @@ class AddressLink:
     used: datetime | None
 
 
-@dataclass(frozen=True)
+@record
 class Event:
     team: str
     loan: int | None

@@ -7,17 +7,18 @@ independent of how they look.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypedDict
 
 from bot.core.identity import IdentityKind, is_stable, kind_of
 from bot.core.message import LineKind
+from bot.core.record import record
 from bot.meeting import people
 from bot.meeting.model import Entry, ItemKind, LogLine, MeetingState
 
 
-@dataclass(frozen=True)
+@record
 class TopicBlock:
     entry: Entry | None  # None: the items said before the first #topic
     items: tuple[Entry, ...]
@@ -27,14 +28,14 @@ class TopicBlock:
         return self.entry.text if self.entry else None
 
 
-@dataclass(frozen=True)
+@record
 class Action:
     entry: Entry
     owners: tuple[str, ...]  # the names shown for them
     owner_ids: tuple[str, ...] = ()  # the identities they resolved to, same order
 
 
-@dataclass(frozen=True)
+@record
 class Attendee:
     nick: str  # the name shown: distinct for distinct people (bot/meeting/people.py)
     lines: int
@@ -43,7 +44,7 @@ class Attendee:
     says_network: bool = False  # the name shown already names the network: `alice (IRC, no account)`
 
 
-@dataclass(frozen=True)
+@record
 class Minutes:
     name: str | None
     room: str

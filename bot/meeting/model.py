@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.core.message import LineKind
+from bot.core.record import record
 from bot.meeting import people
 
 
@@ -21,7 +22,7 @@ class ItemKind(StrEnum):
     HELP = "help"
 
 
-@dataclass(frozen=True)
+@record
 class LogLine:
     """One physical line of a meeting's log; `number` is its 1-based anchor."""
 
@@ -43,7 +44,7 @@ class LogLine:
     linked: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """An item of the minutes. Topics are entries too, as in MeetBot, so that
     `#undo` removes whatever was added last, a topic included."""

@@ -16,9 +16,10 @@ pattern (shell wildcards, case-insensitive). Use host cloaks, not nicks.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+
+from bot.core.record import record
 
 if TYPE_CHECKING:
     from bot.config.load import Checker
@@ -37,7 +38,7 @@ _BRIDGE_PORTALS = (
 _BRIDGE_PUPPETS = re.compile(r"@_?(irc|libera|oftc|freenode)_[^:]+:.+", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@record
 class RelaySettings:
     zero_width_names: bool = True
     max_lines: int = 4

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from bot.core.record import record
 
 MIGRATIONS = Migrations("sigbot-relay")
 
@@ -23,7 +24,7 @@ def m001_pastes(db: Database) -> None:
                               not_null={"team", "author", "text", "created"})
 
 
-@dataclass(frozen=True)
+@record
 class Paste:
     id: str
     team: str

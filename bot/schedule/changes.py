@@ -7,13 +7,13 @@ ScheduleError with a message fit for the person, storing nothing then.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.config import Team
 from bot.core.call import Speaker
 from bot.core.message import quoted
+from bot.core.record import record
 from bot.schedule.config import series_from_dict, series_to_dict
 from bot.schedule.expand import occurrences
 from bot.schedule.model import Change, ChangeKind, Occurrence, ScheduleError, ScheduleSettings, Series
@@ -28,7 +28,7 @@ def settings(team: Team) -> ScheduleSettings:
     return team.sections.get(SECTION) or ScheduleSettings()
 
 
-@dataclass(frozen=True)
+@record
 class TeamState:
     """A team's series and changes as they stand: the input of `occurrences()` and of the feed."""
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from bot.core.apart import run_apart
+from bot.core.record import record
 from bot.schedule.expand import latest_changes, rule_start_on
 from bot.schedule.model import ChangeKind, FeedStamp, Series, TeamSchedule
 
@@ -39,7 +39,7 @@ OPEN_ENDED_YEARS = 30
 VTIMEZONE_YEARS = (date(1900, 1, 2), date(2400, 12, 31))
 
 
-@dataclass(frozen=True)
+@record
 class EventPlan:
     """One VEVENT, as data; its properties are written in this order (see ical.py)."""
     uid: str
@@ -53,7 +53,7 @@ class EventPlan:
     recurrence_id: datetime | None = None  # an override of one occurrence of the series `uid`
 
 
-@dataclass(frozen=True)
+@record
 class FeedJob:
     """Everything ical.py needs to write one file: handed to the child whole (pickled)."""
     name: str

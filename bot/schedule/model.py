@@ -8,12 +8,13 @@ derived when an occurrence is built. Nothing here reads the clock or the databas
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.message import quoted
+from bot.core.record import record
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -32,7 +33,7 @@ class ChangeKind(StrEnum):
     EXTRA = "extra"  # a one-off meeting attached to a series
 
 
-@dataclass(frozen=True)
+@record
 class Monthly:
     """`first thursday` .. `last friday`: `nth` is 1..4 or -1 (last); `weekday` 0 = Monday."""
 
@@ -60,7 +61,7 @@ class Monthly:
         return last - timedelta(days=(last.weekday() - self.weekday) % 7)
 
 
-@dataclass(frozen=True)
+@record
 class Series:
     """A recurring meeting. `first` is naive local time in `timezone`; `until` is the last date, inclusive."""
 
@@ -93,7 +94,7 @@ class Series:
                 f"from {self.first:%Y-%m-%d}{until}")
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One run-time exception of a series.
 
@@ -113,7 +114,7 @@ class Change:
     target: int | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Occurrence:
     """One meeting as it will (or, when cancelled, will not) take place.
 
@@ -143,7 +144,7 @@ class Occurrence:
         return self.end.astimezone(ZoneInfo("UTC"))
 
 
-@dataclass(frozen=True)
+@record
 class ScheduleSettings:
     """A team's `[teams.schedule]`: its series, reminder offsets and grace."""
 
@@ -196,7 +197,7 @@ def parse_local(text: str) -> datetime:
     return value.replace(second=0, microsecond=0)
 
 
-@dataclass(frozen=True)
+@record
 class TeamSchedule:
     """What a team's .ics feed is made from (bot/schedule/feed.py)."""
 
@@ -206,7 +207,7 @@ class TeamSchedule:
     agenda_url: str | None = None  # where the team's agenda and minutes are published
 
 
-@dataclass(frozen=True)
+@record
 class FeedStamp:
     """An event's SEQUENCE and DTSTAMP in the feed (bot/schedule/store.py raises them on each change)."""
     sequence: int

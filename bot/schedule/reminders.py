@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import metrics
 from bot.config import Team
 from bot.core.message import Effect, Reply
+from bot.core.record import record
 from bot.features import provided
 from bot.runtime import Runtime, sleep_or_stop
 from bot.schedule.changes import TeamState, settings, team_state
@@ -40,7 +40,7 @@ POLL = timedelta(seconds=60)  # the longest sleep: changes made elsewhere are se
 _NOTICE_WINDOW = timedelta(hours=24)  # with no reminders configured, cancellations are announced this early
 
 
-@dataclass(frozen=True)
+@record
 class Due:
     occurrence: Occurrence
     what: str  # an offset such as "24h", or CANCELLED

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.core.record import record
+
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.config.load import Checker
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 KEYS = {"out", "title", "publish", "git_push", "remote", "branch", "retry_minutes"}
 
 
-@dataclass(frozen=True)
+@record
 class SiteSettings:
     out: Path = Path("site")
     title: str = "Meeting notes"
@@ -65,7 +67,7 @@ def site_settings(config: Config) -> SiteSettings:
         return SiteSettings(out=(config.path.parent if config.path else Path(".")) / "site")
 
 
-@dataclass(frozen=True)
+@record
 class SiteOptions:
     title: str = "Meeting notes"
     public_url: str | None = None  # for absolute links in feeds and webcal:// subscribe links

@@ -33,7 +33,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from bot.core.record import record
 
 SEGMENT_SIZE = 40  # meetings per segment: ~35 segments for ten years of five teams
 WORD = re.compile(r"[^\W_]{2,40}")  # search.js: /[\p{L}\p{N}]{2,40}/gu
@@ -53,7 +54,7 @@ def words(text: str) -> set[str]:
     return set(WORD.findall(text.lower()))
 
 
-@dataclass(frozen=True)
+@record
 class SearchDoc:
     url: str  # the meeting page, relative to the site root
     title: str

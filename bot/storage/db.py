@@ -17,7 +17,6 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,13 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.core.message import LineKind, Message
+from bot.core.record import record
 from bot.storage.migrations import all_migrations
 
 STATEMENTS = 32  # prepared statements kept per connection
 
 
-@dataclass(frozen=True)
+@record
 class LineRecord:
     id: int
     team: str
@@ -49,7 +49,7 @@ class LineRecord:
     seen: tuple[tuple[str, str], ...] = ()  # who held which name when it was said (Message.seen)
 
 
-@dataclass(frozen=True)
+@record
 class MeetingRecord:
     id: int
     team: str

@@ -19,8 +19,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import quote, unquote, urljoin, urlsplit
+
+from bot.core.record import record
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -30,7 +31,7 @@ _SEGMENT_SAFE = "!$&'()*+,;=:@"  # RFC 3986 pchar, besides unreserved characters
 MAX_URL = 2000
 
 
-@dataclass(frozen=True)
+@record
 class Url:
     """A URL as a server reads it; `path` is decoded, absolute and free of dot segments."""
 
