@@ -13,3 +13,37 @@ def _sigbot_log_levels_as_new():
     for name in ("bot", "sigbot"):
         _logging.getLogger(name).setLevel(_logging.NOTSET)
     yield
+
+
+# Every reply the suite makes, rendered by bot/chat/reply_markdown.py and by markdown-it-py, must be the same
+# HTML (tests/test_reply_markdown.py says why). The texts are kept as the effects are made, in this process,
+# and compared once when the session ends; a difference fails the run and names the reply.
+_REPLIES: set[str] = set()
+
+
+def pytest_configure(config):
+    from bot.core.message import DirectMessage, Reply
+
+    for cls in (Reply, DirectMessage):
+        made = cls.__init__
+
+        def keep(self, *args, __made=made, **kwargs):
+            __made(self, *args, **kwargs)
+            if isinstance(self.text, str):
+                _REPLIES.add(self.text)
+
+        cls.__init__ = keep
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from markdown_it import MarkdownIt
+
+    from bot.chat.reply_markdown import reply_html
+
+    oracle = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
+    differ = [text for text in sorted(_REPLIES) if reply_html(text) != oracle.render(text)]
+    if differ:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for text in differ[:10]:
+            reporter.write_line(f"reply rendered unlike markdown-it-py: {text!r}", red=True)
+        session.exitstatus = _pytest.ExitCode.TESTS_FAILED

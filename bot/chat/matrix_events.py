@@ -10,14 +10,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from markdown_it import MarkdownIt
-
+from bot.chat.reply_markdown import reply_html
 from bot.core.message import LineKind, Message, Network
 from bot.core.record import record
 from bot.core.text import without_surrogates
 
-# Raw HTML in replies is disabled: a reply may quote what a user said.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 _MX_REPLY = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 
 KINDS = {"m.text": LineKind.SAID, "m.emote": LineKind.ME, "m.notice": LineKind.NOTICE}
@@ -100,8 +97,9 @@ def _media_line(content: dict[str, Any]) -> str | None:
 
 
 def notice_content(markdown: str) -> dict[str, Any]:
-    """An m.notice with a plain body and HTML rendered from Markdown."""
-    html = _MX_REPLY.sub("", _MARKDOWN.render(markdown)).strip()
+    """An m.notice with a plain body and HTML rendered from the reply's Markdown (bot/chat/reply_markdown.py:
+    no raw HTML passes, since a reply may quote what a person said)."""
+    html = _MX_REPLY.sub("", reply_html(markdown)).strip()
     return {"msgtype": "m.notice", "body": markdown, "format": "org.matrix.custom.html", "formatted_body": html}
 
 
