@@ -16,17 +16,22 @@ import re
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.config import parse_config
 from bot.core.message import DirectMessage, Message, Network, Relay, Reply
 from bot.dispatch import Dispatcher
 from bot.loans.links import token_hash
+from bot.loans.pages import Pages, render, shapes
 from bot.loans.store import LoanStore
 from bot.loans.web import PER_CLIENT, PER_LINK, RateLimit
 from bot.registry import build_registry
@@ -36,6 +41,7 @@ from bot.storage import open_store
 from bot.web.server import build_app, start_web
 
 ROOM, CHANNEL = "!wg:localhost", "#wg"
+SHAPES = shapes()
 ADMIN = "@trix:localhost"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 ADDRESS = "Ada Lovelace, 12 Analytical Street, 4242 Engine City, +44 20 7946 0958"
@@ -365,6 +371,27 @@ def test_the_rate_limit_forgets_old_windows_and_never_holds_more_keys_than_its_b
     for i in range(100):
         limit.allow(f"guess{i}", T0)
         assert len(limit.hits) <= 3
+
+
+@given(st.text(), st.integers(1, 10**9), st.text("0123456789abcdef-_"), st.booleans())
+def test_the_page_filled_in_by_the_bot_is_the_page_jinja2_renders(message, loan, csrf, on_file):
+    """bot/loans/pages.py: the bot fills in shapes a child rendered once; whatever the message says
+    (markup, quotes, the markers themselves), the page is byte for byte the one jinja2 would render."""
+    pages = Pages()
+    pages._shapes = SHAPES  # what the child prints (bot.loans.pages.main), without a process per example
+    assert pages.html(message) == render(message, None)
+    assert pages.html(message, loan, csrf, on_file) == render("", {"loan": loan, "csrf": csrf, "on_file": on_file})
+
+
+def test_the_running_bot_renders_the_form_page_apart_and_holds_no_jinja2(tmp_path):
+    """The first request has a child render the shapes (memory, issue 14); the bot itself never imports jinja2."""
+    probe = ("import asyncio, sys; from bot.loans.pages import Pages\n"
+             "pages = Pages(); asyncio.run(pages.load())\n"
+             "html = pages.html('<b>no</b>')\n"
+             "print('&lt;b&gt;no&lt;/b&gt;' in html, 'Shipping details' in html, 'jinja2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
+    assert out.split() == ["True", "True", "False"], out
 
 
 def test_a_body_too_large_for_a_form_is_refused_and_a_bad_one_keeps_the_link(tmp_path):

@@ -10,26 +10,34 @@ renders it (CommonMark with `breaks` and GFM tables), byte for byte:
 - `**strong**` and `*emphasis*` (`_` too), by CommonMark's delimiter rules;
 - `code` spans, of any number of backticks;
 - backslash escapes (md_escape puts them around whatever a person said);
+- autolinks, `<https://…>` (the address form's link) and `<name@host>`;
 - lists: `- ` (or `*`, `+`) and `1. ` (or `1)`), tight or loose, with
   continuation lines;
 - pipe tables with a delimiter row and alignment.
 
-Anything else is shown as typed: `[a](b)`, `<https://…>`, `# title`,
-`> quote`, `---`, entities such as `&amp;`, fenced or indented code. Nothing
-sigbot writes uses them, and what a person said is escaped before it is put
-into a reply. tests/test_reply_markdown.py compares this renderer with
-markdown-it-py on generated replies and on every reply the suite produces.
+Anything else is shown as typed: `[a](b)`, `# title`, `> quote`, `---`, a
+line of `-` or `=` under text (a heading to markdown-it), a list inside a
+list, entities such as `&amp;`, fenced or indented code. Nothing sigbot
+writes uses them, and what a person said is escaped (md_escape) before it is
+put into a reply. tests/test_reply_markdown.py compares this renderer with
+markdown-it-py on generated replies and on any text within the part above,
+and conftest.py on every reply the suite produces.
 
 Why not markdown-it-py itself: it is 0.9 MiB (68 modules) of the long-running
-bot for this much of it (memory is a figure of issue 14). The minutes and the
-archive site, rendered in child processes, keep using it.
+bot for this much of it (memory is a figure of issue 14). The archive site,
+built in a child process, keeps using it. Autolinks are encoded with mdurl,
+the small library markdown-it-py encodes them with.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import mdurl
 
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # CommonMark's whitespace (Unicode Zs, tab, line breaks), and what markdown-it-py trims (it adds U+2028/9).
@@ -39,6 +47,14 @@ _TRIM = "".join(_WHITESPACE) + "\u2028\u2029"
 _BULLET = re.compile(r" {0,3}([-+*])(?:[ \t]+|$)")
 _ORDERED = re.compile(r" {0,3}(\d{1,9})([.)])(?:[ \t]+|$)")
 _DELIMITER_CELL = re.compile(r":?-+:?")
+# CommonMark's autolinks (<scheme:...> and <address@host>), and what markdown-it refuses to link.
+_URI = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]{1,31}):([^<>\x00-\x20]*)$")
+_EMAIL = re.compile(r"^([a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+                    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*)$")
+_UNSAFE_LINK = re.compile(r"^(vbscript|javascript|file|data):")
+_IMAGE_DATA = re.compile(r"^data:image/(gif|png|jpeg|webp);")
+_HOST_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+_NOT_ASCII = re.compile(r"[^\0-\x7e]")
 
 
 def reply_html(markdown: str) -> str:
@@ -332,6 +348,10 @@ def _inline(text: str) -> str:
             flush()
             parts.append(f"<code>{_escape(code)}</code>")
             i = closing + (end - i)
+        elif ch == "<" and (link := _autolink(text, i)) is not None:
+            flush()
+            parts.append(link[0])
+            i = link[1]
         elif ch in "*_":
             end = i
             while end < n and text[end] == ch:
@@ -345,6 +365,68 @@ def _inline(text: str) -> str:
     flush()
     _emphasis([p for p in parts if isinstance(p, _Run)])
     return "".join(p if isinstance(p, str) else p.html() for p in parts)
+
+
+def _autolink(text: str, start: int) -> tuple[str, int] | None:
+    """The link `<...>` at text[start] makes, and where it ends; None when it is not an autolink."""
+    end = start + 1
+    while end < len(text) and text[end] not in "<>":
+        end += 1
+    if end >= len(text) or text[end] == "<":
+        return None
+    inside = text[start + 1:end]
+    if _URI.search(inside):
+        href = _link_href(inside)
+    elif _EMAIL.search(inside):
+        href = _link_href("mailto:" + inside)
+    else:
+        return None
+    lowered = href.strip().lower()
+    if _UNSAFE_LINK.search(lowered) and not _IMAGE_DATA.search(lowered):
+        return None  # javascript: and the like are never links
+    return f'<a href="{_escape(href)}">{_escape(_link_text(inside))}</a>', end + 1
+
+
+def _host(host: str, label: Callable[[str], str]) -> str:
+    """A host name label by label, as markdown-it maps it to or from punycode: what precedes an @ is kept,
+    what follows a second @ is dropped."""
+    parts = host.split("@")
+    local, domain = (parts[0] + "@", parts[1]) if len(parts) > 1 else ("", host)
+    return local + ".".join(label(part) for part in _HOST_DOTS.split(domain))
+
+
+def _ascii_label(label: str) -> str:
+    return "xn--" + codecs.encode(label, "punycode").decode() if _NOT_ASCII.search(label) else label
+
+
+def _unicode_label(label: str) -> str:
+    return label[4:].lower().encode("ascii").decode("punycode") if label.startswith("xn--") else label
+
+
+def _recoded(url: str, label: Callable[[str], str]) -> mdurl.URL:
+    parsed = mdurl.parse(url, slashes_denote_host=True)
+    if parsed.hostname and (not parsed.protocol or parsed.protocol in ("http:", "https:", "mailto:")):
+        try:
+            parsed = parsed._replace(hostname=_host(parsed.hostname, label))
+        except (UnicodeError, ValueError):
+            pass  # a name punycode cannot map stays as written
+    return parsed
+
+
+def _link_href(url: str) -> str:
+    """The link's address, percent-encoded as markdown-it's normalizeLink does."""
+    parsed = _recoded(url, _ascii_label)
+    if not parsed.hostname or ":" not in parsed.hostname:
+        return str(mdurl.encode(mdurl.format(parsed)))
+    return str(mdurl.format(parsed._replace(
+        protocol=parsed.protocol and mdurl.encode(parsed.protocol), auth=parsed.auth and mdurl.encode(parsed.auth),
+        hostname=mdurl.encode(parsed.hostname), pathname=parsed.pathname and mdurl.encode(parsed.pathname),
+        search=parsed.search and mdurl.encode(parsed.search), hash=parsed.hash and mdurl.encode(parsed.hash))))
+
+
+def _link_text(url: str) -> str:
+    """The link's text, decoded as markdown-it's normalizeLinkText does."""
+    return str(mdurl.decode(mdurl.format(_recoded(url, _unicode_label)), mdurl.DECODE_DEFAULT_CHARS + "%"))
 
 
 def _closing_backticks(text: str, start: int, width: int) -> int:

@@ -19,26 +19,22 @@ line and never repeat what was typed; nothing typed is logged.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import logging
 import secrets
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from bot.core.resources import data_dir
 from bot.loans.config import settings_of
 from bot.loans.desk import Desk, Refused
 from bot.loans.links import FORM_PATH, LINK_MINUTES, form_base, form_origin, token_hash
 from bot.loans.model import Actor
+from bot.loans.pages import Pages
 from bot.loans.store import AddressLink, LoanStore
 from bot.runtime import Runtime
 from bot.web import app as web
-
-if TYPE_CHECKING:
-    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +67,22 @@ class RateLimit:
         return count + 1 <= self.most
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The site's templates, for the site's look (base.html.j2). Lenient about what the site's pages set
-    and the form page does not (`updated`): an unset value is simply left out. Made at the first
-    request: a bot nobody asks for a form does not hold jinja2 (memory, issue 14)."""
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "site")), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters["utc"] = str  # the site's time filter, named by its macros; the form page shows no times
-    return env
-
-
 class _Page(Protocol):
-    """The address form's page with a message (and the form's own fields when it is shown)."""
+    """The address form's page with a message, or the form itself (`loan` given)."""
 
-    def __call__(self, status: int, message: str, **form: object) -> web.Response: ...
+    def __call__(self, status: int, message: str, loan: int | None = None, csrf: str = "",
+                 on_file: bool = False) -> web.Response: ...
 
 
 def add_routes(rt: Runtime, app: web.App) -> None:
     key = secrets.token_bytes(32)  # signs the CSRF field; a restart only means reopening the link
     per_link, per_client = RateLimit(PER_LINK, WINDOW), RateLimit(PER_CLIENT, WINDOW)
 
-    def page(status: int, message: str, **form: object) -> web.Response:
-        html = _environment().get_template("address.html.j2").render(
-            site_title="sigbot", root="../../../", message=message, form=form or None)
+    pages = Pages()  # rendered apart at the first request: the bot does not keep jinja2 (bot/loans/pages.py)
+
+    def page(status: int, message: str, loan: int | None = None, csrf: str = "", on_file: bool = False
+             ) -> web.Response:
+        html = pages.html(message, loan, csrf, on_file)
         # The token is in the URL: no Referer may carry it anywhere, and nothing may be cached.
         return web.Response(status=status, text=html, content_type="text/html", charset="utf-8",
                             headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
@@ -122,6 +108,7 @@ def add_routes(rt: Runtime, app: web.App) -> None:
         return link
 
     async def show(request: web.Request) -> web.Response:
+        await pages.load()
         link = usable_link(request, rt.now())
         if isinstance(link, web.Response):
             return link
@@ -134,6 +121,7 @@ def add_routes(rt: Runtime, app: web.App) -> None:
         return response
 
     async def give(request: web.Request) -> web.Response:
+        await pages.load()
         now = rt.now()
         link = usable_link(request, now)
         if isinstance(link, web.Response):
