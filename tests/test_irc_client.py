@@ -35,7 +35,7 @@ from servers.ircd import IrcServer
 from servers.services import ServicesNetwork, make_certificate, nickserv
 
 from bot.chat import irc_handlers
-from bot.chat.irc import IrcConnection, IrcEvent, realname_for
+from bot.chat.irc import IrcConnection, IrcEvent, hashed_ca_dir, realname_for
 from bot.chat.irc_proto import (
     build_line,
     casefold,
@@ -647,6 +647,50 @@ def test_tls_verifies_the_server_certificate_by_default(tmp_path: Path, caplog: 
                 assert server.connections == [] and not conn.connected
 
     run(scenario())
+
+
+def test_tls_trusts_a_server_signed_by_an_authority_in_the_hashed_ca_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the system has OpenSSL's hashed CA directory, sigbot verifies from it (certificates read as a
+    handshake needs them, not the whole bundle up front: memory, issue 14). Here the directory is the test's
+    own (SSL_CERT_DIR) holding the server's self-signed certificate under its hashed name: the connection is
+    trusted, and the context parsed no certificate ahead of it."""
+    server_pem = self_signed(tmp_path, "server")
+    authorities = tmp_path / "certs"
+    authorities.mkdir()
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(tmp_path / "server.crt")],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+    (authorities / f"{subject_hash}.0").symlink_to(tmp_path / "server.crt")
+    monkeypatch.setenv("SSL_CERT_DIR", str(authorities))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert hashed_ca_dir() == str(authorities)
+    assert ssl.create_default_context(capath=hashed_ca_dir()).cert_store_stats()["x509"] == 0  # nothing parsed yet
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(server_pem)
+
+    async def scenario() -> None:
+        async with scripted(external_server, tls=server_tls) as server:
+            settings = replace(settings_for("127.0.0.1", server.port, "tlsbot"), tls=True)
+            assert settings.tls_verify
+            async with running(settings, ["#tls"]) as (conn, _):
+                await until(lambda: conn.connected)
+
+    run(scenario())
+
+
+def test_without_a_hashed_ca_directory_or_with_the_operators_own_bundle_tls_uses_the_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    (tmp_path / "ca-bundle.crt").write_text("")  # Fedora's layout: a bundle and no hashed names
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    assert hashed_ca_dir() is None
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "missing"))
+    assert hashed_ca_dir() is None
+    (tmp_path / "0a1b2c3d.0").write_text("")
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    assert hashed_ca_dir() == str(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca-bundle.crt"))
+    assert hashed_ca_dir() is None
 
 
 def test_sasl_external_presents_the_client_certificate_over_tls(tmp_path: Path) -> None:
