@@ -221,3 +221,30 @@ def test_times_at_the_edge_of_the_calendar_fall_back_to_now_instead_of_overflowi
 def test_an_xml_declaration_naming_an_unknown_encoding_is_a_reason_not_a_crash():
     with pytest.raises(ValueError, match="unknown encoding"):
         ci.xunit_counts(b'<?xml version="1.0" encoding="no-such"?><testsuite><testcase/></testsuite>')
+
+
+def test_the_running_bot_counts_xunit_in_a_child_the_same_and_holds_no_xml_parser():
+    """bot/farm/ci_apart.py (issue 14: memory): the web routes count an upload in a child process. Its counts
+    and its refusals are those of xunit_counts in process; the parent never imports an XML parser."""
+    import subprocess
+    import sys
+
+    junit = (b'<testsuites><testsuite name="t"><testcase classname="a" name="ok"/>'
+             b'<testcase classname="a" name="bad"><failure/></testcase><testcase name="s"><skipped/></testcase>'
+             b"</testsuite></testsuites>")
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><testsuite>&a;</testsuite>'
+    probe = ("import asyncio, sys\n"
+             "from bot.farm.ci_apart import xunit_counts_apart\n"
+             f"print(repr(asyncio.run(xunit_counts_apart({junit!r}, 'JUnit XML'))))\n"
+             "try:\n"
+             f"    asyncio.run(xunit_counts_apart({bomb!r}, 'JUnit XML'))\n"
+             "except ValueError as exc:\n"
+             "    print(exc)\n"
+             "print(sorted(m for m in ('xml.etree', 'defusedxml', 'pyexpat') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True)
+    counted, refused, loaded = out.stdout.splitlines()
+    assert counted == repr(ci.xunit_counts(junit)) == "Counts(passed=1, failed=1, skipped=1, failing=('a.bad',))"
+    with pytest.raises(ValueError) as in_process:
+        ci.xunit_counts(bomb)
+    assert refused == str(in_process.value) and "no DTDs or entities" in refused
+    assert loaded == "[]"

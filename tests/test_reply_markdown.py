@@ -4,34 +4,28 @@ markdown-it-py (commonmark, breaks, tables) is the oracle, installed with the
 project for the minutes and the site. Three attacks on "byte for byte":
 - replies built as sigbot builds them (sentences, **names**, `commands`,
   lists, tables), with whatever a person said put in through md_escape;
-- any text at all over Markdown's busiest characters, wherever markdown-it's
-  answer uses none of what the module documents as shown as typed (rules,
-  headings, code blocks, quotes, nested lists, links);
+- any text at all over Markdown's busiest characters, wherever markdown-it
+  reads none of what the module documents as shown as typed (tests/reply_oracle.py:
+  rules, headings, code blocks, quotes, lists in lists, links in brackets);
 - every reply the suite's own commands produce: conftest.py keeps the text
   of every Reply and DirectMessage made in the test process and compares
   them all when the session ends, so a new reply that leaves the subset
-  fails `make test`.
+  fails `make test` (unless it is a person's own text that does).
 And a reply must stay cheap however hostile what it quotes: long runs of
 delimiters, backticks and list lines render in linear time.
 """
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from markdown_it import MarkdownIt
+from reply_oracle import ORACLE, outside
 
 from bot.chat.reply_markdown import reply_html
 from bot.meeting.render import md_escape
-
-ORACLE = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
-# What markdown-it makes and the reply renderer shows as typed (its docstring's list).
-# (The texts below have no brackets, so every <a> markdown-it makes is an autolink, which is inside.)
-OUTSIDE = re.compile(r"<hr|<h\d|<pre|<blockquote|<li>(?:(?!</li>).)*<(?:ul|ol)", re.DOTALL)
 
 # Anything a person types; a command's words arrive stripped (Registry.parse, bot/core/commands.py), so here too.
 said = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
@@ -58,7 +52,9 @@ reply = st.lists(st.one_of(paragraph, bullets, numbered, table), min_size=1, max
 @given(reply)
 @settings(max_examples=400)
 def test_replies_as_sigbot_writes_them_render_as_markdown_it_renders_them(text: str) -> None:
-    assert reply_html(text) == ORACLE.render(text)
+    # What a person said may still hold something replies do not use (a lone "=" under a line makes
+    # markdown-it a heading): the renderer shows that as typed; all the rest is markdown-it's HTML.
+    assert reply_html(text) == ORACLE.render(text) or outside(text) is not None
 
 
 busy = st.lists(st.sampled_from(list("ab c*_`\\|:.!(\"é\t<>@") + [
@@ -69,9 +65,17 @@ busy = st.lists(st.sampled_from(list("ab c*_`\\|:.!(\"é\t<>@") + [
 @given(busy)
 @settings(max_examples=1500)
 def test_any_text_renders_as_markdown_it_renders_it_within_the_subset(text: str) -> None:
-    expected = ORACLE.render(text)
-    if not OUTSIDE.search(expected):
-        assert reply_html(text) == expected
+    if outside(text) is None:
+        assert reply_html(text) == ORACLE.render(text)
+
+
+def test_a_link_a_person_typed_never_becomes_a_link_in_the_bots_reply() -> None:
+    """Replies repeat what people typed ("Topic: ..."); markdown-it made their [text](url) a link in the bot's
+    own message (found by the suite's check of every reply). Shown as typed, it points nowhere."""
+    for typed in ("[x](https://evil.example)", "![i](https://evil.example/p.png)", "[x]\n\n[x]: https://evil.example"):
+        html = reply_html(f"Topic: {typed}")
+        assert "<a " not in html and "<img" not in html and "evil.example" in html
+        assert outside(f"Topic: {typed}") is not None  # markdown-it would have made it markup
 
 
 def test_what_is_outside_the_subset_is_shown_as_typed_and_never_as_html() -> None:

@@ -189,8 +189,10 @@ def xunit_counts(body: bytes, what: str = "JUnit XML") -> Counts:
     return Counts(outcomes["passed"], outcomes["failed"], outcomes["skipped"], tuple(failing))
 
 
-def junit(body: bytes, platform: str, branch: str | None, url: str | None, now: datetime) -> CiRun:
-    counts = xunit_counts(body)
+def junit(body: bytes, platform: str, branch: str | None, url: str | None, now: datetime,
+          counts: Counts | None = None) -> CiRun:
+    """A JUnit upload as a run; `counts` when the body was counted already (bot/farm/ci_apart.py)."""
+    counts = counts if counts is not None else xunit_counts(body)
     digest = hashlib.sha256(body).hexdigest()[:32]  # the same upload twice is one run
     return CiRun(platform=platform, source="junit", run_key=digest, branch=branch, finished=now,
                  result=counts.result, passed=counts.passed, failed=counts.failed, skipped=counts.skipped,
@@ -250,8 +252,8 @@ def testing_farm_job(payload: Any, platform: str, now: datetime) -> CiJob:
 
 
 def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
-                 xunit: bytes | None = None) -> CiRun | None:
-    """A finished request as a run; with its `xunit`, the counts and failing tests too."""
+                 xunit: bytes | None = None, counts: Counts | None = None) -> CiRun | None:
+    """A finished request as a run; with its `xunit` (or that xunit's `counts`), the counts and failing tests too."""
     request_id, state = _tf_request(payload)
     result, run = _object(payload, "result"), _object(payload, "run")
     overall = _word(result.get("overall"), _TF_RESULTS, "error", "Testing Farm: result.overall")
@@ -259,8 +261,9 @@ def testing_farm(payload: Any, platform: str, branch: str | None, now: datetime,
         return None
     if state in ("canceled", "error"):
         overall = "cancelled" if state == "canceled" else "error"
-    counts = xunit_counts(xunit, "Testing Farm xunit") if xunit is not None else \
-        Counts(int(overall == "passed"), int(overall in ("failed", "error")), int(overall == "skipped"), ())
+    if counts is None:
+        counts = xunit_counts(xunit, "Testing Farm xunit") if xunit is not None else \
+            Counts(int(overall == "passed"), int(overall in ("failed", "error")), int(overall == "skipped"), ())
     return CiRun(platform=platform, source="testing-farm", run_key=request_id, branch=branch,
                  finished=_time(payload.get("updated"), now), result=overall,
                  passed=counts.passed, failed=counts.failed, skipped=counts.skipped, failing=counts.failing,

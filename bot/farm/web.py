@@ -29,6 +29,7 @@ import yarl
 
 from bot.config.model import Config, ConfigError, Secret, Team
 from bot.farm import ci, service
+from bot.farm.ci_apart import xunit_counts_apart
 from bot.farm.config import FarmSettings
 from bot.farm.host.report import HostReport
 from bot.farm.host.signing import HOST_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ReportVerifier, github_signature_ok
@@ -175,7 +176,8 @@ def add_routes(rt: Runtime, app: web.App) -> None:
     async def _junit(
         body: bytes, platform: str, branch: str | None, url: str | None, teams: list[str]
     ) -> tuple[CiJob | None, CiRun | None]:
-        return None, ci.junit(body, platform, branch, url, rt.now())
+        counts = await xunit_counts_apart(body, "JUnit XML")  # in a child: the bot keeps no XML parser
+        return None, ci.junit(body, platform, branch, url, rt.now(), counts)
 
     async def junit(request: web.Request) -> web.Response:
         return await upload(request, _junit)
@@ -197,7 +199,8 @@ def add_routes(rt: Runtime, app: web.App) -> None:
             where = await _fetch_xunit(where, prefixes)
         if where is not None:
             try:
-                run = ci.testing_farm(payload, platform, branch, now, xunit=where)
+                counts = await xunit_counts_apart(where, "Testing Farm xunit")
+                run = ci.testing_farm(payload, platform, branch, now, counts=counts)
             except ValueError as exc:
                 # The request itself is good: keep its overall result, say why the details are missing.
                 log.warning("Testing Farm request %s: %s", shorten(payload["id"]), exc)
