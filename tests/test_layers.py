@@ -187,11 +187,12 @@ def test_the_rules_see_what_they_claim_to_see():
 
 
 # Libraries the resident bot does without (issue 14: memory). Each is imported where it is used, by a
-# command line (jinja2 for `notes replay`), a child process (the site build), a first use (icalendar when
-# a feed changes, the Prometheus parser when a farm scrapes exporters, XML when a CI result is uploaded),
-# or not at all (the version is a literal; /metrics is written by bot/metrics.py; replies are rendered by
-# bot/chat/reply_markdown.py, the site by a child process with markdown-it; routes and files are
-# served by bot/web/app.py on aiohttp's low-level server, without aiohttp.web's application layer).
+# command line (jinja2 for `notes replay`), a child process (the site build with jinja2 and markdown-it,
+# a meeting's Markdown and the address form's page with jinja2, calendar feeds with icalendar, a CI
+# upload's XML), a first use (the Prometheus parser when a farm scrapes exporters: it stays), or not at
+# all (the version is a literal; /metrics is written by bot/metrics.py; replies are rendered by
+# bot/chat/reply_markdown.py; routes and files are served by bot/web/app.py on aiohttp's low-level
+# server, without aiohttp.web's application layer).
 NOT_RESIDENT = ("prometheus_client", "importlib.metadata", "jinja2", "icalendar", "xml.etree", "defusedxml",
                 "aiohttp.web", "aiohttp.web_app", "aiohttp.web_urldispatcher", "aiohttp.web_fileresponse",
                 "matplotlib", "bot.site.build", "http.server", "wsgiref", "markdown_it", "markupsafe")
