@@ -3,7 +3,8 @@
 `agrees(text)`: the reply renderer gives markdown-it-py's HTML byte for byte,
 unless markdown-it reads something in `text` that lies outside the part of
 Markdown replies use (a link in brackets, an image, a heading, a quote, a
-rule, code blocks, an entity, a list in a list), which the renderer shows as
+rule, code blocks, an entity, a list or a table in a list), which the renderer
+shows as
 typed. That happens when a reply repeats what a person typed ("Topic:
 [x](https://evil.example)"): markdown-it made it a link in the bot's own
 message; the renderer shows the brackets.
@@ -38,6 +39,8 @@ def outside(text: str) -> str | None:
             return "link"
         if token.type == "text_special" and token.info == "entity":
             return "entity"
+        if token.type == "table_open" and lists:
+            return "table in a list"
         if token.type in ("bullet_list_open", "ordered_list_open"):
             lists += 1
             if lists > 1:

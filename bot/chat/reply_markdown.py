@@ -16,8 +16,8 @@ renders it (CommonMark with `breaks` and GFM tables), byte for byte:
 - pipe tables with a delimiter row and alignment.
 
 Anything else is shown as typed: `[a](b)`, `# title`, `> quote`, `---`, a
-line of `-` or `=` under text (a heading to markdown-it), a list inside a
-list, entities such as `&amp;`, fenced or indented code. Nothing sigbot
+line of `-` or `=` under text (a heading to markdown-it), a list or a table
+inside a list, entities such as `&amp;`, fenced or indented code. Nothing sigbot
 writes uses them, and what a person said is escaped (md_escape) before it is
 put into a reply. tests/test_reply_markdown.py compares this renderer with
 markdown-it-py on generated replies and on any text within the part above,
@@ -70,25 +70,27 @@ def _blank(line: str) -> bool:
     return not line.strip(" \t")
 
 
-def _indent(line: str) -> int:
-    """The line's indentation in columns (a tab goes on to the next multiple of 4, as in CommonMark)."""
+def _column(text: str) -> int:
+    """The column `text` ends at (a tab goes on to the next multiple of 4, as in CommonMark)."""
     column = 0
-    for ch in line:
-        if ch == " ":
-            column += 1
-        elif ch == "\t":
-            column += 4 - column % 4
-        else:
-            break
+    for ch in text:
+        column += 4 - column % 4 if ch == "\t" else 1
     return column
 
 
+def _indent(line: str) -> int:
+    """The line's indentation in columns."""
+    return _column(line[:len(line) - len(line.lstrip(" \t"))])
+
+
 def _dedent(line: str, columns: int) -> str:
-    """The line without up to `columns` columns of its indentation."""
-    i = 0
-    while i < len(line) and line[i] in " \t" and _indent(line[:i + 1]) <= columns:
+    """The line without up to `columns` columns of its indentation; a tab only partly inside them leaves
+    the rest of its width as spaces (as markdown-it does)."""
+    i = column = 0
+    while i < len(line) and line[i] in " \t" and column < columns:
+        column += 4 - column % 4 if line[i] == "\t" else 1
         i += 1
-    return line[i:]
+    return " " * (column - columns) + line[i:] if column > columns else line[i:]
 
 
 @dataclass
@@ -104,7 +106,9 @@ def _marker(line: str) -> tuple[str, int, int, str] | None:
     if match is None:
         return None
     content = line[match.end():]
-    offset = match.end() if content else match.end(1 if match.re is _BULLET else 2) + 1
+    marker = _column(line[:match.end(1 if match.re is _BULLET else 2)])
+    after = _column(line[:match.end()]) - marker  # the spaces after the marker, in columns
+    offset = marker + 1 if not content or after > 4 else marker + after  # where the item's text starts
     if match.re is _BULLET:
         return match.group(1), 1, offset, content
     return match.group(2), int(match.group(1)), offset, content
