@@ -99,7 +99,7 @@ def _media_line(content: dict[str, Any]) -> str | None:
 def notice_content(markdown: str) -> dict[str, Any]:
     """An m.notice with a plain body and HTML rendered from the reply's Markdown (bot/chat/reply_markdown.py:
     no raw HTML passes, since a reply may quote what a person said)."""
-    html = _MX_REPLY.sub("", reply_html(markdown)).strip()
+    html = reply_html(markdown).strip()
     return {"msgtype": "m.notice", "body": markdown, "format": "org.matrix.custom.html", "formatted_body": html}
 
 

@@ -70,11 +70,16 @@ def _blank(line: str) -> bool:
     return not line.strip(" \t")
 
 
+def _step(column: int, ch: str) -> int:
+    """The column after `ch` at `column` (a tab goes on to the next multiple of 4, as in CommonMark)."""
+    return column + (4 - column % 4 if ch == "\t" else 1)
+
+
 def _column(text: str) -> int:
-    """The column `text` ends at (a tab goes on to the next multiple of 4, as in CommonMark)."""
+    """The column `text` ends at."""
     column = 0
     for ch in text:
-        column += 4 - column % 4 if ch == "\t" else 1
+        column = _step(column, ch)
     return column
 
 
@@ -88,7 +93,7 @@ def _dedent(line: str, columns: int) -> str:
     the rest of its width as spaces (as markdown-it does)."""
     i = column = 0
     while i < len(line) and line[i] in " \t" and column < columns:
-        column += 4 - column % 4 if line[i] == "\t" else 1
+        column = _step(column, line[i])
         i += 1
     return " " * (column - columns) + line[i:] if column > columns else line[i:]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import asdict
 
 from bot.core.apart import run_apart
 from bot.farm.ci import Counts, xunit_counts
@@ -25,7 +26,7 @@ async def xunit_counts_apart(body: bytes, what: str) -> Counts:
     answer = json.loads(out)
     if "refused" in answer:
         raise ValueError(answer["refused"])
-    return Counts(answer["passed"], answer["failed"], answer["skipped"], tuple(answer["failing"]))
+    return Counts(**{**answer, "failing": tuple(answer["failing"])})
 
 
 def main(argv: list[str]) -> int:
@@ -34,8 +35,7 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         print(json.dumps({"refused": str(exc)}))
         return 0
-    print(json.dumps({"passed": counts.passed, "failed": counts.failed, "skipped": counts.skipped,
-                      "failing": list(counts.failing)}))
+    print(json.dumps(asdict(counts)))
     return 0
 
 

@@ -14,12 +14,16 @@ them (markupsafe's five characters): the page is the one jinja2 would render
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.apart import run_apart
 from bot.core.resources import data_dir
+
+if TYPE_CHECKING:
+    import jinja2
 
 MESSAGE, LOAN, CSRF = "\0message\0", "\0loan\0", "\0csrf\0"  # markers: no value rendered by the template holds NUL
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&#39;", '"': "&#34;"})  # as markupsafe
@@ -29,16 +33,21 @@ def escape(value: str) -> str:
     return value.translate(_ESCAPES)
 
 
-def render(message: str, form: dict[str, Any] | None) -> str:
-    """The page by jinja2, with the site's templates: `form` (loan, csrf, on_file) while the link is usable.
-    Lenient about what the site's pages set and the form page does not (`updated`): an unset value is left out."""
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page's template, with the site's templates around it. Lenient about what the site's pages set
+    and the form page does not (`updated`): an unset value is left out."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates") / "site")), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["utc"] = str  # the site's time filter, named by its macros; the form page shows no times
-    return env.get_template("address.html.j2").render(site_title="sigbot", root="../../../", message=message,
-                                                      form=form)
+    return env.get_template("address.html.j2")
+
+
+def render(message: str, form: dict[str, Any] | None) -> str:
+    """The page by jinja2: `form` (loan, csrf, on_file) while the link is usable."""
+    return _template().render(site_title="sigbot", root="../../../", message=message, form=form)
 
 
 def shapes() -> dict[str, str]:
